@@ -1,0 +1,98 @@
+"""The `proj4` command: a thin layer over the library.
+
+    proj4 data install [--from PATH_OR_URL] [--dest data]
+    proj4 train {simple_net,simple_net_final,my_resnet,multilabel_resnet,all} [options]
+    proj4 bench | release | grade          (instructor tools; not in the student release)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import List, Optional
+
+from proj4_code.train import MODELS, RECIPES, TrainConfig
+
+# Instructor subcommands live in proj4_instructor, which the student release leaves out.
+INSTRUCTOR_COMMANDS = {"bench": "proj4_instructor.bench", "release": "proj4_instructor.release",
+                       "grade": "proj4_instructor.grade"}
+
+
+def _add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model with its reference recipe",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("model", choices=(*MODELS, "all"), help="which part's model; 'all' runs the four in order")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, see proj4_code/train.py)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
+    p.add_argument("--out", default="model_output", help="folder for checkpoints, plots, metrics.json")
+    p.add_argument("--data-dir", default="data", help="folder with train/, test/ and the attribute CSVs")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--backbone", default=None, choices=("resnet18", "efficientnet_lite0"),
+                   help="Parts 3-4 backbone (default: resnet18 if its ImageNet weights are cached, "
+                        "else efficientnet_lite0)")
+    p.add_argument("--restart", action="store_true", help="start over instead of resuming a checkpoint")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+
+def _run_train(args) -> int:
+    from proj4_code.train import train_model
+
+    names = MODELS if args.model == "all" else (args.model,)
+    for name in names:
+        fields = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "device", "out", "data_dir",
+                                                "seed", "backbone", "restart", "progress")}
+        train_model(TrainConfig(model=name, **fields))
+    return 0
+
+
+def _run_data(args) -> int:
+    from proj4_code.data_install import DataInstallError, install_data
+
+    try:
+        install_data(args.source, args.dest)
+    except DataInstallError as err:
+        print(f"proj4 data install: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="proj4", description="Scene Recognition with Deep Learning")
+    sub = parser.add_subparsers(dest="command", required=True)
+    data = sub.add_parser("data", help="manage the dataset")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    install = data_sub.add_parser("install", help="verify and unpack the 15-Scene data into data/",
+                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    install.add_argument("--from", dest="source", default=None,
+                         help="folder, proj4_data.zip path, or http(s) URL (default: $PROJ4_DATA_SOURCE "
+                              "or ../shared/data)")
+    install.add_argument("--dest", default="data", help="where to put train/, test/ and the CSVs")
+    _add_train_parser(sub)
+    for name, module in INSTRUCTOR_COMMANDS.items():
+        p = sub.add_parser(name, help=f"instructor tool ({module})", add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; no display needed
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in INSTRUCTOR_COMMANDS:
+        try:
+            module = importlib.import_module(INSTRUCTOR_COMMANDS[argv[0]])
+        except ImportError:
+            print(f"proj4 {argv[0]}: the instructor tools are not installed (not part of the student release)",
+                  file=sys.stderr)
+            return 2
+        return module.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "data":
+        return _run_data(args)
+    return _run_train(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

