@@ -35,12 +35,14 @@ _DETERMINISTIC_TRANSFORMS = (transforms.Resize, transforms.CenterCrop, transform
 
 
 class DecodedImageCache(Dataset):
-    """Wraps a dataset built with transform=None: decodes each image once, keeps it, and applies
-    `transform` on every access. After the first epoch no JPEG is decoded again."""
+    """Wraps a dataset built with transform=None: decodes each image once and keeps it, so after
+    the first epoch no JPEG is decoded again. A random `transform` runs on every access; a
+    deterministic one (e.g. for validation) runs once and its output is kept instead."""
 
     def __init__(self, dataset: Dataset, transform: Optional[Callable]):
         self.dataset = dataset
         self.transform = transform
+        self.keep_transformed = is_deterministic(transform)
         self._items: List = [None] * len(dataset)
 
     def __len__(self) -> int:
@@ -48,9 +50,14 @@ class DecodedImageCache(Dataset):
 
     def __getitem__(self, index: int):
         if self._items[index] is None:
-            self._items[index] = self.dataset[index]
+            image, target = self.dataset[index]
+            if self.keep_transformed and self.transform is not None:
+                image = self.transform(image)
+            self._items[index] = (image, target)
         image, target = self._items[index]
-        return (self.transform(image) if self.transform is not None else image), target
+        if not self.keep_transformed:
+            image = self.transform(image)
+        return image, target
 
 
 def is_deterministic(transform: Optional[Callable]) -> bool:

@@ -137,6 +137,12 @@ def train_model(config: TrainConfig) -> dict:
         lr_scheduler=lambda opt, steps_per_epoch: torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=lr, total_steps=epochs * steps_per_epoch),
     )
+    # A resumed one-cycle schedule keeps its saved length; a different one would crash mid-epoch.
+    planned_steps = epochs * len(trainer.train_loader)
+    if trainer.epoch and trainer.lr_scheduler.total_steps != planned_steps:
+        raise ValueError(f"{trainer.checkpoint_path} continues a one-cycle schedule of "
+                         f"{trainer.lr_scheduler.total_steps} steps, but --epochs {epochs} and --batch-size "
+                         f"{batch_size} make {planned_steps}: resume with the earlier values, or pass --restart")
     setup_seconds = time.perf_counter() - start
     trainer.run_training_loop(epochs)
     train_seconds = time.perf_counter() - start

@@ -1,0 +1,236 @@
+"""`proj4 release student`: the starter has the right files, compiles, leaks no solution line, and
+its public tests fail with NotImplementedError exactly where the solution passes them."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from proj4_instructor import markers, release
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# A pytest plugin, loaded into the runs below with -p: one JSON line per test phase with the
+# exception type, so a NotImplementedError is told apart from an ImportError or a SyntaxError.
+OUTCOME_PLUGIN = textwrap.dedent("""\
+    import json, os
+    import pytest
+
+    def _write(record):
+        with open(os.environ["OUTCOMES_FILE"], "a") as f:
+            f.write(json.dumps(record) + "\\n")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(item, call):
+        report = yield
+        exc = call.excinfo
+        _write({"nodeid": item.nodeid, "when": call.when, "outcome": report.outcome,
+                "exc": exc.typename if exc else None, "message": str(exc.value)[:300] if exc else "",
+                "slow": item.get_closest_marker("slow") is not None})
+        return report
+
+    def pytest_collectreport(report):
+        if report.failed:
+            _write({"nodeid": report.nodeid, "when": "collect", "outcome": "failed", "exc": None,
+                    "message": report.longreprtext[-1000:], "slow": False})
+
+    def pytest_sessionstart(session):
+        import proj4_code
+        _write({"nodeid": "", "when": "import", "outcome": "", "exc": None, "message": proj4_code.__file__,
+                "slow": False})
+    """)
+
+
+@pytest.fixture(scope="module")
+def starter(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release") / "starter"
+    warnings = release.build_student(out)
+    print("\n".join(warnings))
+    return out
+
+
+def run_public_tests(tree: Path, tmp_path: Path, args=()) -> dict:
+    """Run pytest on tree/proj4_unit_tests with tree first on the path; {nodeid: {phase: record}}."""
+    plugin_dir = tmp_path / f"plugin-{tree.name}"
+    plugin_dir.mkdir(exist_ok=True)
+    (plugin_dir / "outcome_plugin.py").write_text(OUTCOME_PLUGIN)
+    outcomes = plugin_dir / "outcomes.jsonl"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), str(plugin_dir)]), "OUTCOMES_FILE": str(outcomes),
+           "PROJ4_MODEL_DIR": str(tmp_path / "no_checkpoints"), "PROJ4_DATA_DIR": str(REPO_ROOT / "data"),
+           "MPLBACKEND": "Agg"}
+    env.pop("CI", None)  # a missing checkpoint skips (no checkpoints are involved here)
+    subprocess.run([sys.executable, "-m", "pytest", "-p", "outcome_plugin", "-p", "no:cacheprovider", "-q",
+                    "--rootdir", str(tree), "-c", str(tree / "pytest.ini"), *args],
+                   cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1200)
+    records = [json.loads(line) for line in outcomes.read_text().splitlines()]
+    imported = [r["message"] for r in records if r["when"] == "import"]
+    assert imported and Path(imported[0]).resolve().is_relative_to(tree.resolve()), \
+        f"the run under {tree} imported proj4_code from {imported}"
+    by_test = {}
+    for record in records:
+        if record["when"] != "import":
+            by_test.setdefault(record["nodeid"], {})[record["when"]] = record
+    return by_test
+
+
+def failures(phases: dict) -> list:
+    return [r for r in phases.values() if r["outcome"] == "failed"]
+
+
+# -- contents -----------------------------------------------------------------------------------
+
+def test_student_files_are_there(starter):
+    for name in ("proj4_code/__init__.py", "proj4_code/simple_net.py", "proj4_code/SHA256SUMS",
+                 "proj4_unit_tests/conftest.py", "setup.py", "pytest.ini", "README.md", ".gitignore"):
+        assert (starter / name).is_file(), name
+    for name, _ in release.STUDENT_FILES:  # whatever the repository has today is released
+        assert (starter / name).exists() == (REPO_ROOT / name).exists(), name
+
+
+def test_instructor_material_is_not(starter):
+    names = {p.relative_to(starter).as_posix() for p in starter.rglob("*")}
+    for banned in ("proj4_instructor", "instructor_tests", ".ci", "BENCHMARKS.md", "model_output",
+                   "requirements-ci.txt", "data/train", "data/test"):
+        assert not any(n == banned or n.startswith(banned + "/") for n in names), banned
+    assert not [n for n in names if n.endswith((".pt", ".pth", ".pyc", ".jpg", ".csv"))]
+    assert "instructor" not in (starter / "pytest.ini").read_text()
+    assert "proj4_instructor" not in (starter / "setup.py").read_text()
+
+
+def test_notebook_has_no_outputs(starter):
+    notebook = starter / "notebooks" / "proj4.ipynb"
+    if not notebook.is_file():
+        pytest.skip("notebooks/proj4.ipynb is not in the repository yet")
+    cells = [c for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code"]
+    assert cells and all(c["outputs"] == [] and c["execution_count"] is None for c in cells)
+
+
+def test_starter_compiles(starter):
+    files = sorted(starter.rglob("*.py"))
+    assert len(files) > 10
+    for file in files:
+        compile(file.read_text(), str(file), "exec")
+
+
+def test_no_solution_line_in_the_starter(starter):
+    """Each non-blank line of each solution block is absent from the starter's copy of that file,
+    unless the very same line is also provided code outside the blocks of the solution file."""
+    checked = 0
+    for solution in sorted((REPO_ROOT / "proj4_code").glob("*.py")):
+        lines = solution.read_text().splitlines()
+        blocks = markers.parse_blocks(lines, str(solution))
+        in_block = {n for b in blocks for n in range(b.begin_line - len(b.hints), b.end_line + 1)}
+        outside = {line.strip() for n, line in enumerate(lines, start=1) if n not in in_block}
+        starter_lines = {line.strip() for line in (starter / "proj4_code" / solution.name).read_text().splitlines()}
+        for block in blocks:
+            for line in block.lines:
+                if line.strip() and line.strip() not in outside:
+                    checked += 1
+                    assert line.strip() not in starter_lines, f"{solution.name}:{block.begin_line}: {line.strip()!r}"
+    assert checked > 50
+
+
+def test_every_block_became_a_stub(starter):
+    for solution in sorted((REPO_ROOT / "proj4_code").glob("*.py")):
+        blocks = markers.file_blocks(solution)
+        text = (starter / "proj4_code" / solution.name).read_text()
+        for block in blocks:
+            assert f'raise NotImplementedError("{block.function}")' in text, f"{solution.name}: {block.function}"
+        assert not markers.has_markers(text)
+
+
+def test_setup_py_installs_only_the_student_package(starter, tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(starter, tree)  # building writes build/ and *.egg-info next to setup.py
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "wheel"), str(tree)], check=True, timeout=300)
+    (wheel,) = (tmp_path / "wheel").glob("proj4-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "proj4_code/simple_net.py" in names and "proj4_code/SHA256SUMS" in names
+    assert not [n for n in names if n.startswith("proj4_instructor")]
+
+
+def test_missing_optional_files_warn_and_missing_package_fails(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "proj4_code").mkdir(parents=True)
+    (repo / "proj4_code" / "f.py").write_text("def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n")
+    warnings = release.build_student(tmp_path / "out", repo=repo)
+    assert any("notebooks/proj4.ipynb" in w for w in warnings)
+    assert 'raise NotImplementedError("f")' in (tmp_path / "out" / "proj4_code" / "f.py").read_text()
+    with pytest.raises(release.ReleaseError, match="not empty"):
+        release.build_student(tmp_path / "out", repo=repo)
+    with pytest.raises(release.ReleaseError, match="proj4_code"):
+        release.build_student(tmp_path / "out2", repo=tmp_path / "nothing")
+
+
+def test_bad_markers_stop_the_release(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "proj4_code").mkdir(parents=True)
+    (repo / "proj4_code" / "g.py").write_text("def g():\n    # BEGIN SOLUTION\n    return 1\n")
+    with pytest.raises(markers.MarkerError, match=r"g\.py:2: "):
+        release.build_student(tmp_path / "out3", repo=repo)
+    assert not (tmp_path / "out3").exists()
+
+
+# -- behaviour ------------------------------------------------------------------------------------
+
+def test_public_tests_fail_with_not_implemented_on_the_starter_and_pass_on_the_solution(starter, tmp_path):
+    on_starter = run_public_tests(starter, tmp_path)
+    collect_errors = [n for n, p in on_starter.items() if "collect" in p]
+    assert not collect_errors, f"public tests do not even collect on the starter: {collect_errors}"
+    failing = {n: failures(p) for n, p in on_starter.items() if failures(p)}
+    assert len(failing) >= 10, "the stubs should make most public tests fail"
+    wrong = {n: (f[0]["exc"], f[0]["message"][:120]) for n, f in failing.items()
+             if f[0]["exc"] != "NotImplementedError"}
+    assert not wrong, f"public tests that fail on the starter for another reason than a stub: {wrong}"
+
+    fast = sorted(n for n, f in failing.items() if not f[0]["slow"])
+    on_solution = run_public_tests(REPO_ROOT, tmp_path, fast)
+    not_passing = {n: [r["message"][:200] for r in failures(on_solution.get(n, {}))] or "not run"
+                   for n in fast if not on_solution.get(n, {}).get("call", {}).get("outcome") in ("passed", "skipped")}
+    assert not not_passing, f"tests that fail on the starter but do not pass on the solution: {not_passing}"
+
+
+def test_notebook_runs_on_the_starter_until_the_first_todo(starter, tmp_path, monkeypatch):
+    """Quick mode, cell by cell up to the first training cell: no cell raises, and the first check
+    reports "Not implemented yet" (the starter's first TODO) instead of crashing."""
+    notebook_path = starter / "notebooks" / "proj4.ipynb"
+    if not notebook_path.is_file():
+        pytest.skip("notebooks/proj4.ipynb is not in the repository yet")
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    data = REPO_ROOT / "data"
+    if not (data / "train").is_dir():
+        pytest.skip("the dataset is not installed (proj4 data install)")
+    (starter / "data").mkdir(exist_ok=True)
+    for name in ("train", "test", "scene_attributes_train.csv", "scene_attributes_test.csv"):
+        if not (starter / "data" / name).exists():
+            (starter / "data" / name).symlink_to(data / name)
+
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    first_training = next((i for i, c in enumerate(notebook.cells)
+                           if c.cell_type == "code" and "run_training_loop" in c.source), len(notebook.cells))
+    notebook.cells = notebook.cells[:first_training]
+    monkeypatch.setenv("PROJ4_QUICK", "1")
+    monkeypatch.setenv("PYTHONPATH", str(starter))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3", allow_errors=True,
+                                     resources={"metadata": {"path": str(starter / "notebooks")}})
+    client.execute()
+
+    errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(notebook.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"cells before the first training cell raised: {errors}"
+    printed = [o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+               if o.output_type == "stream"]
+    verdicts = [line for text in printed for line in text.splitlines()
+                if line in ("Correct", "Not implemented yet") or line.startswith("Wrong:")]
+    assert verdicts, "no check ran before the first training cell"
+    assert verdicts[0] == "Not implemented yet", verdicts
+    imported = [t for t in printed if "Hello from proj4_code" in t]
+    assert imported, "the notebook did not import proj4_code"

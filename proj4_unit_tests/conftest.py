@@ -1,0 +1,41 @@
+"""Shared fixtures: where the data and the trained checkpoints are, and what to do when they are not.
+
+On a student's machine a missing dataset or checkpoint skips the tests that need it, with the
+command that makes it. In CI (environment variable CI set) a missing one is a failure.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATA_DIR = Path(os.environ.get("PROJ4_DATA_DIR", REPO_ROOT / "data"))
+MODEL_DIR = Path(os.environ.get("PROJ4_MODEL_DIR", REPO_ROOT / "model_output"))
+
+
+def missing(what: str, how: str):
+    """Skip locally, fail in CI."""
+    message = f"{what} is missing; {how}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DATA_DIR / "train").is_dir() or not (DATA_DIR / "test").is_dir():
+        missing(f"the dataset ({DATA_DIR})", "run `proj4 data install`")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def model_dir() -> Path:
+    return MODEL_DIR
+
+
+def checkpoint_path(class_name: str, model_name: str) -> Path:
+    """The submitted checkpoint trained_<class_name>_final.pt, or skip/fail with how to make it."""
+    path = MODEL_DIR / f"trained_{class_name}_final.pt"
+    if not path.is_file():
+        missing(f"checkpoint {path}", f"train it in the notebook or with `proj4 train {model_name}`")
+    return path

@@ -1,0 +1,72 @@
+"""`proj4 train` through proj4_code.cli.main, on a tiny synthetic dataset."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from proj4_code import cli
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """{train,test}/c00..c14/*.png: 16 x 16 noise images, 3 per class and split."""
+    root = tmp_path_factory.mktemp("tiny_scenes")
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for c in range(15):
+            folder = root / split / f"c{c:02d}"
+            folder.mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), mode="L").save(folder / f"{i}.png")
+    return root
+
+
+def train_args(tree, out, epochs=1):
+    return ["train", "simple_net", "--epochs", str(epochs), "--batch-size", "16", "--data-dir", str(tree),
+            "--out", str(out), "--device", "cpu", "--no-progress"]
+
+
+@pytest.mark.points(2)
+def test_train_writes_outputs_and_resumes(tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(train_args(tree, out)) == 0
+    assert (out / "trained_SimpleNet_final.pt").is_file()
+    for name in ("simple_net_loss.png", "simple_net_accuracy.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+    metrics = json.loads((out / "metrics.json").read_text())["simple_net"]
+    assert {"model", "epochs", "test_accuracy", "train_seconds", "seed"} <= set(metrics)
+    assert metrics["model"] == "simple_net" and metrics["epochs"] == 1 and metrics["seed"] == 0
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["train_seconds"] > 0
+    assert "Resumed" not in capsys.readouterr().out
+
+    assert cli.main(train_args(tree, out)) == 0
+    assert "Resumed" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["simple_net"]["test_accuracy"] == metrics["test_accuracy"]
+
+    # The one-cycle schedule of the checkpoint cannot be stretched: say so instead of crashing mid-epoch.
+    with pytest.raises(ValueError, match="--restart"):
+        cli.main(train_args(tree, out, epochs=2))
+
+
+def test_unknown_model(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "alexnet"])
+    assert exit_info.value.code == 2
+    assert "alexnet" in capsys.readouterr().err
+
+
+def test_instructor_command_missing(capsys, monkeypatch):
+    """Without proj4_instructor.<tool> (the student release), the command says so and exits 2."""
+    import importlib
+
+    real_import = importlib.import_module
+
+    def no_instructor(name, *args):
+        if name.startswith("proj4_instructor."):
+            raise ImportError(name)
+        return real_import(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", no_instructor)
+    assert cli.main(["grade", "--help"]) == 2
+    assert "not installed" in capsys.readouterr().err

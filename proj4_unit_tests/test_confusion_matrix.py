@@ -1,0 +1,134 @@
+"""Parts 2-4: confusion matrices and per-attribute accuracy, with models whose predictions we choose."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+from torchvision import transforms
+
+from proj4_code import confusion_matrix as cm
+from proj4_code.image_loader import ImageLoader, MultiLabelImageLoader
+
+# Class folder -> the class the toy model predicts for each of its images.
+PREDICTIONS = {"a": [0, 0, 1, 2], "b": [1, 1, 1], "c": [0, 2, 2, 2, 1]}
+
+
+def write_gray(path, value):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((4, 4), value, dtype=np.uint8), mode="L").save(path)
+
+
+class PredictFromPixels(nn.Module):
+    """Reads its answer off the image: a constant image of value 10 * k predicts class k."""
+
+    def __init__(self, num_classes=3):
+        super().__init__()
+        self.num_classes = num_classes
+
+    def forward(self, x):
+        k = torch.round(x.mean(dim=(1, 2, 3)) * 255 / 10).long()
+        return nn.functional.one_hot(k, self.num_classes).float() * 5 - 1
+
+
+@pytest.fixture
+def classification_set(tmp_path):
+    for name, preds in PREDICTIONS.items():
+        for i, k in enumerate(preds):
+            write_gray(tmp_path / "test" / name / f"{i}.png", 10 * k)
+    return ImageLoader(tmp_path, split="test", transform=transforms.ToTensor())
+
+
+def test_generate_confusion_matrix_counts_and_rows():
+    targets = np.array([0, 0, 0, 1, 1, 3, 3, 3, 3])
+    preds = np.array([0, 1, 1, 1, 1, 0, 3, 3, 1])
+    counts = cm.generate_confusion_matrix(targets, preds, 4, normalize=False)
+    expected = np.array([[1, 2, 0, 0],
+                         [0, 2, 0, 0],
+                         [0, 0, 0, 0],
+                         [1, 1, 0, 2]], dtype=float)
+    assert counts.shape == (4, 4)
+    np.testing.assert_array_equal(counts, expected)
+    rows = cm.generate_confusion_matrix(targets, preds, 4, normalize=True)
+    assert not np.isnan(rows).any(), "class 2 has no samples: its row must be 0, not NaN"
+    np.testing.assert_allclose(rows, [[1 / 3, 2 / 3, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0.25, 0.25, 0, 0.5]])
+
+
+def test_generate_confusion_data(classification_set):
+    targets, preds, class_labels = cm.generate_confusion_data(PredictFromPixels(), classification_set)
+    assert class_labels == ["a", "b", "c"]
+    expected_targets = [i for i, name in enumerate(PREDICTIONS) for _ in PREDICTIONS[name]]
+    assert targets.tolist() == expected_targets
+    assert preds.tolist() == [k for name in PREDICTIONS for k in PREDICTIONS[name]]
+    assert targets.shape == preds.shape == (12,)
+
+
+def test_generate_confusion_data_puts_model_in_eval_mode(classification_set):
+    model = PredictFromPixels().train()
+    cm.generate_confusion_data(model, classification_set)
+    assert not model.training
+
+
+def test_get_pred_images_for_target(classification_set, tmp_path):
+    model = PredictFromPixels()
+    paths = cm.get_pred_images_for_target(model, classification_set, predicted_class=2, target_class=2)
+    assert paths == [str(tmp_path / "test" / "c" / f"{i}.png") for i in (1, 2, 3)]
+    paths = cm.get_pred_images_for_target(model, classification_set, predicted_class=0, target_class=2)
+    assert paths == [str(tmp_path / "test" / "c" / "0.png")]
+    assert cm.get_pred_images_for_target(model, classification_set, predicted_class=2, target_class=1) == []
+
+
+def test_generate_accuracy_table():
+    targets = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 1]])
+    preds = np.array([[1, 0, 0], [1, 0, 1], [1, 0, 0], [0, 0, 0]])
+    table = cm.generate_accuracy_table(targets, preds, 3)
+    assert table.shape == (3,)
+    np.testing.assert_allclose(table, [3 / 4, 2 / 4, 2 / 4])
+
+
+class ProbabilitiesFromPixels(nn.Module):
+    """Image value v: attribute j gets probability 0.5 if bit j of v is set (which counts as 1), else 0.49."""
+
+    def forward(self, x):
+        v = torch.round(x.mean(dim=(1, 2, 3)) * 255).long()
+        bits = (v.unsqueeze(1) >> torch.arange(7)) & 1
+        return torch.where(bits.bool(), torch.tensor(0.5), torch.tensor(0.49))
+
+
+def test_generate_accuracy_data_and_table(tmp_path):
+    values, flags = [0b0000101, 0b1111111, 0b0100000], [[1, 0, 1, 0, 0, 0, 0], [1] * 7, [0] * 7]
+    rows = []
+    for i, (v, f) in enumerate(zip(values, flags)):
+        write_gray(tmp_path / "test" / "coast" / f"{i}.png", v)
+        rows.append(["coast", f"{i}.png", *f])
+    with open(tmp_path / "attributes.csv", "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    dataset = MultiLabelImageLoader(tmp_path, tmp_path / "attributes.csv", split="test",
+                                    transform=transforms.ToTensor())
+
+    targets, preds = cm.generate_accuracy_data(ProbabilitiesFromPixels(), dataset, 7)
+    np.testing.assert_array_equal(targets, flags)
+    np.testing.assert_array_equal(preds, [[(v >> j) & 1 for j in range(7)] for v in values])
+    table = cm.generate_accuracy_table(targets, preds, 7)
+    np.testing.assert_allclose(table, [1, 1, 1, 1, 1, 2 / 3, 1])
+
+
+def test_plots_return_figures(classification_set, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure
+
+    figures = [
+        cm.plot_confusion_matrix(np.eye(3), ["a", "b", "c"]),
+        cm.generate_and_plot_confusion_matrix(PredictFromPixels(), classification_set),
+        cm.plot_accuracy_table(np.linspace(0, 1, 7)),
+    ]
+    for fig in figures:
+        assert isinstance(fig, Figure)
+        plt.close(fig)
+    path = tmp_path / "confusion.png"
+    assert isinstance(cm.plot_confusion_matrix(np.eye(3), ["a", "b", "c"], path=str(path)), Figure)
+    assert path.read_bytes()[:4] == b"\x89PNG"

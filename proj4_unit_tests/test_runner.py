@@ -1,0 +1,198 @@
+"""Parts 1-4: Trainer and MultiLabelTrainer on tiny synthetic data (a few seconds in all)."""
+import csv
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from proj4_code import data_transforms
+from proj4_code.optimizer import get_optimizer
+from proj4_code.runner import MultiLabelTrainer, Trainer
+from proj4_code.simple_net import SimpleNet
+from proj4_code.simple_net_final import SimpleNetFinal
+from proj4_code.utils import reset_seed
+
+NUM_CLASSES, PER_CLASS, SIZE = 15, 4, (64, 64)
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """data/{train,test}/c00..c14/*.png: 16 x 16 noise images, 4 per class and split."""
+    root = tmp_path_factory.mktemp("tiny_scenes")
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for c in range(NUM_CLASSES):
+            folder = root / split / f"c{c:02d}"
+            folder.mkdir(parents=True)
+            for i in range(PER_CLASS):
+                pixels = rng.integers(0, 256, (16, 16), dtype=np.uint8) // (c + 1)
+                Image.fromarray(pixels, mode="L").save(folder / f"{i}.png")
+    return root
+
+
+def make_trainer(tree, model_dir, model_class=SimpleNet, augment=False, **kwargs):
+    model = model_class()
+    optimizer = get_optimizer(model, {"optimizer_type": "adam", "lr": 1e-3})
+    train_tf = (data_transforms.get_all_transforms(SIZE, 0.3, 0.2) if augment
+                else data_transforms.get_fundamental_normalization_transforms(SIZE, 0.3, 0.2))
+    val_tf = data_transforms.get_fundamental_normalization_transforms(SIZE, 0.3, 0.2)
+    return Trainer(tree, model, optimizer, model_dir, train_tf, val_tf, batch_size=16, progress=False, **kwargs)
+
+
+HISTORIES = ("train_loss_history", "validation_loss_history", "train_accuracy_history",
+             "validation_accuracy_history")
+
+
+@pytest.mark.points(2)
+def test_training_loop_fills_histories_and_checkpoints(tree, tmp_path):
+    reset_seed(0)
+    trainer = make_trainer(tree, tmp_path)
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    for epoch in (1, 2):
+        trainer.run_training_loop(epoch)
+        state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+        assert state["epoch"] == epoch and len(state["history"]["train_loss_history"]) == epoch
+    assert trainer.epoch == 2
+    for name in HISTORIES:
+        values = getattr(trainer, name)
+        assert len(values) == 2 and all(np.isfinite(values)), f"{name}: {values}"
+    for name in ("train_accuracy_history", "validation_accuracy_history"):
+        assert all(0.0 <= v <= 1.0 for v in getattr(trainer, name)), name
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters())), "no weight changed"
+
+
+def test_validate_runs_without_gradients_in_eval_mode(tree, tmp_path):
+    reset_seed(0)
+    trainer = make_trainer(tree, tmp_path)
+    model, seen = trainer.model, []
+    forward = model.forward
+
+    def recording_forward(x):
+        seen.append((torch.is_grad_enabled(), model.training))
+        return forward(x)
+
+    model.forward = recording_forward
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    loss, accuracy = trainer.validate()
+    assert seen and all(state == (False, False) for state in seen), f"(grad enabled, training) per batch: {seen}"
+    assert isinstance(loss, float) and loss > 0 and 0.0 <= accuracy <= 1.0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "validate changed the model"
+
+    seen.clear()
+    trainer.train_epoch()
+    assert seen and all(state == (True, True) for state in seen), f"train_epoch: {seen}"
+
+
+@pytest.mark.points(3)
+def test_resume_is_exact(tree, tmp_path):
+    """2 epochs in one go == 1 epoch, stop, a new Trainer resumes for the 2nd (augmentation + shuffling)."""
+    reset_seed(0)
+    straight = make_trainer(tree, tmp_path / "straight", augment=True)
+    straight.run_training_loop(2)
+
+    reset_seed(0)
+    make_trainer(tree, tmp_path / "resumed", augment=True).run_training_loop(1)
+    reset_seed(99)  # whatever ran in between must not matter
+    resumed = make_trainer(tree, tmp_path / "resumed", augment=True, load_from_disk=True)
+    assert resumed.epoch == 1
+    resumed.run_training_loop(2)
+
+    for name in HISTORIES:
+        assert getattr(resumed, name) == getattr(straight, name), name
+    straight_state, resumed_state = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(straight_state[k], resumed_state[k]) for k in straight_state)
+
+
+def test_checkpoint_of_another_model_class(tree, tmp_path):
+    reset_seed(0)
+    make_trainer(tree, tmp_path).run_training_loop(1)
+    with pytest.raises(ValueError) as err:
+        make_trainer(tree, tmp_path, model_class=SimpleNetFinal)
+    message = str(err.value)
+    assert str(tmp_path / "checkpoint.pt") in message, message
+    assert re.search(r"\bSimpleNet\b", message) and "SimpleNetFinal" in message, message
+    assert make_trainer(tree, tmp_path, model_class=SimpleNetFinal, load_from_disk=False).epoch == 0
+
+
+def test_checkpoint_write_is_atomic(tree, tmp_path, monkeypatch):
+    reset_seed(0)
+    trainer = make_trainer(tree, tmp_path)
+    trainer.run_training_loop(1)
+    good = (tmp_path / "checkpoint.pt").read_bytes()
+
+    def crash_mid_write(obj, f, *args, **kwargs):
+        with open(f, "wb") as out:
+            out.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash_mid_write)
+    with pytest.raises(OSError, match="disk full"):
+        trainer.run_training_loop(2)
+    monkeypatch.undo()
+    assert (tmp_path / "checkpoint.pt").read_bytes() == good
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["epoch"] == 1
+    assert not list(tmp_path.glob("*.tmp")), "a temporary file was left behind"
+
+
+def test_plots(tree, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    from matplotlib.figure import Figure
+
+    trainer = make_trainer(tree, tmp_path)
+    trainer.train_loss_history, trainer.validation_loss_history = [2.5, 2.0, 1.5], [2.6, 2.2, 2.1]
+    trainer.train_accuracy_history, trainer.validation_accuracy_history = [0.1, 0.3, 0.5], [0.1, 0.2, 0.25]
+    for plot, curves in ((trainer.plot_loss_history, HISTORIES[:2]), (trainer.plot_accuracy, HISTORIES[2:])):
+        fig = plot()
+        assert isinstance(fig, Figure)
+        assert [list(line.get_ydata()) for line in fig.axes[0].get_lines()] == [getattr(trainer, c) for c in curves]
+        plt.close(fig)
+        path = tmp_path / f"{plot.__name__}.png"
+        assert isinstance(plot(str(path)), Figure)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+
+
+# -- Part 4 ------------------------------------------------------------------------------------
+
+class ConstantProbabilities(nn.Module):
+    """Predicts probability 0.6 (so: 1) for all 7 attributes, whatever the image."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc_layers = nn.Linear(1, 7)
+        nn.init.zeros_(self.fc_layers.weight)
+        nn.init.constant_(self.fc_layers.bias, float(np.log(0.6 / 0.4)))
+        self.loss_criterion = nn.BCELoss(reduction="mean")
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc_layers(x.mean(dim=(1, 2, 3)).unsqueeze(1)))
+
+
+def test_multilabel_trainer(tree, tmp_path):
+    rng = np.random.default_rng(1)
+    csvs, ones = {}, {}
+    for split in ("train", "test"):
+        rows = [[f"c{c:02d}", f"{i}.png", *rng.integers(0, 2, 7).tolist()] for c in range(3) for i in range(PER_CLASS)]
+        csvs[split] = tmp_path / f"{split}.csv"
+        with open(csvs[split], "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        ones[split] = np.mean([row[2:] for row in rows])
+
+    model = ConstantProbabilities()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the predictions stay all-ones
+    tf = data_transforms.get_fundamental_transforms((16, 16))
+    trainer = MultiLabelTrainer(tree, model, optimizer, tmp_path / "model", tf, tf, train_labels_csv=str(csvs["train"]),
+                                test_labels_csv=str(csvs["test"]), batch_size=5, progress=False)
+    trainer.run_training_loop(2)
+    for name in HISTORIES:
+        assert len(getattr(trainer, name)) == 2, name
+    # All-ones predictions are right exactly where a flag is 1: element-wise accuracy, not exact match.
+    assert trainer.train_accuracy_history == pytest.approx([ones["train"]] * 2, abs=1e-6)
+    assert trainer.validation_accuracy_history == pytest.approx([ones["test"]] * 2, abs=1e-6)
+    assert trainer.validation_loss_history[0] == pytest.approx(
+        -(ones["test"] * np.log(0.6) + (1 - ones["test"]) * np.log(0.4)), rel=1e-5)

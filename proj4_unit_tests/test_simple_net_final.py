@@ -1,0 +1,46 @@
+"""Part 2: SimpleNetFinal, the deeper from-scratch CNN."""
+import pytest
+import torch
+from torch import nn
+
+from proj4_code.simple_net_final import SimpleNetFinal
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return SimpleNetFinal()
+
+
+def count(model, kind):
+    return sum(isinstance(m, kind) for m in model.modules())
+
+
+def test_attributes(model):
+    assert isinstance(model.conv_layers, nn.Sequential)
+    assert isinstance(model.fc_layers, nn.Sequential)
+    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss)
+    assert model.loss_criterion.reduction == "mean"
+
+
+@pytest.mark.points(2)
+def test_required_layers(model):
+    assert count(model, nn.Conv2d) >= 3
+    assert count(model, nn.BatchNorm2d) >= 1
+    assert count(model, nn.Dropout) >= 1
+    assert count(model, nn.Linear) >= 2
+    assert count(model, nn.ReLU) >= 1
+
+
+def test_output_shape(model):
+    model.eval()
+    for n in (1, 4):
+        assert model(torch.rand(n, 1, 64, 64)).shape == (n, 15)
+
+
+def test_eval_mode_is_deterministic(model):
+    """Dropout is off in eval mode, so the same input gives the same logits."""
+    x = torch.rand(3, 1, 64, 64)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), model(x))
