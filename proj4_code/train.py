@@ -160,6 +160,8 @@ def train_model(config: TrainConfig) -> dict:
         "train_seconds": round(train_seconds, 2),
         "setup_seconds": round(setup_seconds, 2),  # data statistics, backbone features
         "seconds_per_epoch": round(sum(trainer.epoch_seconds) / max(len(trainer.epoch_seconds), 1), 2),
+        "epoch_seconds": [round(s, 2) for s in trainer.epoch_seconds],
+        "peak_rss_mb": peak_rss_mb(),
         "seed": config.seed,
         "batch_size": batch_size,
         "lr": lr,
@@ -175,6 +177,18 @@ def train_model(config: TrainConfig) -> dict:
     print(f"{recipe.class_name}: test accuracy {metrics['test_accuracy']:.4f} after {trainer.epoch} epochs "
           f"({train_seconds:.1f} s); saved {weights}")
     return metrics
+
+
+def peak_rss_mb() -> Optional[float]:
+    """Peak resident memory of this process so far, in MB (None on Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / 2**20 if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB on Linux
 
 
 def per_attribute_accuracy(probs: torch.Tensor, targets: torch.Tensor) -> dict:

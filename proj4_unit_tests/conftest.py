@@ -33,9 +33,15 @@ def model_dir() -> Path:
     return MODEL_DIR
 
 
-def checkpoint_path(class_name: str, model_name: str) -> Path:
-    """The submitted checkpoint trained_<class_name>_final.pt, or skip/fail with how to make it."""
-    path = MODEL_DIR / f"trained_{class_name}_final.pt"
-    if not path.is_file():
-        missing(f"checkpoint {path}", f"train it in the notebook or with `proj4 train {model_name}`")
-    return path
+@pytest.fixture(scope="session")
+def checkpoint_path():
+    """checkpoint_path(class_name, model_name) -> model_output/trained_<class_name>_final.pt,
+    or skip (fail in CI) with how to make it."""
+
+    def find(class_name: str, model_name: str) -> Path:
+        path = MODEL_DIR / f"trained_{class_name}_final.pt"
+        if not path.is_file():
+            missing(f"checkpoint {path}", f"train it in the notebook or with `proj4 train {model_name}`")
+        return path
+
+    return find
