@@ -246,7 +246,8 @@ def test_starter_stubs_score_zero(fake_source, tmp_path):
 
 
 @pytest.mark.parametrize("checkpoint, message", [(None, "is not in the submission"),
-                                                 (b"\x00not a checkpoint" * 100, "cannot be read")])
+                                                 (b"\x00not a checkpoint" * 100, "cannot be read")],
+                         ids=["missing", "corrupt"])
 def test_missing_or_corrupt_checkpoint(fake_source, tmp_path, checkpoint, message):
     checkpoints = {"trained_SimpleNet_final.pt": checkpoint} if checkpoint else {}
     results = run(fake_source, write_submission(tmp_path / "sub.zip", checkpoints=checkpoints), tmp_path)

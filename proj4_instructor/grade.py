@@ -41,7 +41,7 @@ def run_in_mimic(source: Path, submission: Path, data_dir: Path, root: Path,
         shutil.copytree(submission, root / "submission", symlinks=True, dirs_exist_ok=True)
     else:
         shutil.copy2(submission, root / "submission" / submission.name)
-    run_env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_DATA_DIR": str(data_dir),
+    run_env = {**os.environ, "AUTOGRADER_ROOT": str(root.resolve()), "AUTOGRADER_DATA_DIR": str(Path(data_dir).resolve()),
                "AUTOGRADER_PYTHON": sys.executable, **(env or {})}
     log = root / "run_autograder.log"
     with open(log, "wb") as out:

@@ -90,12 +90,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
-        root = Path(env.get("AUTOGRADER_ROOT", "/autograder"))
+        root = Path(env.get("AUTOGRADER_ROOT", "/autograder")).resolve()
         venv_python = root / "venv" / "bin" / "python"
         number = lambda name: float(env[name]) if env.get(name) else None  # noqa: E731
         return cls(
             root=root,
-            data_dir=Path(env.get("AUTOGRADER_DATA_DIR", root / "data")),
+            data_dir=Path(env.get("AUTOGRADER_DATA_DIR", root / "data")).resolve(),
             python=env.get("AUTOGRADER_PYTHON") or (str(venv_python) if venv_python.exists() else sys.executable),
             test_timeout=number("AUTOGRADER_TEST_TIMEOUT"),
             total_timeout=number("AUTOGRADER_TOTAL_TIMEOUT"),
@@ -365,7 +365,8 @@ def run_pytest(settings: Settings, work: Path, config: dict, ids: Optional[Tuple
         "TORCH_HOME": str(work / "home" / "torch"),
     }
     cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", "pytest.ini", "--rootdir", ".",
-           "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors", "-o", f"timeout={test_timeout:g}",
+           "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors", "--durations=10",
+           "-o", f"timeout={test_timeout:g}",
            *extra_args, *targets]
     user = {"user": ids[0], "group": ids[1], "extra_groups": []} if ids else {}
     start = time.monotonic()
@@ -552,6 +553,7 @@ def error_results(details: str, settings: Optional[Settings]) -> dict:
         "visibility": "visible",
         "tests": [{
             "name": "Autograder error",
+            "number": "0.1",
             "score": 0.0,
             "max_score": max_score,
             "status": "failed",
