@@ -15,7 +15,9 @@ setup(
     description="CS course project 4: Scene Recognition with Deep Learning (15-Scene)",
     python_requires=">=3.10",
     packages=find_packages(include=["proj4_code", "proj4_code.*", "proj4_instructor", "proj4_instructor.*"]),
-    package_data={"proj4_code": ["SHA256SUMS"], "proj4_instructor": ["autograder/*.sh", "autograder/run_autograder"]},
+    package_data={"proj4_code": ["SHA256SUMS"],
+                  "proj4_instructor": ["student_README.md", "autograder/*.sh", "autograder/run_autograder",
+                                       "autograder/pytest.ini", "autograder/hidden_tests/*.py"]},
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",

@@ -126,7 +126,7 @@ def write_submission(path: Path, overrides=None, checkpoints=None, student_files
 
 def run(source: Path, submission: Path, tmp_path: Path, **env) -> dict:
     results = grade.run_in_mimic(source, submission, DATA_DIR, tmp_path / "autograder",
-                                 env={"AUTOGRADER_THREADS": "2", **env})
+                                 env={"AUTOGRADER_THREADS": "1", **env})
     check_results(results)
     return results
 
@@ -350,7 +350,7 @@ def test_loose_files_with_symlinks(fake_source, tmp_path):
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory, data_dir) -> Path:
     out = tmp_path_factory.mktemp("real") / "autograder.zip"
-    release.build_autograder(out, data_dir=data_dir)
+    assert release.main(["autograder", "--out", str(out), "--data-dir", str(data_dir)]) == 0
     return out
 
 
@@ -407,3 +407,101 @@ def test_student_starter_scores_zero(autograder_zip, tmp_path):
     hidden = [t for t in results["tests"] if t["number"].startswith("2.")]
     assert hidden and all("NotImplementedError" in t["output"] or "not in the submission" in t["output"]
                           for t in hidden)
+
+
+# -- the sandbox (needs root and a Python the unprivileged user can run) ---------------------------
+
+SANDBOX_HIDDEN = '''\
+import os
+
+import pytest
+
+
+@pytest.mark.points(1)
+def test_student_code_is_confined():
+    """student code cannot touch the grader"""
+    from proj4_code import simple_net
+    assert os.getuid() != 0, "the tests ran as root"
+    assert simple_net.ATTEMPTS and all(v != "succeeded" for v in simple_net.ATTEMPTS.values()), simple_net.ATTEMPTS
+'''
+
+
+def sandbox_student(root: Path, marker: Path) -> str:
+    """A simple_net.py that tries what a malicious submission would (standard library only)."""
+    return f'''\
+import os, subprocess, sys
+
+ROOT = {str(root)!r}
+ATTEMPTS = {{}}
+
+
+def attempt(name, action):
+    try:
+        action()
+        ATTEMPTS[name] = "succeeded"
+    except Exception as err:
+        ATTEMPTS[name] = type(err).__name__
+
+
+attempt("write results.json", lambda: open(ROOT + "/results/results.json", "w").write('{{"score": 1000}}'))
+attempt("read the manifest", lambda: open(ROOT + "/source/grader/manifest.json").read())
+attempt("read the hidden test", lambda: open(ROOT + "/work/hidden_tests/test_sandbox_hidden.py").read())
+attempt("list the submission", lambda: os.listdir(ROOT + "/submission"))
+attempt("edit its own code", lambda: open(__file__, "a").write("#"))
+# A daemon outside pytest's process group that would write later: it must be killed.
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4); open({str(marker)!r}, 'w').write('alive')"],
+                 start_new_session=True)
+'''
+
+
+@pytest.fixture(scope="module")
+def sandbox_python(tmp_path_factory):
+    """A venv of the system Python with pytest, somewhere the user nobody can read."""
+    import subprocess
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("the sandbox needs root")
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("no system Python for the sandbox user")
+    if subprocess.run(["pgrep", "-u", "nobody"], capture_output=True).returncode == 0:
+        pytest.skip("processes of the user nobody are running; the sandbox would kill them")
+    folder = Path(tempfile.mkdtemp(prefix="proj4-sandbox-venv-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    try:
+        subprocess.run(["/usr/bin/python3", "-m", "venv", str(folder / "venv")], check=True, capture_output=True)
+        subprocess.run([str(folder / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "pytest",
+                        "pytest-timeout"], check=True, capture_output=True, timeout=300)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"cannot make a venv with pytest for the sandbox user: {err}")
+    yield folder / "venv" / "bin" / "python"
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_sandbox_confines_student_code(sandbox_python, tmp_path, data_dir):
+    import tempfile
+    import time
+
+    hidden, public = tmp_path / "hidden", tmp_path / "public"
+    hidden.mkdir()
+    public.mkdir()
+    (hidden / "test_sandbox_hidden.py").write_text(SANDBOX_HIDDEN)
+    source = release.build_autograder_source(tmp_path / "source", stats=(0.45, 0.25), hidden_tests=hidden,
+                                             public_tests=public, data_dir=data_dir)
+    base = Path(tempfile.mkdtemp(prefix="proj4-sandbox-", dir="/tmp"))  # /tmp/pytest-of-root is private
+    try:
+        os.chmod(base, 0o777)
+        root, marker = base / "autograder", base / "daemon-was-not-killed"
+        results = grade.run_in_mimic(
+            source, write_submission(tmp_path / "sub.zip", {"simple_net.py": sandbox_student(root, marker)}),
+            data_dir, root, env={"AUTOGRADER_PYTHON": str(sandbox_python), "AUTOGRADER_SANDBOX_USER": "nobody"})
+        check_results(results)
+        (test,) = [t for t in results["tests"] if t["name"] == "student code cannot touch the grader"]
+        assert test["score"] == 1, test["output"]
+        assert "unprivileged user 'nobody'" in (root / "run_autograder.log").read_text()
+        time.sleep(6)
+        assert not marker.exists(), "a process started by student code outlived the grading"
+        assert json.loads((root / "results" / "results.json").read_text()) == results
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

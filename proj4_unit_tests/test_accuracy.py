@@ -32,9 +32,6 @@ def evaluate_accuracy(model, dataset, accuracy_fn) -> float:
     return correct / count
 
 
-test_accuracy_of.__test__ = False  # a helper, not a test
-
-
 @pytest.mark.parametrize("class_name, model_name, threshold",
                          [("SimpleNet", "simple_net", 0.45), ("SimpleNetFinal", "simple_net_final", 0.55)])
 def test_scratch_model_accuracy(data_dir, mean_std, checkpoint_path, class_name, model_name, threshold):

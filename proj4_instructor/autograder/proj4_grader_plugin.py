@@ -139,3 +139,4 @@ def pytest_runtest_logreport(report):
         "properties": {str(k): _clip(v, 4000) for k, v in report.user_properties},
         "duration": report.duration,
     })
+
