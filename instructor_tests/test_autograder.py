@@ -217,6 +217,8 @@ def test_reference_with_partial_credit(fake_source, random_simple_net, tmp_path)
     assert "clip((accuracy - floor) / (threshold - floor), 0, 1)" in accuracy_test["output"]
     assert by_name(results)["get_optimizer returns an optimizer"]["visibility"] == "after_published"
     assert results["score"] == pytest.approx(sum(FULL.values()) + round(4 * fraction, 2), abs=0.011)
+    hidden_copy = tmp_path / "autograder" / "work" / "hidden_tests"
+    assert hidden_copy.is_dir() and not list(hidden_copy.glob("*.py")), "hidden tests left on disk"
 
 
 def test_syntax_error_fails_the_file_tests_instead_of_dropping_them(fake_source, random_simple_net, tmp_path):
@@ -237,8 +239,8 @@ def test_import_error(fake_source, tmp_path):
 
 
 def test_starter_stubs_score_zero(fake_source, tmp_path):
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", student_files=fake_source / "starter" / "proj4_code"),
-                  tmp_path)
+    starter = fake_source / "starter" / "proj4_code"
+    results = run(fake_source, write_submission(tmp_path / "sub.zip", student_files=starter), tmp_path)
     assert results["score"] == 0
     assert_scores(results, {name: 0 for name in FAKE_POINTS})
     assert "NotImplementedError: SimpleNet.__init__" in by_name(results)["SimpleNet builds and runs"]["output"]
@@ -370,7 +372,8 @@ def test_autograder_zip_layout(autograder_zip):
     assert abs(config["pixel_mean"] - 0.4555) < 0.002 and abs(config["pixel_std"] - 0.2532) < 0.002
     assert {n for n in infos if n.startswith("starter/proj4_code/")} == \
         {f"starter/proj4_code/{n}" for n in config["student_files"]}
-    assert not [n for n in infos if n.startswith("provided/proj4_code/") and n.split("/")[-1] in config["student_files"]]
+    provided = [n.split("/")[-1] for n in infos if n.startswith("provided/proj4_code/")]
+    assert provided and not set(provided) & set(config["student_files"])
     hidden = [t for t in manifest["tests"] if t["hidden"]]
     assert len(hidden) >= 8 and all(t["points"] > 0 for t in hidden)
 

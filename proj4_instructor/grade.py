@@ -41,8 +41,9 @@ def run_in_mimic(source: Path, submission: Path, data_dir: Path, root: Path,
         shutil.copytree(submission, root / "submission", symlinks=True, dirs_exist_ok=True)
     else:
         shutil.copy2(submission, root / "submission" / submission.name)
-    run_env = {**os.environ, "AUTOGRADER_ROOT": str(root.resolve()), "AUTOGRADER_DATA_DIR": str(Path(data_dir).resolve()),
-               "AUTOGRADER_PYTHON": sys.executable, **(env or {})}
+    run_env = {**os.environ, "AUTOGRADER_ROOT": str(root.resolve()),
+               "AUTOGRADER_DATA_DIR": str(Path(data_dir).resolve()), "AUTOGRADER_PYTHON": sys.executable,
+               **(env or {})}
     log = root / "run_autograder.log"
     with open(log, "wb") as out:
         subprocess.run(["bash", str(root / "run_autograder")], env=run_env, stdout=out, stderr=subprocess.STDOUT,
@@ -93,11 +94,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.submission.exists():
         print(f"proj4 grade: {args.submission} does not exist", file=sys.stderr)
         return 2
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        print(f"proj4 grade: --keep {args.keep} is not empty", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="proj4-grade-") as tmp:
         root = args.keep or Path(tmp) / "autograder"
-        if root.exists():
-            shutil.rmtree(root)
-        root.mkdir(parents=True)
+        root.mkdir(parents=True, exist_ok=True)
         data_dir = args.data_dir.resolve()
         try:
             if args.autograder:

@@ -159,7 +159,8 @@ def evaluate_checkpoint(class_name: str) -> Tuple[float, int]:
         probs = predict(model, class_name, [p for p, _ in items])
         targets = torch.tensor([flags for _, flags in items])
         if probs.shape != targets.shape:
-            fail(f"{class_name} returned shape {tuple(probs.shape)} for {len(items)} images, expected {tuple(targets.shape)}")
+            fail(f"{class_name} returned shape {tuple(probs.shape)} for {len(items)} images, "
+                 f"expected {tuple(targets.shape)}")
         if not torch.isfinite(probs).all() or probs.min() < 0 or probs.max() > 1:
             fail(f"{class_name} must return probabilities in [0, 1] (a sigmoid), got values in "
                  f"[{probs.min().item():.3g}, {probs.max().item():.3g}]")

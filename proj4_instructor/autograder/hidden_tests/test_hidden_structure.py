@@ -43,10 +43,12 @@ def test_simple_net_structure():
           f"SimpleNet.conv_layers needs two MaxPool2d(3, stride=3), found {pools}")
     check(len(layers(model.conv_layers, nn.ReLU)) == 2, "SimpleNet.conv_layers needs a ReLU after each pooling")
     linears = [(m.in_features, m.out_features) for m in layers(model.fc_layers, nn.Linear)]
-    check(linears == [(500, 100), (100, 15)], f"SimpleNet.fc_layers needs Linear(500, 100) and Linear(100, 15), found {linears}")
+    check(linears == [(500, 100), (100, 15)],
+          f"SimpleNet.fc_layers needs Linear(500, 100) and Linear(100, 15), found {linears}")
     check(isinstance(model.loss_criterion, nn.CrossEntropyLoss), "SimpleNet.loss_criterion must be nn.CrossEntropyLoss")
     out = model.eval()(torch.rand(3, 1, 64, 64))
-    check(tuple(out.shape) == (3, 15), f"SimpleNet output shape {tuple(out.shape)} for (3, 1, 64, 64), expected (3, 15)")
+    check(tuple(out.shape) == (3, 15), f"SimpleNet output shape {tuple(out.shape)} for (3, 1, 64, 64), "
+                                       "expected (3, 15)")
     check(not torch.allclose(out.sum(dim=1), torch.ones(3)), "SimpleNet.forward must return logits, not probabilities")
 
 
@@ -59,9 +61,11 @@ def test_simple_net_final_rules():
         found = len(layers(model, kind))
         check(found >= least, f"SimpleNetFinal needs at least {least} {kind.__name__}, found {found}")
     check(any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules()), "SimpleNetFinal needs Dropout")
-    check(isinstance(model.loss_criterion, nn.CrossEntropyLoss), "SimpleNetFinal.loss_criterion must be nn.CrossEntropyLoss")
+    check(isinstance(model.loss_criterion, nn.CrossEntropyLoss),
+          "SimpleNetFinal.loss_criterion must be nn.CrossEntropyLoss")
     out = model.eval()(torch.rand(3, 1, 64, 64))
-    check(tuple(out.shape) == (3, 15), f"SimpleNetFinal output shape {tuple(out.shape)} for (3, 1, 64, 64), expected (3, 15)")
+    check(tuple(out.shape) == (3, 15), f"SimpleNetFinal output shape {tuple(out.shape)} for (3, 1, 64, 64), "
+                                       "expected (3, 15)")
 
 
 def check_frozen_backbone_model(class_name: str, outputs: int):
@@ -93,7 +97,8 @@ def check_frozen_backbone_model(class_name: str, outputs: int):
 def test_my_resnet_structure():
     """MyResNet18: frozen backbone and a Linear(D, 15) head (resnet18 and efficientnet_lite0)"""
     for model, _ in check_frozen_backbone_model("MyResNet18", 15):
-        check(isinstance(model.loss_criterion, nn.CrossEntropyLoss), "MyResNet18.loss_criterion must be nn.CrossEntropyLoss")
+        check(isinstance(model.loss_criterion, nn.CrossEntropyLoss),
+              "MyResNet18.loss_criterion must be nn.CrossEntropyLoss")
 
 
 @pytest.mark.points(2)
