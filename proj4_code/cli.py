@@ -12,7 +12,8 @@ import os
 import sys
 from typing import List, Optional
 
-from proj4_code.train import MODELS, RECIPES, TrainConfig
+from proj4_code.train import MODELS, TrainConfig
+from proj4_code.utils import tune_cpu_allocator
 
 # Instructor subcommands live in proj4_instructor, which the student release leaves out.
 INSTRUCTOR_COMMANDS = {"bench": "proj4_instructor.bench", "release": "proj4_instructor.release",
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; no display needed
+    tune_cpu_allocator()  # a third faster CPU training on Linux; see proj4_code/utils.py
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in INSTRUCTOR_COMMANDS:
         try:

@@ -196,3 +196,15 @@ def test_multilabel_trainer(tree, tmp_path):
     assert trainer.validation_accuracy_history == pytest.approx([ones["test"]] * 2, abs=1e-6)
     assert trainer.validation_loss_history[0] == pytest.approx(
         -(ones["test"] * np.log(0.6) + (1 - ones["test"]) * np.log(0.4)), rel=1e-5)
+
+
+def test_tune_cpu_allocator(monkeypatch):
+    import platform
+    import sys
+
+    from proj4_code.utils import tune_cpu_allocator
+
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        assert tune_cpu_allocator() is True, "glibc's mallopt refused the thresholds"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert tune_cpu_allocator() is False

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from model_checks import assert_classifier_attributes
 from proj4_code.simple_net import SimpleNet
 
 
@@ -13,10 +14,7 @@ def model():
 
 
 def test_attributes(model):
-    assert isinstance(model.conv_layers, nn.Sequential)
-    assert isinstance(model.fc_layers, nn.Sequential)
-    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss)
-    assert model.loss_criterion.reduction == "mean"
+    assert_classifier_attributes(model)
 
 
 @pytest.mark.points(2)
