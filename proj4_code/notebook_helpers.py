@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
+from proj4_code import train
 from proj4_code.image_loader import IMAGE_EXTENSIONS, SPLITS
+
+one_cycle = train.one_cycle  # nb.one_cycle(lr, epochs): the schedule `proj4 train` uses
 
 #: Test accuracy each part must reach (Part 4: element-wise accuracy of the 7 attributes).
 THRESHOLDS = {"SimpleNet": 0.45, "SimpleNetFinal": 0.55, "MyResNet18": 0.85, "MultilabelResNet18": 0.90}
@@ -99,14 +101,6 @@ def quick_hparams(hparams: dict) -> dict:
     if not quick_mode():
         return hparams
     return {**hparams, "epochs": min(hparams["epochs"], QUICK_EPOCHS)}
-
-
-def one_cycle(lr: float, epochs: int):
-    """For the Trainer's lr_scheduler: a one-cycle schedule peaking at `lr` over `epochs` epochs
-    (the same schedule as `proj4 train`)."""
-    def make(optimizer, steps_per_epoch: int):
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    return make
 
 
 def report_accuracy(trainer) -> bool:

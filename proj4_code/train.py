@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,13 @@ def build_model(name: str, backbone: Optional[str] = None, pretrained: bool = Tr
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
 
 
+def one_cycle(lr: float, epochs: int):
+    """For the Trainer's lr_scheduler: a one-cycle schedule peaking at `lr` over `epochs` epochs."""
+    def make(optimizer, steps_per_epoch: int):
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    return make
+
+
 def build_transforms(recipe: Recipe, data_dir: str):
     """(train transforms, evaluation transforms) for a recipe."""
     size = (recipe.inp_size, recipe.inp_size)
@@ -134,8 +142,7 @@ def train_model(config: TrainConfig) -> dict:
         config.data_dir, model, optimizer, out / "checkpoints" / config.model, train_tf, eval_tf,
         batch_size=batch_size, load_from_disk=not config.restart, device=config.device,
         cache_features=recipe.pretrained_backbone, seed=config.seed, progress=config.progress,
-        lr_scheduler=lambda opt, steps_per_epoch: torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=lr, total_steps=epochs * steps_per_epoch),
+        lr_scheduler=one_cycle(lr, epochs),
     )
     # A resumed one-cycle schedule keeps its saved length; a different one would crash mid-epoch.
     planned_steps = epochs * len(trainer.train_loader)
@@ -185,8 +192,6 @@ def peak_rss_mb() -> Optional[float]:
         import resource
     except ImportError:
         return None
-    import sys
-
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / 2**20 if sys.platform == "darwin" else peak / 1024, 1)  # bytes on macOS, KiB on Linux
 

@@ -29,7 +29,7 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from proj4_code.train import MODELS, RECIPES, build_model, build_transforms
+from proj4_code.train import MODELS, RECIPES, build_model, build_transforms, one_cycle
 
 TARGETS = {  # (accuracy, seconds) targets of the issues, for the table
     "simple_net": (0.50, 90), "simple_net_final": (0.65, 300), "my_resnet": (0.90, 300),
@@ -150,8 +150,7 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             trainer = Trainer(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=64, load_from_disk=False,
-                              progress=False, lr_scheduler=lambda opt, steps: torch.optim.lr_scheduler.OneCycleLR(
-                                  opt, max_lr=3e-3, total_steps=epochs * steps))
+                              progress=False, lr_scheduler=one_cycle(3e-3, epochs))
             trainer.run_training_loop(epochs)
         rows.append({"change": name, "train_accuracy": trainer.train_accuracy_history[-1],
                      "test_accuracy": trainer.validation_accuracy_history[-1],

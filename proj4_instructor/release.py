@@ -28,6 +28,7 @@ import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
+from proj4_code.notebook_helpers import THRESHOLDS  # one source: the thresholds the notebook shows
 from proj4_instructor import markers
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,6 @@ IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "
 
 CHECKPOINTS = tuple(f"trained_{name}_final.pt" for name in
                     ("SimpleNet", "SimpleNetFinal", "MyResNet18", "MultilabelResNet18"))
-THRESHOLDS = {"SimpleNet": 0.45, "SimpleNetFinal": 0.55, "MyResNet18": 0.85, "MultilabelResNet18": 0.90}
 FLOOR_BELOW_THRESHOLD = 0.15  # partial credit grows linearly from threshold - 0.15 to the threshold
 GRADER_DEFAULTS = {
     "small_input_size": 64,  # SimpleNet / SimpleNetFinal input, normalised with the dataset mean / std
