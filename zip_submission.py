@@ -3,9 +3,9 @@
     python zip_submission.py --gt_username <your GT username>    writes <username>.zip
     python zip_submission.py --package-for-colab                 writes proj4_colab.zip
 
-The submission holds an allow-list only: the proj4_code package (.py files and SHA256SUMS),
+The submission holds an allow-list only: your package proj4_code/ (every .py file in it),
 setup.py, the four trained models model_output/trained_<Model>_final.pt, and README.md if there is
-one. Each model must load as the class it is named after, with your code; the zip must stay under
+one (the provided library proj4_lib/ comes from the autograder's own copy). Each model must load as the class it is named after, with your code; the zip must stay under
 Gradescope's 100 MB. Nothing is half-written: the zip is built under a temporary name and renamed
 only when it is complete and accepted.
 """
@@ -20,17 +20,12 @@ import zipfile
 from pathlib import Path
 from typing import List, Optional
 
+from proj4_lib.parts import PARTS, get_part
+
 MAX_BYTES = 100 * 1000 * 1000  # Gradescope's upload limit, 100 MB
-PACKAGE = "proj4_code"
-PACKAGE_DATA = ("SHA256SUMS",)
+PACKAGE = "proj4_code"  # yours
+LIBRARY, LIBRARY_DATA = "proj4_lib", ("SHA256SUMS",)  # provided; only the Colab package carries it
 MODEL_DIR = "model_output"
-#: class name -> (where the notebook trains it, the `proj4 train` model name)
-MODELS = {
-    "SimpleNet": ("Part 1", "simple_net"),
-    "SimpleNetFinal": ("Part 2", "simple_net_final"),
-    "MyResNet18": ("Part 3", "my_resnet"),
-    "MultilabelResNet18": ("Part 4", "multilabel_resnet"),
-}
 USERNAME = re.compile(r"[A-Za-z0-9_.-]+")
 COLAB_PACKAGE = "proj4_colab.zip"
 # For Colab: what a student's project needs to run the notebook and the tests (no data, no .git).
@@ -50,7 +45,7 @@ def check_username(username: str) -> str:
 
 
 def model_file(class_name: str) -> str:
-    return f"{MODEL_DIR}/trained_{class_name}_final.pt"
+    return f"{MODEL_DIR}/{get_part(class_name).checkpoint}"
 
 
 def _files_under(root: Path, folder: str, suffixes=(".py",), names=()) -> List[str]:
@@ -71,8 +66,8 @@ def check_model(root: Path, class_name: str) -> str:
     from proj4_code.dl_utils import load_trained_model
 
     name = model_file(class_name)
-    part, model = MODELS[class_name]
-    how = f"train it in the notebook ({part}) or with `proj4 train {model}`"
+    part = get_part(class_name)
+    how = f"train it in the notebook (Part {part.number}) or with `proj4 train {part.name}`"
     if not (root / name).is_file():
         raise SubmissionError(f"{name} is missing: {how}")
     try:
@@ -84,15 +79,15 @@ def check_model(root: Path, class_name: str) -> str:
 
 def submission_files(root: Path) -> List[str]:
     """The allow-list, as paths relative to root; raises SubmissionError for anything missing or broken."""
-    code = _files_under(root, PACKAGE, names=PACKAGE_DATA)
+    code = _files_under(root, PACKAGE)
     if f"{PACKAGE}/__init__.py" not in code:
         raise SubmissionError(f"{root / PACKAGE} is not the proj4_code package: run this in the project folder")
     if not (root / "setup.py").is_file():
         raise SubmissionError(f"{root / 'setup.py'} is missing: run this in the project folder")
     models, problems = [], []
-    for class_name in MODELS:
+    for part in PARTS:
         try:
-            models.append(check_model(root, class_name))
+            models.append(check_model(root, part.class_name))
         except SubmissionError as err:
             problems.append(str(err))
     if problems:
@@ -137,8 +132,9 @@ def build_colab_package(repo_root, out_dir=None) -> Path:
     """Write proj4_colab.zip: the project without data or git history, plus any trained models, for Colab."""
     root = Path(repo_root).resolve()
     names = [name for name in COLAB_FILES if (root / name).is_file()]
-    names += _files_under(root, PACKAGE, names=PACKAGE_DATA) + _files_under(root, "proj4_unit_tests", suffixes=None)
-    names += [model_file(c) for c in MODELS if (root / model_file(c)).is_file()]
+    names += _files_under(root, PACKAGE) + _files_under(root, LIBRARY, names=LIBRARY_DATA)
+    names += _files_under(root, "proj4_unit_tests", suffixes=None)
+    names += [model_file(p.class_name) for p in PARTS if (root / model_file(p.class_name)).is_file()]
     if "setup.py" not in names or f"{PACKAGE}/__init__.py" not in names:
         raise SubmissionError(f"{root} is not the project folder (no setup.py or {PACKAGE}/__init__.py)")
     return write_zip(root, sorted(names), Path(out_dir or root) / COLAB_PACKAGE)

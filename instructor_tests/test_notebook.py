@@ -14,16 +14,14 @@ import nbformat
 import pytest
 import torch
 
-import proj4_code.notebook_checks as check
-import proj4_code.notebook_helpers as nb
-from proj4_code.train import RECIPES
-from proj4_code.utils import verify
+import proj4_lib.notebook_checks as check
+import proj4_lib.notebook_helpers as nb
+from proj4_lib.parts import PARTS
+from proj4_lib.utils import verify
 from proj4_instructor.make_notebook import render
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "proj4.ipynb"
-PART_MODELS = {1: "simple_net", 2: "simple_net_final", 3: "my_resnet", 4: "multilabel_resnet"}
-QUICK_MODELS = ("SimpleNet", "SimpleNetFinal", "MyResNet18", "MultilabelResNet18")
 
 
 def _read_notebook():
@@ -48,17 +46,17 @@ def test_committed_notebook_has_no_outputs_and_minimal_metadata():
             assert cell.execution_count is None, f"cell {index} has execution_count {cell.execution_count}"
 
 
-@pytest.mark.parametrize("part", sorted(PART_MODELS))
+@pytest.mark.parametrize("part", PARTS, ids=lambda p: p.name)
 def test_hyperparameter_defaults_are_the_recipes(part):
-    header = f"# Part {part} hyper-parameters"
+    header = f"# Part {part.number} hyper-parameters"
     cells = [c.source for c in _read_notebook().cells if c.source.startswith(header)]
     assert len(cells) == 1, f"expected one cell starting with {header!r}, found {len(cells)}"
     call = next(node for node in ast.walk(ast.parse(cells[0])) if isinstance(node, ast.Call)
                 and getattr(node.func, "id", None) == "dict")
     values = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
-    recipe = RECIPES[PART_MODELS[part]]
+    recipe = part.recipe
     expected = {"epochs": recipe.epochs, "batch_size": recipe.batch_size, "lr": recipe.lr,
-                "weight_decay": recipe.weight_decay, "inp_size": (recipe.inp_size, recipe.inp_size), "resume": False}
+                "weight_decay": recipe.weight_decay, "inp_size": (part.inp_size, part.inp_size), "resume": False}
     assert values == expected
 
 
@@ -183,12 +181,6 @@ def test_quick_setup_copies_a_few_images_per_class_and_their_attribute_rows(tmp_
         assert kept == rows[split][:count], f"{split}: the CSV should keep the rows of the copied images only"
 
 
-def test_thresholds_are_the_graders():
-    from proj4_instructor.release import THRESHOLDS
-
-    assert nb.THRESHOLDS == THRESHOLDS
-
-
 def test_most_confused_pair_ignores_the_diagonal():
     confusion = [[0.9, 0.02, 0.08], [0.3, 0.6, 0.1], [0.0, 0.05, 0.95]]
     assert nb.most_confused_pair(confusion) == (1, 0)
@@ -225,9 +217,9 @@ def test_notebook_runs_top_to_bottom_in_quick_mode(monkeypatch, tmp_path):
 
     assert NOTEBOOK.read_bytes() == committed, "executing must not change the committed notebook"
     assert _snapshot(REPO_ROOT / "model_output") == real_models, "quick mode must not touch model_output/"
-    for class_name in QUICK_MODELS:
-        path = REPO_ROOT / "model_output_quick" / f"trained_{class_name}_final.pt"
-        assert type(load_trained_model(path, expected_class=class_name)).__name__ == class_name
+    for part in PARTS:
+        path = REPO_ROOT / "model_output_quick" / part.checkpoint
+        assert type(load_trained_model(path, expected_class=part.class_name)).__name__ == part.class_name
 
     verdicts = [output.text.strip() for cell in notebook.cells if cell.cell_type == "code" and "verify(" in cell.source
                 for output in cell.outputs if output.output_type == "stream" and output.name == "stdout"]

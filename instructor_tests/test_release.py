@@ -85,7 +85,7 @@ def failures(phases: dict) -> list:
 # -- contents -----------------------------------------------------------------------------------
 
 def test_student_files_are_there(starter):
-    for name in ("proj4_code/__init__.py", "proj4_code/simple_net.py", "proj4_code/SHA256SUMS",
+    for name in ("proj4_code/__init__.py", "proj4_code/simple_net.py", "proj4_lib/SHA256SUMS", "proj4_lib/trainer.py",
                  "proj4_unit_tests/conftest.py", "setup.py", "pytest.ini", "README.md", ".gitignore"):
         assert (starter / name).is_file(), name
     for name, _ in release.STUDENT_FILES:  # whatever the repository has today is released
@@ -151,14 +151,17 @@ def test_setup_py_installs_only_the_student_package(starter, tmp_path):
                     "-w", str(tmp_path / "wheel"), str(tree)], check=True, timeout=300)
     (wheel,) = (tmp_path / "wheel").glob("proj4-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "proj4_code/simple_net.py" in names and "proj4_code/SHA256SUMS" in names
+    assert "proj4_code/simple_net.py" in names and "proj4_lib/SHA256SUMS" in names
     assert not [n for n in names if n.startswith("proj4_instructor")]
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "proj4-instructor" not in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_missing_optional_files_warn_and_missing_package_fails(tmp_path):
     repo = tmp_path / "repo"
     (repo / "proj4_code").mkdir(parents=True)
     (repo / "proj4_code" / "f.py").write_text("def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n")
+    (repo / "proj4_lib").mkdir()
     warnings = release.build_student(tmp_path / "out", repo=repo)
     assert any("notebooks/proj4.ipynb" in w for w in warnings)
     assert 'raise NotImplementedError("f")' in (tmp_path / "out" / "proj4_code" / "f.py").read_text()

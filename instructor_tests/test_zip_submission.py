@@ -11,8 +11,7 @@ from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = [f"model_output/trained_{name}_final.pt"
                for name in ("SimpleNet", "SimpleNetFinal", "MyResNet18", "MultilabelResNet18")]
-ALLOWED = {"proj4_code/__init__.py", "proj4_code/simple_net.py", "proj4_code/SHA256SUMS", "setup.py", "README.md",
-           *MODEL_FILES}
+ALLOWED = {"proj4_code/__init__.py", "proj4_code/simple_net.py", "setup.py", "README.md", *MODEL_FILES}
 STRAYS = ["data/train/bedroom/image_0001.jpg", "data/scene_attributes_train.csv", "notebooks/proj4.ipynb",
           "proj4_code/.ipynb_checkpoints/simple_net-checkpoint.py", "proj4_code/__pycache__/simple_net.cpython-311.pyc",
           "proj4_code/notes.txt", "model_output/checkpoints/simple_net/checkpoint.pt", "model_output/metrics.json",
@@ -145,11 +144,14 @@ def test_username_with_path_or_odd_characters_is_refused(project, tmp_path, caps
 def test_colab_package_has_the_project_but_no_data(project, tmp_path):
     (project / "proj4_unit_tests").mkdir()
     (project / "proj4_unit_tests" / "test_simple_net.py").write_text("# tests\n")
+    (project / "proj4_lib").mkdir()
+    for name in ("__init__.py", "SHA256SUMS"):
+        (project / "proj4_lib" / name).write_text("# provided\n")
 
     path = zs.build_colab_package(project, out_dir=tmp_path / "out")
 
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
     expected = {"setup.py", "README.md", "notebooks/proj4.ipynb", "proj4_code/__init__.py", "proj4_code/simple_net.py",
-                "proj4_code/SHA256SUMS", "proj4_unit_tests/test_simple_net.py", *MODEL_FILES}
+                "proj4_lib/__init__.py", "proj4_lib/SHA256SUMS", "proj4_unit_tests/test_simple_net.py", *MODEL_FILES}
     assert names == expected, f"unexpected entries: {names ^ expected}"

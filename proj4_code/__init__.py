@@ -6,7 +6,9 @@ The modules you complete, in the order of the assignment:
     Part 3: my_resnet (on top of the provided backbones module)
     Part 4: multilabel_resnet, image_loader.MultiLabelImageLoader, dl_utils, confusion_matrix
 
-Everything else (cli, data_install, train, utils, backbones) is provided.
+Every file here is yours to complete, except backbones.py (provided, used by Parts 3-4). The
+library you call (trainer machinery, checkpoints, the `proj4` command, the notebook's checks) is
+the separate package proj4_lib.
 """
 
 __version__ = "1.0.0"

@@ -1,4 +1,4 @@
-"""Frozen ImageNet backbones with grayscale input: the provided half of Parts 3 and 4.
+"""PROVIDED (nothing to write here): frozen ImageNet backbones with grayscale input for Parts 3 and 4.
 
 `load_backbone(name, pretrained)` returns `conv_layers`, an nn.Sequential that maps a batch of
 grayscale (N, 1, H, W) or RGB (N, 3, H, W) images with values in [0, 1] to pooled features
@@ -16,7 +16,8 @@ Backbones:
 `FrozenBackboneModel` is the base of MyResNet18 and MultilabelResNet18. Frozen weights are not
 enough to freeze a network: BatchNorm layers update their running mean and variance whenever
 they run in train mode, even with requires_grad=False (the course's original drifted this way).
-So `train()` keeps `conv_layers` in eval mode while the head trains.
+So `train()` keeps `conv_layers` in eval mode while the head trains. `head(features)` is the second
+half of forward (flatten, fc_layers, activation): the Trainer runs it on cached backbone features.
 """
 from __future__ import annotations
 
@@ -185,6 +186,13 @@ class FrozenBackboneModel(nn.Module):
         self.checkpoint_kwargs = {"backbone": self.backbone_name}
         self.conv_layers, num_features = load_backbone(backbone, pretrained)
         return num_features
+
+    def head(self, features: torch.Tensor) -> torch.Tensor:
+        """What forward does after conv_layers: flatten to (N, D), fc_layers, then `activation` if the
+        model has one. The Trainer trains this on cached backbone features (cache_features=True)."""
+        output = self.fc_layers(torch.flatten(features, 1))
+        activation = getattr(self, "activation", None)
+        return activation(output) if activation is not None else output
 
     def train(self, mode: bool = True):
         """Train mode for the head only: the frozen backbone's BatchNorm statistics must not move."""

@@ -12,12 +12,17 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from proj4_code.image_loader import ATTRIBUTES
+from proj4_lib.files import ATTRIBUTES
+from proj4_lib.utils import pick_device
+
+# Every function that runs a model takes device="auto" (CUDA, then Apple MPS, then the CPU); the
+# course's use_cuda=True/False is still accepted and means "cuda"/"cpu".
 
 
-def _predict(model: nn.Module, dataset: Dataset, use_cuda: bool, batch_size: int = 100):
+def _predict(model: nn.Module, dataset: Dataset, use_cuda: Optional[bool] = None, device: str = "auto",
+             batch_size: int = 100):
     """Yield (model output, targets) batch by batch, on the CPU."""
-    device = torch.device("cuda" if use_cuda else "cpu")
+    device = pick_device(device, use_cuda=use_cuda)
     model = model.to(device).eval()
     with torch.no_grad():
         for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
@@ -25,7 +30,7 @@ def _predict(model: nn.Module, dataset: Dataset, use_cuda: bool, batch_size: int
 
 
 def generate_confusion_data(
-    model: nn.Module, dataset: Dataset, use_cuda: bool = False
+    model: nn.Module, dataset: Dataset, use_cuda: Optional[bool] = None, device: str = "auto"
 ) -> Tuple[np.ndarray, np.ndarray, List[str]]:
     """Run the classifier over the dataset.
 
@@ -36,9 +41,9 @@ def generate_confusion_data(
     """
     class_labels = [name for name, _ in sorted(dataset.class_dict.items(), key=lambda kv: kv[1])]
     targets, preds = [], []
-    # STUB: for each (logits, y) from _predict(model, dataset, use_cuda), append y and logits.argmax(1)
+    # STUB: for each (logits, y) from _predict(model, dataset, use_cuda, device), append y and logits.argmax(1)
     # BEGIN SOLUTION
-    for logits, y in _predict(model, dataset, use_cuda):
+    for logits, y in _predict(model, dataset, use_cuda, device):
         targets.append(y)
         preds.append(logits.argmax(dim=1))
     # END SOLUTION
@@ -90,23 +95,23 @@ def plot_confusion_matrix(confusion_matrix: np.ndarray, class_labels: Sequence[s
     return fig
 
 
-def generate_and_plot_confusion_matrix(model: nn.Module, dataset: Dataset, use_cuda: bool = False,
-                                       path: Optional[str] = None):
+def generate_and_plot_confusion_matrix(model: nn.Module, dataset: Dataset, use_cuda: Optional[bool] = None,
+                                       path: Optional[str] = None, device: str = "auto"):
     """generate_confusion_data -> generate_confusion_matrix (normalised) -> plot. Returns the figure."""
-    targets, preds, class_labels = generate_confusion_data(model, dataset, use_cuda)
+    targets, preds, class_labels = generate_confusion_data(model, dataset, use_cuda, device)
     matrix = generate_confusion_matrix(targets, preds, len(class_labels), normalize=True)
     return plot_confusion_matrix(matrix, class_labels, path)
 
 
 def get_pred_images_for_target(model: nn.Module, dataset: Dataset, predicted_class: int, target_class: int,
-                               use_cuda: bool = False) -> List[str]:
+                               use_cuda: Optional[bool] = None, device: str = "auto") -> List[str]:
     """Paths of the images of `target_class` that the model predicts as `predicted_class`."""
-    targets, preds, _ = generate_confusion_data(model, dataset, use_cuda)
+    targets, preds, _ = generate_confusion_data(model, dataset, use_cuda, device)
     return [dataset.dataset[i][0] for i in np.flatnonzero((targets == target_class) & (preds == predicted_class))]
 
 
 def generate_accuracy_data(
-    model: nn.Module, dataset: Dataset, num_attributes: int, use_cuda: bool = False
+    model: nn.Module, dataset: Dataset, num_attributes: int, use_cuda: Optional[bool] = None, device: str = "auto"
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Run the multi-label model over the dataset.
 
@@ -115,9 +120,9 @@ def generate_accuracy_data(
         preds: (N, num_attributes) 0/1 predictions (probability >= 0.5)
     """
     targets, preds = [], []
-    # STUB: for each (probs, y) from _predict(model, dataset, use_cuda), append y and (probs >= 0.5) as 0/1
+    # STUB: for each (probs, y) from _predict(model, dataset, use_cuda, device), append y and (probs >= 0.5) as 0/1
     # BEGIN SOLUTION
-    for probs, y in _predict(model, dataset, use_cuda):
+    for probs, y in _predict(model, dataset, use_cuda, device):
         targets.append(y.reshape(-1, num_attributes))
         preds.append((probs >= 0.5).to(torch.int64))
     # END SOLUTION
@@ -155,7 +160,8 @@ def plot_accuracy_table(accuracy_table: np.ndarray, attribute_labels: Sequence[s
 
 
 def generate_and_plot_accuracy_table(model: nn.Module, dataset: Dataset, num_attributes: int = len(ATTRIBUTES),
-                                     use_cuda: bool = False, path: Optional[str] = None):
+                                     use_cuda: Optional[bool] = None, path: Optional[str] = None,
+                                     device: str = "auto"):
     """generate_accuracy_data -> generate_accuracy_table -> plot. Returns the figure."""
-    targets, preds = generate_accuracy_data(model, dataset, num_attributes, use_cuda)
+    targets, preds = generate_accuracy_data(model, dataset, num_attributes, use_cuda, device)
     return plot_accuracy_table(generate_accuracy_table(targets, preds, num_attributes), ATTRIBUTES[:num_attributes], path)

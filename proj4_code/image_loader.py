@@ -9,40 +9,16 @@ Do not read images in __init__: only their paths; images are opened in __getitem
 """
 from __future__ import annotations
 
-import csv
 import os
-from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from PIL import Image
 from torch.utils import data
 
-SPLITS = ("train", "test")
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-ATTRIBUTES = ("clouds", "water", "people", "animals", "natural", "man-made", "vehicles")
-
-
-def load_grayscale_image(path: str) -> Image.Image:
-    """Open an image file as a PIL image in mode "L" (values 0-255); errors name the file."""
-    try:
-        with Image.open(path) as img:
-            return img.convert("L")  # convert() also forces the full decode while the file is open
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image file not found: {path}") from None
-    except OSError as err:  # PIL raises OSError subclasses for corrupt or truncated files
-        raise OSError(f"cannot read image {path}: {err} (is the file corrupt? reinstall the data)") from err
-
-
-def _split_folder(root_dir: str, split: str) -> str:
-    if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    folder = os.path.join(os.path.expanduser(str(root_dir)), split)
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(
-            f"data folder {folder} does not exist; install the dataset with `proj4 data install`"
-        )
-    return folder
+# Provided helpers (proj4_lib/files.py): they read files and name the file at fault on errors.
+from proj4_lib.files import (ATTRIBUTES, IMAGE_EXTENSIONS, SPLITS, default_attribute_csv,  # noqa: F401
+                             load_grayscale_image, read_attribute_csv, split_folder)
 
 
 class ImageLoader(data.Dataset):
@@ -52,7 +28,7 @@ class ImageLoader(data.Dataset):
         self.root = os.path.expanduser(str(root_dir))
         self.split = split
         self.transform = transform
-        self.curr_folder = _split_folder(root_dir, split)
+        self.curr_folder = split_folder(root_dir, split)
 
         self.class_dict = self.get_classes()
         self.dataset = self.load_imagepaths_with_labels(self.class_dict)
@@ -124,36 +100,6 @@ class ImageLoader(data.Dataset):
         # END SOLUTION
 
 
-def read_attribute_csv(csv_path: str, image_folder: str) -> List[Tuple[str, torch.Tensor]]:
-    """Parse a scene-attribute CSV: rows of class folder, file name, then 7 flags (0 or 1).
-
-    Returns [(image path, float tensor (7,) of 0./1.), ...] in file order. A malformed row or a
-    row naming a missing image raises ValueError / FileNotFoundError naming the CSV line.
-    """
-    if not os.path.isfile(csv_path):
-        raise FileNotFoundError(f"attribute CSV {csv_path} does not exist; run `proj4 data install`")
-    rows = []
-    with open(csv_path, newline="") as f:
-        for line_no, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            where = f"{csv_path}, line {line_no}"
-            if len(row) != 2 + len(ATTRIBUTES):
-                raise ValueError(f"{where}: expected {2 + len(ATTRIBUTES)} columns "
-                                 f"(class, file, {', '.join(ATTRIBUTES)}), got {len(row)}: {row}")
-            class_name, file_name, flags = row[0].strip(), row[1].strip(), [c.strip() for c in row[2:]]
-            bad = [c for c in flags if c not in ("0", "1")]
-            if bad:
-                raise ValueError(f"{where} ({class_name}/{file_name}): attribute flags must be 0 or 1, got {bad}")
-            path = os.path.join(image_folder, class_name, file_name)
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"{where}: image {path} does not exist")
-            rows.append((path, torch.tensor([float(c) for c in flags])))
-    if not rows:
-        raise ValueError(f"attribute CSV {csv_path} has no rows")
-    return rows
-
-
 class MultiLabelImageLoader(data.Dataset):
     """Outdoor 15-Scene images with 7 attribute flags: dataset[i] -> (transform(image), (7,) float)."""
 
@@ -167,7 +113,7 @@ class MultiLabelImageLoader(data.Dataset):
         self.root = os.path.expanduser(str(root_dir))
         self.split = split
         self.transform = transform
-        self.curr_folder = _split_folder(root_dir, split)
+        self.curr_folder = split_folder(root_dir, split)
         self.labels_csv = str(labels_csv)
         self.dataset = read_attribute_csv(self.labels_csv, self.curr_folder)
 
@@ -192,8 +138,3 @@ class MultiLabelImageLoader(data.Dataset):
         # BEGIN SOLUTION
         return len(self.dataset)
         # END SOLUTION
-
-
-def default_attribute_csv(data_dir: str, split: str) -> str:
-    """Where `proj4 data install` puts the attribute CSV of a split."""
-    return str(Path(data_dir) / f"scene_attributes_{split}.csv")

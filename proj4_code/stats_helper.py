@@ -5,30 +5,25 @@ grayscale and scaling to [0, 1]. No torchvision transforms here; numpy is fine.
 """
 from __future__ import annotations
 
-import os
 from typing import Tuple
 
 import numpy as np
 
-from proj4_code.image_loader import IMAGE_EXTENSIONS, load_grayscale_image
+from proj4_lib.files import find_images, load_grayscale_image  # provided
 
 
 def compute_mean_and_std(dir_name: str) -> Tuple[float, float]:
     """Mean and standard deviation of all grayscale pixels, in [0, 1], of all images under dir_name.
 
     Args:
-        dir_name: a folder searched recursively for .jpg/.jpeg/.png files (e.g. "data").
+        dir_name: a folder searched recursively for .jpg/.jpeg/.png files (e.g. "data"),
+            following symbolic links.
     Returns:
         mean: float, the mean pixel value
         std: float, the sample standard deviation (divide by n - 1)
     15-Scene (train + test) gives about 0.4555 and 0.2532.
     """
-    paths = sorted(
-        os.path.join(folder, name)
-        for folder, _, names in os.walk(dir_name)
-        for name in names
-        if name.lower().endswith(IMAGE_EXTENSIONS)
-    )
+    paths = find_images(dir_name)  # follows symlinks, like ImageLoader
     if not paths:
         raise FileNotFoundError(f"no images found under {dir_name}")
     # STUB: accumulate the pixel count, sum and sum of squares over all images (in float64), then mean and std (n - 1)

@@ -29,7 +29,8 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from proj4_code.train import MODELS, RECIPES, build_model, build_transforms, one_cycle
+from proj4_lib.parts import NAMES, get_part
+from proj4_lib.train import build_model, build_transforms, one_cycle
 
 TARGETS = {  # (accuracy, seconds) targets of the issues, for the table
     "simple_net": (0.50, 90), "simple_net_final": (0.65, 300), "my_resnet": (0.90, 300),
@@ -44,7 +45,7 @@ def machine() -> str:
 
 def run_recipe(model: str, out: Path, data_dir: str) -> Dict:
     """`proj4 train MODEL` in a fresh process; returns its metrics."""
-    command = [sys.executable, "-m", "proj4_code.cli", "train", model, "--out", str(out), "--restart",
+    command = [sys.executable, "-m", "proj4_lib.cli", "train", model, "--out", str(out), "--restart",
                "--no-progress", "--data-dir", data_dir]
     wall = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -58,7 +59,7 @@ def pure_model_seconds(model_name: str, n_train: int, n_test: int, batch_size: i
     torch.manual_seed(0)
     model = build_model(model_name)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    size = RECIPES[model_name].inp_size
+    size = get_part(model_name).inp_size
     x, y = torch.randn(batch_size, 1, size, size), torch.randint(0, 15, (batch_size,))
     start = time.perf_counter()
     model.train()
@@ -80,11 +81,12 @@ def uncached_epoch_seconds(model_name: str, data_dir: str, backbone: str) -> flo
     from proj4_code.runner import MultiLabelTrainer, Trainer
     import tempfile
 
-    recipe = RECIPES[model_name]
+    part = get_part(model_name)
+    recipe = part.recipe
     model = build_model(model_name, backbone)
-    train_tf, eval_tf = build_transforms(recipe, data_dir)
+    train_tf, eval_tf = build_transforms(part, data_dir)
     optimizer = get_optimizer(model, {"optimizer_type": "adam", "lr": recipe.lr})
-    trainer_cls = MultiLabelTrainer if model_name == "multilabel_resnet" else Trainer
+    trainer_cls = MultiLabelTrainer if part.multilabel else Trainer
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         trainer = trainer_cls(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=recipe.batch_size,
@@ -132,7 +134,7 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
     from proj4_code import data_transforms as T
     from proj4_code.runner import Trainer
     from proj4_code.stats_helper import compute_mean_and_std
-    from proj4_code.utils import reset_seed
+    from proj4_lib.utils import reset_seed
 
     mean, std = compute_mean_and_std(data_dir)
     size = (64, 64)
@@ -150,7 +152,7 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
             trainer = Trainer(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=64, load_from_disk=False,
-                              progress=False, lr_scheduler=one_cycle(3e-3, epochs))
+                              progress=False, scheduler_factory=one_cycle(3e-3, epochs))
             trainer.run_training_loop(epochs)
         rows.append({"change": name, "train_accuracy": trainer.train_accuracy_history[-1],
                      "test_accuracy": trainer.validation_accuracy_history[-1],
@@ -163,7 +165,7 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="bench_output", help="where the runs write (checkpoints, metrics)")
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
+    parser.add_argument("--models", default=",".join(NAMES), help="comma-separated")
     parser.add_argument("--no-ablation", dest="ablation", action="store_false")
     parser.add_argument("--ablation-epochs", type=int, default=20)
     args = parser.parse_args(argv)
@@ -183,7 +185,7 @@ def main(argv=None) -> int:
               f"| {m['epochs']} | {m['train_seconds']:.1f} | {m['wall_seconds']:.1f} | {m['seconds_per_epoch']:.2f} "
               f"| {m['peak_rss_mb']} |", flush=True)
 
-    scratch = [n for n in models if not RECIPES[n].pretrained_backbone]
+    scratch = [n for n in models if not get_part(n).recipe.cache_features]
     if scratch:
         print("\nDecoding (Parts 1-2): epoch 1 decodes every JPEG; later epochs reuse decoded images.")
         print("| model | epoch 1 s | median later epoch s | pure model s (same passes, tensors in memory) | later / pure |")
@@ -195,7 +197,7 @@ def main(argv=None) -> int:
             m["pure_model_epoch_seconds"] = round(pure, 2)
             print(f"| {name} | {m['epoch_seconds'][0]:.2f} | {later:.2f} | {pure:.2f} | {later / pure:.2f} |", flush=True)
 
-    pretrained = [n for n in models if RECIPES[n].pretrained_backbone]
+    pretrained = [n for n in models if get_part(n).recipe.cache_features]
     if pretrained:
         print("\nFeature cache (Parts 3-4): cached = features once + head epochs (measured); "
               "uncached = one measured epoch x epochs.")

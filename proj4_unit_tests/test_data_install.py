@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from proj4_code import cli, data_install
-from proj4_code.data_install import ARCHIVE, CSV_FILES, MARKER, DataInstallError, install_data
+from proj4_lib import cli, data_install
+from proj4_lib.data_install import ARCHIVE, CSV_FILES, MARKER, DataInstallError, install_data
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # conftest.REPO_ROOT/../shared/data
 

@@ -6,7 +6,7 @@ from PIL import Image
 from torchvision import transforms
 
 from proj4_code import data_transforms as dt
-from proj4_code.utils import reset_seed
+from proj4_lib.utils import reset_seed
 
 SIZE = (48, 64)  # (H, W): not square, so a swapped H and W shows
 MEAN, STD = 0.45, 0.25

@@ -1,7 +1,7 @@
-"""The reference training recipes behind `proj4 train MODEL` (provided).
+"""`proj4 train MODEL`: train one part's model with its recipe (provided).
 
-One function does it all: `train_model(TrainConfig(model="simple_net"))` builds the model,
-transforms, optimizer and Trainer from the model's recipe, trains, and writes to `out`:
+`train_model(TrainConfig(model="simple_net"))` builds the model, transforms, optimizer and Trainer
+from the part's recipe (proj4_lib/parts.py), trains, and writes to `out`:
     trained_<ClassName>_final.pt   the file you submit (dl_utils.save_trained_model_weights)
     <model>_loss.png, <model>_accuracy.png
     metrics.json                   {model name: {model, epochs, test_accuracy, train_seconds, seed, ...}}
@@ -21,44 +21,13 @@ from typing import Optional
 import torch
 
 from proj4_code import data_transforms
-from proj4_code.utils import DEFAULT_SEED, reset_seed
-
-MODELS = ("simple_net", "simple_net_final", "my_resnet", "multilabel_resnet")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What a model trains with by default (chosen to pass the course thresholds on a 2-core CPU)."""
-
-    class_name: str
-    inp_size: int  # images are resized to inp_size x inp_size
-    epochs: int
-    batch_size: int
-    lr: float  # peak learning rate of the one-cycle schedule
-    weight_decay: float
-    augment: bool  # random flips/shifts/jitter for training (Part 2)
-    normalize: bool  # Normalize with the dataset's mean/std (the pretrained backbones normalise themselves)
-    pretrained_backbone: bool = False  # Parts 3-4: frozen backbone, head trained on cached features
-
-
-RECIPES = {
-    # Adam + one-cycle on normalised 64 x 64 input; ~0.55 test accuracy in about a minute of CPU.
-    "simple_net": Recipe("SimpleNet", 64, epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4,
-                         augment=False, normalize=True),
-    # The same schedule plus augmentation, batch norm and dropout; ~0.70 in a few minutes.
-    "simple_net_final": Recipe("SimpleNetFinal", 64, epochs=20, batch_size=64, lr=3e-3, weight_decay=1e-4,
-                               augment=True, normalize=True),
-    # Only the head trains, on features the frozen backbone computes once.
-    "my_resnet": Recipe("MyResNet18", 224, epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4,
-                        augment=False, normalize=False, pretrained_backbone=True),
-    "multilabel_resnet": Recipe("MultilabelResNet18", 224, epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4,
-                                augment=False, normalize=False, pretrained_backbone=True),
-}
+from proj4_lib.parts import Part, get_part
+from proj4_lib.utils import DEFAULT_SEED, reset_seed
 
 
 @dataclass
 class TrainConfig:
-    model: str  # one of MODELS
+    model: str  # a part's name: one of proj4_lib.parts.NAMES
     epochs: Optional[int] = None  # None: the recipe's
     batch_size: Optional[int] = None  # None: the recipe's
     lr: Optional[float] = None  # None: the recipe's
@@ -72,21 +41,13 @@ class TrainConfig:
 
 
 def build_model(name: str, backbone: Optional[str] = None, pretrained: bool = True) -> torch.nn.Module:
-    if name == "simple_net":
-        from proj4_code.simple_net import SimpleNet
-        return SimpleNet()
-    if name == "simple_net_final":
-        from proj4_code.simple_net_final import SimpleNetFinal
-        return SimpleNetFinal()
+    """A fresh model of the part `name`; Parts 3-4 get `backbone` (default: backbones.default_backbone())."""
+    part = get_part(name)
+    if not part.recipe.cache_features:
+        return part.model_class()()
     from proj4_code.backbones import default_backbone
-    backbone = backbone or default_backbone()
-    if name == "my_resnet":
-        from proj4_code.my_resnet import MyResNet18
-        return MyResNet18(pretrained=pretrained, backbone=backbone)
-    if name == "multilabel_resnet":
-        from proj4_code.multilabel_resnet import MultilabelResNet18
-        return MultilabelResNet18(pretrained=pretrained, backbone=backbone)
-    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+
+    return part.model_class()(pretrained=pretrained, backbone=backbone or default_backbone())
 
 
 def one_cycle(lr: float, epochs: int):
@@ -96,9 +57,9 @@ def one_cycle(lr: float, epochs: int):
     return make
 
 
-def build_transforms(recipe: Recipe, data_dir: str):
-    """(train transforms, evaluation transforms) for a recipe."""
-    size = (recipe.inp_size, recipe.inp_size)
+def build_transforms(part: Part, data_dir: str):
+    """(train transforms, evaluation transforms) of a part."""
+    recipe, size = part.recipe, (part.inp_size, part.inp_size)
     if not recipe.normalize:
         return data_transforms.get_fundamental_transforms(size), data_transforms.get_fundamental_transforms(size)
     from proj4_code.stats_helper import compute_mean_and_std
@@ -123,9 +84,8 @@ def train_model(config: TrainConfig) -> dict:
     from proj4_code.optimizer import get_optimizer
     from proj4_code.runner import MultiLabelTrainer, Trainer
 
-    if config.model not in RECIPES:
-        raise ValueError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
-    recipe = RECIPES[config.model]
+    part = get_part(config.model)
+    recipe = part.recipe
     epochs = config.epochs or recipe.epochs
     batch_size = config.batch_size or recipe.batch_size
     lr = config.lr or recipe.lr
@@ -134,40 +94,35 @@ def train_model(config: TrainConfig) -> dict:
 
     reset_seed(config.seed)
     model = build_model(config.model, config.backbone)
-    train_tf, eval_tf = build_transforms(recipe, config.data_dir)
+    train_tf, eval_tf = build_transforms(part, config.data_dir)
     optimizer = get_optimizer(model, {"optimizer_type": "adam", "lr": lr, "weight_decay": recipe.weight_decay})
-    trainer_cls = MultiLabelTrainer if config.model == "multilabel_resnet" else Trainer
+    trainer_cls = MultiLabelTrainer if part.multilabel else Trainer
     start = time.perf_counter()
     trainer = trainer_cls(
         config.data_dir, model, optimizer, out / "checkpoints" / config.model, train_tf, eval_tf,
         batch_size=batch_size, load_from_disk=not config.restart, device=config.device,
-        cache_features=recipe.pretrained_backbone, seed=config.seed, progress=config.progress,
-        lr_scheduler=one_cycle(lr, epochs),
+        cache_features=recipe.cache_features, seed=config.seed, progress=config.progress,
+        scheduler_factory=one_cycle(lr, epochs),
     )
-    # A resumed one-cycle schedule keeps its saved length; a different one would crash mid-epoch.
-    planned_steps = epochs * len(trainer.train_loader)
-    if trainer.epoch and trainer.lr_scheduler.total_steps != planned_steps:
-        raise ValueError(f"{trainer.checkpoint_path} continues a one-cycle schedule of "
-                         f"{trainer.lr_scheduler.total_steps} steps, but --epochs {epochs} and --batch-size "
-                         f"{batch_size} make {planned_steps}: resume with the earlier values, or pass --restart")
     setup_seconds = time.perf_counter() - start
     trainer.run_training_loop(epochs)
     train_seconds = time.perf_counter() - start
 
-    attributes = per_attribute_accuracy(*trainer.validation_outputs()) if config.model == "multilabel_resnet" else None
+    attributes = per_attribute_accuracy(*trainer.validation_outputs()) if part.multilabel else None
     weights = save_trained_model_weights(trainer.model.cpu(), out)
     trainer.plot_loss_history(str(out / f"{config.model}_loss.png"))
     trainer.plot_accuracy(str(out / f"{config.model}_accuracy.png"))
+    seconds = trainer.history["epoch_seconds"]
     metrics = {
         "model": config.model,
-        "class_name": recipe.class_name,
+        "class_name": part.class_name,
         "epochs": trainer.epoch,
         "test_accuracy": trainer.validation_accuracy_history[-1],
         "train_accuracy": trainer.train_accuracy_history[-1],
         "train_seconds": round(train_seconds, 2),
         "setup_seconds": round(setup_seconds, 2),  # data statistics, backbone features
-        "seconds_per_epoch": round(sum(trainer.epoch_seconds) / max(len(trainer.epoch_seconds), 1), 2),
-        "epoch_seconds": [round(s, 2) for s in trainer.epoch_seconds],
+        "seconds_per_epoch": round(sum(seconds) / max(len(seconds), 1), 2),
+        "epoch_seconds": [round(s, 2) for s in seconds],
         "peak_rss_mb": peak_rss_mb(),
         "seed": config.seed,
         "batch_size": batch_size,
@@ -176,12 +131,12 @@ def train_model(config: TrainConfig) -> dict:
         "checkpoint": str(weights),
         "config": dataclasses.asdict(config),
     }
-    if recipe.pretrained_backbone:
+    if recipe.cache_features:
         metrics["backbone"] = model.backbone_name
     if attributes is not None:
         metrics["per_attribute_accuracy"] = attributes
     _update_metrics(out / "metrics.json", config.model, metrics)
-    print(f"{recipe.class_name}: test accuracy {metrics['test_accuracy']:.4f} after {trainer.epoch} epochs "
+    print(f"{part.class_name}: test accuracy {metrics['test_accuracy']:.4f} after {trainer.epoch} epochs "
           f"({train_seconds:.1f} s); saved {weights}")
     return metrics
 
@@ -199,7 +154,7 @@ def peak_rss_mb() -> Optional[float]:
 def per_attribute_accuracy(probs: torch.Tensor, targets: torch.Tensor) -> dict:
     """{attribute: test accuracy} from (N, 7) probabilities and (N, 7) 0/1 targets."""
     from proj4_code.confusion_matrix import generate_accuracy_table
-    from proj4_code.image_loader import ATTRIBUTES
+    from proj4_lib.files import ATTRIBUTES
 
     table = generate_accuracy_table(targets.numpy(), (probs >= 0.5).long().numpy(), len(ATTRIBUTES))
     return {name: round(float(acc), 4) for name, acc in zip(ATTRIBUTES, table)}

@@ -2,29 +2,24 @@
 
     proj4 data install [--from PATH_OR_URL] [--dest data]
     proj4 train {simple_net,simple_net_final,my_resnet,multilabel_resnet,all} [options]
-    proj4 bench | release | grade          (instructor tools; not in the student release)
 """
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from typing import List, Optional
 
-from proj4_code.train import MODELS, TrainConfig
-from proj4_code.utils import tune_cpu_allocator
-
-# Instructor subcommands live in proj4_instructor, which the student release leaves out.
-INSTRUCTOR_COMMANDS = {"bench": "proj4_instructor.bench", "release": "proj4_instructor.release",
-                       "grade": "proj4_instructor.grade"}
+from proj4_lib.parts import NAMES
+from proj4_lib.train import TrainConfig
+from proj4_lib.utils import tune_cpu_allocator
 
 
 def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model with its reference recipe",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("model", choices=(*MODELS, "all"), help="which part's model; 'all' runs the four in order")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, see proj4_code/train.py)")
+    p.add_argument("model", choices=(*NAMES, "all"), help="which part's model; 'all' runs the four in order")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, see proj4_lib/parts.py)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
@@ -39,9 +34,9 @@ def _add_train_parser(sub) -> None:
 
 
 def _run_train(args) -> int:
-    from proj4_code.train import train_model
+    from proj4_lib.train import train_model
 
-    names = MODELS if args.model == "all" else (args.model,)
+    names = NAMES if args.model == "all" else (args.model,)
     for name in names:
         fields = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "device", "out", "data_dir",
                                                 "seed", "backbone", "restart", "progress")}
@@ -50,7 +45,7 @@ def _run_train(args) -> int:
 
 
 def _run_data(args) -> int:
-    from proj4_code.data_install import DataInstallError, install_data
+    from proj4_lib.data_install import DataInstallError, install_data
 
     try:
         install_data(args.source, args.dest)
@@ -72,24 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
                               "or ../shared/data)")
     install.add_argument("--dest", default="data", help="where to put train/, test/ and the CSVs")
     _add_train_parser(sub)
-    for name, module in INSTRUCTOR_COMMANDS.items():
-        p = sub.add_parser(name, help=f"instructor tool ({module})", add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")  # plots go to files; no display needed
-    tune_cpu_allocator()  # a third faster CPU training on Linux; see proj4_code/utils.py
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in INSTRUCTOR_COMMANDS:
-        try:
-            module = importlib.import_module(INSTRUCTOR_COMMANDS[argv[0]])
-        except ImportError:
-            print(f"proj4 {argv[0]}: the instructor tools are not installed (not part of the student release)",
-                  file=sys.stderr)
-            return 2
-        return module.main(argv[1:])
+    tune_cpu_allocator()  # a third faster CPU training on Linux; see proj4_lib/utils.py
     args = build_parser().parse_args(argv)
     if args.command == "data":
         return _run_data(args)

@@ -5,7 +5,7 @@ import ctypes
 import random
 import sys
 import traceback
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -25,21 +25,28 @@ def reset_seed(seed: int = DEFAULT_SEED) -> None:
     torch.manual_seed(seed)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """"auto" picks CUDA, then Apple MPS, then the CPU; "cuda", "mps" and "cpu" ask for one."""
-    if name == "auto":
+def pick_device(device: Optional[str] = "auto", use_cuda: Optional[bool] = None) -> torch.device:
+    """The one device convention: "auto" picks CUDA, then Apple MPS, then the CPU.
+
+    device: "auto", "cuda", "mps" or "cpu". use_cuda: the course's flag (also spelled `cuda=`),
+    still accepted: True means "cuda", False means "cpu"; it applies only when device is "auto"
+    (or None). Asking for a device that is not there raises, instead of quietly using another.
+    """
+    if device in (None, "auto") and use_cuda is not None:
+        device = "cuda" if use_cuda else "cpu"
+    if device in (None, "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    if name not in ("cuda", "mps", "cpu"):
-        raise ValueError(f"unknown device {name!r}; choose one of auto, cuda, mps, cpu")
-    if name == "cuda" and not torch.cuda.is_available():
+    if device not in ("cuda", "mps", "cpu"):
+        raise ValueError(f"unknown device {device!r}; choose one of auto, cuda, mps, cpu")
+    if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA GPU")
-    if name == "mps" and not torch.backends.mps.is_available():
+    if device == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError("device 'mps' was asked for, but torch sees no Apple MPS device")
-    return torch.device(name)
+    return torch.device(device)
 
 
 def tune_cpu_allocator() -> bool:
@@ -47,7 +54,7 @@ def tune_cpu_allocator() -> bool:
 
     By default glibc returns every large block (a batch's activations) to the kernel when it is freed
     and maps fresh zeroed pages for the next batch; the page faults cost about a third of a CPU
-    training epoch of SimpleNetFinal (BENCHMARKS.md). Raising the thresholds keeps that memory in the
+    training epoch of SimpleNetFinal (measured on a 2-core CPU). Raising the thresholds keeps that memory in the
     process: a little more resident memory, no work lost. Elsewhere (macOS, Windows, musl) it does nothing.
     """
     if not sys.platform.startswith("linux"):

@@ -20,13 +20,11 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from proj4_code import train
-from proj4_code.image_loader import IMAGE_EXTENSIONS, SPLITS
+from proj4_lib import train
+from proj4_lib.files import IMAGE_EXTENSIONS, SPLITS
+from proj4_lib.parts import get_part
 
 one_cycle = train.one_cycle  # nb.one_cycle(lr, epochs): the schedule `proj4 train` uses
-
-#: Test accuracy each part must reach (Part 4: element-wise accuracy of the 7 attributes).
-THRESHOLDS = {"SimpleNet": 0.45, "SimpleNetFinal": 0.55, "MyResNet18": 0.85, "MultilabelResNet18": 0.90}
 
 QUICK_EPOCHS = 2  # enough for two points on each curve
 QUICK_IMAGES_PER_CLASS = {"train": 6, "test": 3}
@@ -106,7 +104,7 @@ def quick_hparams(hparams: dict) -> dict:
 def report_accuracy(trainer) -> bool:
     """Print the final train and test accuracy and whether the test accuracy reaches the part's threshold."""
     name = type(trainer.model).__name__
-    threshold = THRESHOLDS[name]
+    threshold = get_part(name).threshold
     test_accuracy = trainer.validation_accuracy_history[-1]
     reached = test_accuracy >= threshold
     print(f"{name} after {trainer.epoch} epochs: train accuracy {trainer.train_accuracy_history[-1]:.2%}, "
@@ -140,7 +138,7 @@ def show_images(paths: Sequence[str], titles: Sequence[str]):
     return fig
 
 
-def show_misclassified(model, test_set, confusion: np.ndarray, use_cuda: bool = False, count: int = 3):
+def show_misclassified(model, test_set, confusion: np.ndarray, device: str = "auto", count: int = 3):
     """Show up to `count` test images of the most confused pair of classes.
 
     Uses confusion_matrix.get_pred_images_for_target on the true class's images only, so the
@@ -157,7 +155,7 @@ def show_misclassified(model, test_set, confusion: np.ndarray, use_cuda: bool = 
         return []
     one_class = copy.copy(test_set)
     one_class.dataset = [item for item in test_set.dataset if item[1] == target]
-    paths = get_pred_images_for_target(model, one_class, predicted, target, use_cuda)
+    paths = get_pred_images_for_target(model, one_class, predicted, target, device=device)
     print(f"{len(paths)} test images of {labels[target]} are predicted as {labels[predicted]}; the first {count}:")
     show_images(paths[:count], [f"{Path(p).name}\ntrue {labels[target]}, predicted {labels[predicted]}"
                                 for p in paths[:count]])

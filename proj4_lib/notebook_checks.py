@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
-from proj4_code.image_loader import ATTRIBUTES, IMAGE_EXTENSIONS
+from proj4_lib.files import ATTRIBUTES, IMAGE_EXTENSIONS
 
 
 # -- small fixtures -------------------------------------------------------------------------------

@@ -1,0 +1,31 @@
+"""`proj4-instructor`: the instructor's commands (not in the student release).
+
+    proj4-instructor release {student,autograder} ...   the starter and the Gradescope autograder
+    proj4-instructor grade SUBMISSION.zip               grade one submission locally
+    proj4-instructor rehearse ...                       build and grade in a clean Debian root
+    proj4-instructor bench                              speed / accuracy figures for BENCHMARKS.md
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+COMMANDS = {
+    "release": "proj4_instructor.release",
+    "grade": "proj4_instructor.grade",
+    "rehearse": "proj4_instructor.rehearse",
+    "bench": "proj4_instructor.bench",
+}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stderr if argv else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    return importlib.import_module(COMMANDS[argv[0]]).main(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Saving and loading trained models: the files you submit (provided).
+
+A checkpoint is a dict {"format", "class_name", "model_kwargs", "state_dict"}, read back with
+torch.load(weights_only=True), so loading one can never run code. The "compact" format of the
+pretrained-backbone models leaves out the backbone tensors that equal the named pretrained weights
+and records the SHA-256 of that weights file instead; loading rebuilds them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from torch import nn
+
+from proj4_lib.parts import CLASS_NAMES, get_part
+
+
+
+def trained_model_path(out_dir: Union[str, Path], class_name: str) -> Path:
+    return Path(out_dir) / get_part(class_name).checkpoint
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    """Write to a temporary file beside `path`, then rename: a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def sha256_of_file(path: Union[str, Path]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], compact: bool = False) -> Path:
+    """Save `model` as out_dir/trained_<ClassName>_final.pt (the file you submit) and return the path.
+
+    compact=True (pretrained-backbone models only) stores just what differs from the pretrained
+    weights: ~0.1 MB instead of ~45 MB for ResNet-18. Loading it needs the same weights file.
+    """
+    class_name = type(model).__name__
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    checkpoint = {
+        "format": "full",
+        "class_name": class_name,
+        "model_kwargs": dict(getattr(model, "checkpoint_kwargs", {})),
+        "state_dict": state,
+    }
+    if compact:
+        from proj4_code import backbones
+
+        backbone = checkpoint["model_kwargs"].get("backbone")
+        if backbone is None:
+            raise ValueError(f"compact=True needs a pretrained-backbone model; {class_name} has none")
+        reference = backbones.pretrained_conv_layers_state(backbone)
+        checkpoint["state_dict"] = {
+            k: v for k, v in state.items()
+            if not (k.startswith("conv_layers.") and k[len("conv_layers."):] in reference
+                    and torch.equal(reference[k[len("conv_layers."):]], v))
+        }
+        weights_file = backbones.pretrained_weights_file(backbone)
+        checkpoint["format"] = "compact"
+        checkpoint["pretrained"] = {"backbone": backbone, "file": weights_file.name,
+                                    "sha256": sha256_of_file(weights_file)}
+    path = trained_model_path(out_dir, class_name)
+    atomic_torch_save(checkpoint, path)
+    return path
+
+
+def load_trained_model(path: Union[str, Path], expected_class: Optional[str] = None) -> nn.Module:
+    """Rebuild the model saved by save_trained_model_weights, in eval mode, on the CPU.
+
+    expected_class: refuse (ValueError) a checkpoint that holds another model class.
+    Full checkpoints need no pretrained weights and no network: the model is built with
+    pretrained=False and every tensor comes from the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {err}); save it again "
+                         "with save_trained_model_weights") from err
+    if not isinstance(checkpoint, dict) or "class_name" not in checkpoint or "state_dict" not in checkpoint:
+        raise ValueError(f"checkpoint {path} was not written by save_trained_model_weights "
+                         "(no class_name / state_dict)")
+    class_name = checkpoint["class_name"]
+    if expected_class is not None and class_name != expected_class:
+        raise ValueError(f"checkpoint {path} holds a {class_name}, not a {expected_class}")
+    if class_name not in CLASS_NAMES:
+        raise ValueError(f"checkpoint {path} holds unknown model class {class_name!r}; "
+                         f"known: {', '.join(CLASS_NAMES)}")
+    cls = get_part(class_name).model_class()
+    kwargs = dict(checkpoint.get("model_kwargs", {}))
+    if checkpoint.get("format") == "compact":
+        from proj4_code import backbones
+
+        info = checkpoint["pretrained"]
+        local = backbones.pretrained_weights_file(info["backbone"])
+        if not local.is_file() or sha256_of_file(local) != info["sha256"]:
+            raise ValueError(f"compact checkpoint {path} was made from {info['file']} with SHA-256 "
+                             f"{info['sha256'][:12]}..., but {local} is missing or differs; "
+                             "use a full checkpoint (compact=False) instead")
+        model = cls(pretrained=True, **kwargs)
+        missing, unexpected = model.load_state_dict(checkpoint["state_dict"], strict=False)
+        if unexpected or any(not k.startswith("conv_layers.") for k in missing):
+            raise ValueError(f"checkpoint {path} does not fit {class_name}: missing {missing}, unexpected {unexpected}")
+    else:
+        model = cls(pretrained=False, **kwargs) if "backbone" in kwargs else cls(**kwargs)
+        try:
+            model.load_state_dict(checkpoint["state_dict"], strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"checkpoint {path} does not fit {class_name}: {err}") from err
+    return model.eval()
