@@ -4,8 +4,8 @@ man-made, vehicles) with a frozen pretrained backbone and a multi-label head.
 Each attribute is its own yes/no question, so the head ends in a sigmoid per output (not a
 softmax across outputs) and the loss is binary cross-entropy.
 
-Rules: `activation` is its own attribute, not inside fc_layers; train only the head (3,591
-parameters with ResNet-18).
+Rules: `activation` is its own attribute, not inside fc_layers; train only the head Linear(D, 7):
+3,591 parameters with ResNet-18 (D = 512), 8,967 with EfficientNet-Lite0 (D = 1,280).
 """
 import torch
 from torch import nn

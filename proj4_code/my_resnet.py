@@ -1,11 +1,16 @@
-"""Part 3: fine-tune an ImageNet-pretrained ResNet-18 for the 15 scenes.
+"""Part 3: transfer learning from an ImageNet-pretrained ResNet-18 to the 15 scenes.
+
+The course calls this fine-tuning; here it is its simplest form: the pretrained backbone stays
+frozen and only a new head trains.
 
 The pretrained backbone comes from backbones.load_backbone (provided): `conv_layers` is every
 layer of torchvision's resnet18 but its 1,000-class `fc` (conv1 ... avgpool), preceded by a
 module that turns grayscale input into normalised 3-channel input. You freeze it and put a new
 15-way head on top. Input: (N, 1, 224, 224) or (N, 3, 224, 224) in [0, 1].
 
-Rules: train only the head (7,695 parameters with ResNet-18; 11,176,512 stay frozen).
+Rules: train only the head Linear(D, 15): 7,695 parameters with ResNet-18 (D = 512; 11,176,512
+stay frozen), 19,215 with EfficientNet-Lite0 (D = 1,280; 3,371,008 stay frozen). The autograder
+accepts either backbone: it rebuilds the one your checkpoint names.
 """
 import torch
 from torch import nn

@@ -32,10 +32,6 @@ from torch import nn
 from proj4_lib.parts import NAMES, get_part
 from proj4_lib.train import build_model, build_transforms, one_cycle
 
-TARGETS = {  # (accuracy, seconds) targets of the issues, for the table
-    "simple_net": (0.50, 90), "simple_net_final": (0.65, 300), "my_resnet": (0.90, 300),
-    "multilabel_resnet": (0.92, 300),
-}
 
 
 def machine() -> str:
@@ -180,7 +176,7 @@ def main(argv=None) -> int:
     for name in models:
         m = run_recipe(name, out, args.data_dir)
         report["models"][name] = m
-        acc_target, sec_target = TARGETS[name]
+        acc_target, sec_target = get_part(name).bench_target
         print(f"| {name} | {m.get('backbone', '-')} | {m['test_accuracy']:.4f} | >= {acc_target} in <= {sec_target} s "
               f"| {m['epochs']} | {m['train_seconds']:.1f} | {m['wall_seconds']:.1f} | {m['seconds_per_epoch']:.2f} "
               f"| {m['peak_rss_mb']} |", flush=True)

@@ -33,9 +33,11 @@ class Part:
     threshold: float  # test accuracy to reach (Part 4: element-wise over the 7 attributes)
     inp_size: int  # images are resized to inp_size x inp_size
     recipe: Recipe
-    # What the reference recipe measured on a 2-core CPU (BENCHMARKS.md in the instructor repo).
+    # What the reference recipe measured on a 2-core CPU with seed 0 (rounded), for the estimates.
     reference_accuracy: float
     cpu_minutes: float
+    # What `proj4-instructor bench` must show on a 2-core CPU: (test accuracy, seconds of training).
+    bench_target: Tuple[float, float]
 
     @property
     def checkpoint(self) -> str:
@@ -59,19 +61,19 @@ class Part:
 PARTS: Tuple[Part, ...] = (
     Part(1, "simple_net", "SimpleNet", "proj4_code.simple_net", threshold=0.45, inp_size=64,
          recipe=Recipe(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4, augment=False, normalize=True),
-         reference_accuracy=0.57, cpu_minutes=0.5),
+         reference_accuracy=0.57, cpu_minutes=0.5, bench_target=(0.50, 90)),
     Part(2, "simple_net_final", "SimpleNetFinal", "proj4_code.simple_net_final", threshold=0.55, inp_size=64,
          recipe=Recipe(epochs=20, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=True, normalize=True),
-         reference_accuracy=0.72, cpu_minutes=2),
+         reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300)),
     Part(3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", threshold=0.85, inp_size=224,
          recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
                        cache_features=True),
-         reference_accuracy=0.93, cpu_minutes=2),
+         reference_accuracy=0.93, cpu_minutes=2, bench_target=(0.90, 300)),
     Part(4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", threshold=0.90,
          inp_size=224,
          recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
                        cache_features=True),
-         reference_accuracy=0.92, cpu_minutes=1),
+         reference_accuracy=0.92, cpu_minutes=1, bench_target=(0.92, 300)),
 )
 NAMES = tuple(p.name for p in PARTS)
 CLASS_NAMES = tuple(p.class_name for p in PARTS)

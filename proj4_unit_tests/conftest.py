@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from proj4_lib.parts import get_part
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("PROJ4_DATA_DIR", REPO_ROOT / "data"))
 MODEL_DIR = Path(os.environ.get("PROJ4_MODEL_DIR", REPO_ROOT / "model_output"))
@@ -39,7 +41,7 @@ def checkpoint_path():
     or skip (fail in CI) with how to make it."""
 
     def find(class_name: str, model_name: str) -> Path:
-        path = MODEL_DIR / f"trained_{class_name}_final.pt"
+        path = MODEL_DIR / get_part(class_name).checkpoint
         if not path.is_file():
             missing(f"checkpoint {path}", f"train it in the notebook or with `proj4 train {model_name}`")
         return path
