@@ -15,7 +15,7 @@ Backbones:
 
 `FrozenBackboneModel` is the base of MyResNet18 and MultilabelResNet18. Frozen weights are not
 enough to freeze a network: BatchNorm layers update their running mean and variance whenever
-they run in train mode, even with requires_grad=False (the course's original drifted this way).
+they run in train mode, even with requires_grad=False, and the frozen network would drift.
 So `train()` keeps `conv_layers` in eval mode while the head trains. `head(features)` is the second
 half of forward (flatten, fc_layers, activation): the Trainer runs it on cached backbone features.
 """

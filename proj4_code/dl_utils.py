@@ -59,10 +59,10 @@ def compute_loss(
     Returns:
         a scalar tensor that can be back-propagated
 
-    The course's original divided by N on top of a criterion that already averages (reduction
-    "mean"), so the loss was normalised twice. Here the criterion's own reduction is respected:
-    a "mean" criterion is already normalised, a "sum" criterion is divided by the number of
-    target entries when is_normalize is True.
+    Rule: respect the criterion's own reduction, and normalise exactly once. A "mean" criterion
+    already averages over every target entry (N for class indices, N * A for attribute flags); a
+    "sum" criterion is divided by that same number of entries when is_normalize is True. Dividing
+    a mean again would make the loss, and every gradient, N times too small.
     """
     loss = None
     # STUB: apply model.loss_criterion, then scale by target_labels.numel() only where the reduction needs it
