@@ -19,7 +19,7 @@ setup(
     packages=find_packages(include=["proj4_code", "proj4_lib", "proj4_instructor", "proj4_instructor.*"]),
     package_data={"proj4_lib": ["SHA256SUMS"],
                   "proj4_instructor": ["student_README.md", "autograder/*.sh", "autograder/run_autograder",
-                                       "autograder/pytest.ini", "autograder/hidden_tests/*.py"]},
+                                       "autograder/pytest.ini"]},
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",

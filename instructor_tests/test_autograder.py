@@ -1,14 +1,22 @@
-"""The Gradescope autograder, end to end: always a valid results.json with the right scores.
+"""The Gradescope autograder, end to end: always a valid results.json, with the right scores.
 
-The real autograder zip is built once (module fixture) and grades the reference solution (full
-marks; needs the four checkpoints in model_output/) and the student starter (0). Every failure case
-runs on a small fake autograder instead (a few trivial hidden and public tests, built by the same
-code), so each run takes seconds.
+The real autograder (build_autograder_source: the real checks, the reference's expected answers,
+the anonymous test split) is built once for the module, with one small public test file so that
+the public-test step (feedback, 0 points) takes seconds. It grades the reference solution with its
+four checkpoints through `proj4 grade --autograder ZIP` (full marks) and the student starter (0),
+as the unprivileged sandbox user where the tests run as root. The failure cases grade the starter
+(its probes fail at once) with a reference module or two, without the sandbox
+(AUTOGRADER_SANDBOX_USER=none: test_attacks.py covers the sandbox) and with small time limits.
+What files the intake takes is checked on intake.py directly.
 """
 import json
 import os
+import pwd
 import shutil
 import stat
+import subprocess
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -16,68 +24,31 @@ import pytest
 import torch
 
 from proj4_instructor import grade, release
-from proj4_instructor.autograder import runner
+from proj4_instructor.autograder import intake, runner
+from proj4_instructor.gradescope_schema import problems
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 MODEL_DIR = Path(os.environ.get("PROJ4_MODEL_DIR", REPO_ROOT / "model_output"))
-GRADESCOPE_VISIBILITY = {"visible", "hidden", "after_due_date", "after_published"}
+STATS = (0.4555, 0.2532)  # the dataset's mean / std (skips dataset_stats, which reads every image)
+# A sandbox user of its own: the sandbox kills every process of its user before and after each step, so
+# a test_attacks.py run at the same time (user proj4grader) would kill these gradings, and the reverse.
+SANDBOX_USER = "proj4gradertest"
 
-FAKE_HIDDEN = '''\
-import pytest
+PUBLIC = '''\
+import torch
 
-from grader_support import grade_accuracy
+from proj4_code.simple_net import SimpleNet  # at import time: a broken simple_net.py fails collection
 
 
-@pytest.mark.points(3)
-def test_simple_net_builds():
-    """SimpleNet builds and runs"""
-    import torch
-    from proj4_code.simple_net import SimpleNet
+def test_simple_net_shape():
     assert SimpleNet()(torch.rand(2, 1, 64, 64)).shape == (2, 15)
 
 
-@pytest.mark.points(2)
-@pytest.mark.visibility("after_published")
-def test_get_optimizer():
-    """get_optimizer returns an optimizer"""
-    import torch
-    from proj4_code.optimizer import get_optimizer
-    assert get_optimizer(torch.nn.Linear(2, 2), {"optimizer_type": "sgd"}) is not None
-
-
-@pytest.mark.points(4)
-def test_simple_net_accuracy(record_property):
-    """SimpleNet checkpoint accuracy"""
-    grade_accuracy("SimpleNet", record_property, 4)
-'''
-FAKE_PUBLIC = '''\
-import pytest
-import torch
-
-from proj4_code.simple_net_final import SimpleNetFinal  # at import time: a broken file cannot be collected
-
-
-@pytest.mark.points(1)
-def test_final_builds():
-    SimpleNetFinal()
-
-
-@pytest.mark.points(2)
-def test_final_forward():
-    assert SimpleNetFinal().eval()(torch.rand(2, 1, 64, 64)).shape == (2, 15)
-
-
 def test_provided_helper():
-    from proj4_code.utils import reset_seed
+    from proj4_lib.utils import reset_seed
     reset_seed(0)
 '''
-# The fake autograder's expected maximum: 3 + 2 + 4 hidden, 1 + 2 public; test_provided_helper
-# passes on the starter, so it is worth 0.
-FAKE_POINTS = {"SimpleNet builds and runs": 3, "get_optimizer returns an optimizer": 2,
-               "SimpleNet checkpoint accuracy": 4, "test_fake_public.py::test_final_builds": 1,
-               "test_fake_public.py::test_final_forward": 2, "test_fake_public.py::test_provided_helper": 0}
-FAKE_THRESHOLD, FAKE_FLOOR = 0.5, 0.0  # so that a random SimpleNet earns a fraction of the points
 
 
 def missing(what: str):
@@ -88,47 +59,54 @@ def missing(what: str):
 
 
 def check_results(results: dict) -> None:
-    """results.json as Gradescope's specification wants it."""
-    json.dumps(results)
-    assert isinstance(results["score"], (int, float))
+    """results.json as Gradescope's specification wants it, and consistent."""
+    assert problems(results) == []
+    json.dumps(results, allow_nan=False)
     assert isinstance(results["tests"], list) and results["tests"]
-    numbers = set()
+    numbers = [t["number"] for t in results["tests"]]
+    assert len(set(numbers)) == len(numbers), numbers
     for test in results["tests"]:
-        assert isinstance(test["name"], str) and test["name"]
-        assert isinstance(test["output"], str) and len(test["output"]) <= runner.OUTPUT_LIMIT + 200
-        assert test["visibility"] in GRADESCOPE_VISIBILITY
-        assert test["status"] in ("passed", "failed")
+        assert {"name", "number", "score", "max_score", "status", "visibility", "output"} <= set(test)
+        assert test["name"] and len(test["output"]) <= runner.OUTPUT_LIMIT + 100
         assert 0 <= test["score"] <= test["max_score"] + 1e-9
-        numbers.add(test["number"])
-    assert len(numbers) == len(results["tests"])
+        assert test["status"] == ("passed" if test["score"] >= test["max_score"] else "failed") or \
+            test["max_score"] == 0
     assert results["score"] == pytest.approx(sum(t["score"] for t in results["tests"]), abs=0.011)
 
 
-def by_name(results: dict) -> dict:
-    return {t["name"]: t for t in results["tests"]}
+def by_number(results: dict) -> dict:
+    return {t["number"]: t for t in results["tests"]}
 
 
-def write_submission(path: Path, overrides=None, checkpoints=None, student_files=None, omit=()) -> Path:
-    """A zip laid out as zip_submission.py makes it: proj4_code/*.py and model_output/*.pt.
-
-    overrides: {file name: text} replacing reference modules; checkpoints: {file name: bytes}.
-    """
+def write_submission(path: Path, code: Path, overrides=None, checkpoints=None, files=None) -> Path:
+    """A zip laid out as zip_submission.py makes it: proj4_code/*.py (from `code`, or only `files`
+    of it) with `overrides` {name: text}, and model_output/*.pt {name: bytes}."""
     overrides = overrides or {}
     with zipfile.ZipFile(path, "w") as zf:
-        for file in sorted((Path(student_files) if student_files else REPO_ROOT / "proj4_code").glob("*.py")):
-            if file.name in omit:
-                continue
-            zf.writestr(f"proj4_code/{file.name}", overrides.get(file.name, file.read_text()))
+        for file in sorted(Path(code).glob("*.py")):
+            if files is None or file.name in files:
+                zf.writestr(f"proj4_code/{file.name}", overrides.get(file.name, file.read_text()))
+        for name in set(overrides) - {f.name for f in Path(code).glob("*.py")}:
+            zf.writestr(f"proj4_code/{name}", overrides[name])
         for name, data in (checkpoints or {}).items():
             zf.writestr(f"model_output/{name}", data)
     return path
 
 
-def run(source: Path, submission: Path, tmp_path: Path, **env) -> dict:
-    results = grade.run_in_mimic(source, submission, DATA_DIR, tmp_path / "autograder",
-                                 env={"AUTOGRADER_THREADS": "1", **env})
+def run(source: Path, submission: Path, autograder_error: bool = False, **env) -> dict:
+    """Grade in a /autograder stand-in (a folder the sandbox user can traverse); returns results.json, with
+    the staff log (run_autograder's output) under "_log"."""
+    base = Path(tempfile.mkdtemp(prefix="proj4-autograder-test-"))
+    os.chmod(base, 0o755)
+    try:
+        results = grade.run_in_mimic(source, submission, DATA_DIR, base / "autograder", env={
+            "AUTOGRADER_THREADS": "1", "AUTOGRADER_SANDBOX_USER": "none", **env})
+        log = (base / "autograder" / "run_autograder.log").read_text(errors="replace")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     check_results(results)
-    return results
+    assert (results["tests"][0]["name"] == "Autograder error") == autograder_error, results["tests"][0]["output"]
+    return {**results, "_log": log}
 
 
 @pytest.fixture(scope="module")
@@ -138,373 +116,358 @@ def data_dir():
     return DATA_DIR
 
 
-# -- the fake autograder --------------------------------------------------------------------------
-
 @pytest.fixture(scope="module")
-def fake_source(tmp_path_factory, data_dir):
-    tmp = tmp_path_factory.mktemp("fake")
-    hidden, public = tmp / "hidden", tmp / "public"
-    hidden.mkdir()
-    public.mkdir()
-    (hidden / "test_fake_hidden.py").write_text(FAKE_HIDDEN)
-    (hidden / "grader_support.py").write_text(
-        (REPO_ROOT / "proj4_instructor" / "autograder" / "hidden_tests" / "grader_support.py").read_text())
-    (public / "test_fake_public.py").write_text(FAKE_PUBLIC)
-    source = release.build_autograder_source(tmp / "source", stats=(0.45, 0.25), hidden_tests=hidden,
-                                             public_tests=public, data_dir=data_dir)
-    config_path = source / "grader" / "config.json"
-    config = json.loads(config_path.read_text())
-    config["thresholds"]["SimpleNet"] = {"threshold": FAKE_THRESHOLD, "floor": FAKE_FLOOR}
-    config_path.write_text(json.dumps(config))
-    return source
+def source(tmp_path_factory, data_dir) -> Path:
+    tmp = tmp_path_factory.mktemp("autograder")
+    (tmp / "public").mkdir()
+    (tmp / "public" / "test_public.py").write_text(PUBLIC)
+    return release.build_autograder_source(tmp / "source", stats=STATS, public_tests=tmp / "public",
+                                           data_dir=data_dir)
 
 
 @pytest.fixture(scope="module")
-def random_simple_net(tmp_path_factory) -> bytes:
-    """A SimpleNet checkpoint with random weights (about chance accuracy)."""
-    from proj4_code.dl_utils import save_trained_model_weights
-    from proj4_code.simple_net import SimpleNet
+def starter(source) -> Path:
+    return source / "starter" / "proj4_code"
 
-    torch.manual_seed(0)
-    return save_trained_model_weights(SimpleNet(), tmp_path_factory.mktemp("ckpt")).read_bytes()
-
-
-def expected_accuracy(checkpoint: bytes, tmp_path: Path) -> float:
-    """The checkpoint's test accuracy computed with the reference code, independently of the grader."""
-    from proj4_code.data_transforms import get_fundamental_normalization_transforms
-    from proj4_code.dl_utils import compute_accuracy, load_trained_model
-    from proj4_code.image_loader import ImageLoader
-
-    path = tmp_path / "trained_SimpleNet_final.pt"
-    path.write_bytes(checkpoint)
-    model = load_trained_model(path, expected_class="SimpleNet")
-    dataset = ImageLoader(str(DATA_DIR), "test", get_fundamental_normalization_transforms((64, 64), 0.45, 0.25))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=300)
-    with torch.no_grad():
-        logits, labels = zip(*[(model(x), y) for x, y in loader])
-    return compute_accuracy(torch.cat(logits), torch.cat(labels))
-
-
-def assert_scores(results: dict, expected: dict) -> None:
-    tests = by_name(results)
-    assert set(tests) == set(FAKE_POINTS), "every test of the manifest is reported, none missing"
-    for name, points in FAKE_POINTS.items():
-        assert tests[name]["max_score"] == points, name
-    for name, score in expected.items():
-        assert tests[name]["score"] == pytest.approx(score, abs=0.011), (name, tests[name]["output"])
-
-
-FULL = {"SimpleNet builds and runs": 3, "get_optimizer returns an optimizer": 2,
-        "test_fake_public.py::test_final_builds": 1, "test_fake_public.py::test_final_forward": 2}
-
-
-def test_fake_manifest(fake_source):
-    manifest = json.loads((fake_source / "grader" / "manifest.json").read_text())
-    assert manifest["zero_weight_passing_on_starter"] == ["proj4_unit_tests/test_fake_public.py::test_provided_helper"]
-    assert manifest["max_score"] == sum(FAKE_POINTS.values())
-
-
-def test_reference_with_partial_credit(fake_source, random_simple_net, tmp_path):
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", checkpoints={
-        "trained_SimpleNet_final.pt": random_simple_net}), tmp_path)
-    accuracy = expected_accuracy(random_simple_net, tmp_path)
-    fraction = min(1.0, max(0.0, (accuracy - FAKE_FLOOR) / (FAKE_THRESHOLD - FAKE_FLOOR)))
-    assert 0 < fraction < 1
-    assert_scores(results, {**FULL, "SimpleNet checkpoint accuracy": round(4 * fraction, 2)})
-    accuracy_test = by_name(results)["SimpleNet checkpoint accuracy"]
-    assert accuracy_test["status"] == "failed"
-    assert f"{accuracy:.2%}" in accuracy_test["output"]
-    assert "clip((accuracy - floor) / (threshold - floor), 0, 1)" in accuracy_test["output"]
-    assert by_name(results)["get_optimizer returns an optimizer"]["visibility"] == "after_published"
-    assert results["score"] == pytest.approx(sum(FULL.values()) + round(4 * fraction, 2), abs=0.011)
-    hidden_copy = tmp_path / "autograder" / "work" / "hidden_tests"
-    assert hidden_copy.is_dir() and not list(hidden_copy.glob("*.py")), "hidden tests left on disk"
-
-
-def test_syntax_error_fails_the_file_tests_instead_of_dropping_them(fake_source, random_simple_net, tmp_path):
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", {"simple_net_final.py": "def broken(:\n"},
-                                                {"trained_SimpleNet_final.pt": random_simple_net}), tmp_path)
-    assert_scores(results, {"test_fake_public.py::test_final_builds": 0, "test_fake_public.py::test_final_forward": 0,
-                            "SimpleNet builds and runs": 3, "get_optimizer returns an optimizer": 2})
-    output = by_name(results)["test_fake_public.py::test_final_builds"]["output"]
-    assert "collection error" in output and "SyntaxError" in output
-
-
-def test_import_error(fake_source, tmp_path):
-    broken = "import module_that_does_not_exist\n" + (REPO_ROOT / "proj4_code" / "simple_net.py").read_text()
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", {"simple_net.py": broken}), tmp_path)
-    assert_scores(results, {"SimpleNet builds and runs": 0, "SimpleNet checkpoint accuracy": 0,
-                            "get_optimizer returns an optimizer": 2, "test_fake_public.py::test_final_builds": 1})
-    assert "ModuleNotFoundError" in by_name(results)["SimpleNet builds and runs"]["output"]
-
-
-def test_starter_stubs_score_zero(fake_source, tmp_path):
-    starter = fake_source / "starter" / "proj4_code"
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", student_files=starter), tmp_path)
-    assert results["score"] == 0
-    assert_scores(results, {name: 0 for name in FAKE_POINTS})
-    assert "NotImplementedError: SimpleNet.__init__" in by_name(results)["SimpleNet builds and runs"]["output"]
-    assert "NotImplementedError" in by_name(results)["test_fake_public.py::test_final_builds"]["output"]
-
-
-@pytest.mark.parametrize("checkpoint, message", [(None, "is not in the submission"),
-                                                 (b"\x00not a checkpoint" * 100, "cannot be read")],
-                         ids=["missing", "corrupt"])
-def test_missing_or_corrupt_checkpoint(fake_source, tmp_path, checkpoint, message):
-    checkpoints = {"trained_SimpleNet_final.pt": checkpoint} if checkpoint else {}
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", checkpoints=checkpoints), tmp_path)
-    assert_scores(results, {**FULL, "SimpleNet checkpoint accuracy": 0})
-    assert message in by_name(results)["SimpleNet checkpoint accuracy"]["output"]
-
-
-def test_hanging_test_times_out_and_the_others_still_count(fake_source, random_simple_net, tmp_path):
-    hang = "def get_optimizer(model, config):\n    import time\n    time.sleep(3600)\n"
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", {"optimizer.py": hang},
-                                                {"trained_SimpleNet_final.pt": random_simple_net}),
-                  tmp_path, AUTOGRADER_TEST_TIMEOUT="3")
-    assert_scores(results, {**FULL, "get_optimizer returns an optimizer": 0})
-    assert "Timeout" in by_name(results)["get_optimizer returns an optimizer"]["output"]
-    assert results["execution_time"] < 120
-
-
-def test_time_limit_of_the_whole_run(fake_source, tmp_path):
-    """Student code that disables the per-test alarm is stopped by the limit on the whole run."""
-    stubborn = ("def get_optimizer(model, config):\n    import signal, time\n"
-                "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    time.sleep(3600)\n")
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", {"optimizer.py": stubborn}), tmp_path,
-                  AUTOGRADER_TEST_TIMEOUT="2", AUTOGRADER_TOTAL_TIMEOUT="25")
-    assert_scores(results, {"SimpleNet builds and runs": 3, "get_optimizer returns an optimizer": 0,
-                            "test_fake_public.py::test_final_builds": 0})
-    tests = by_name(results)
-    assert "time limit" in tests["get_optimizer returns an optimizer"]["output"]
-    assert "Not run" in tests["test_fake_public.py::test_final_builds"]["output"]
-    assert "time limit" in results["output"]
-
-
-def test_runner_crash_writes_an_autograder_error(fake_source, tmp_path):
-    broken = tmp_path / "source"
-    shutil.copytree(fake_source, broken)
-    (broken / "grader" / "config.json").write_text("{not json")
-    results = run(broken, write_submission(tmp_path / "sub.zip"), tmp_path)
-    (test,) = results["tests"]
-    assert test["name"] == "Autograder error" and test["visibility"] == "visible" and test["score"] == 0
-    assert test["max_score"] == sum(FAKE_POINTS.values())
-    assert "JSONDecodeError" in test["output"]
-
-
-def test_python_that_cannot_start_still_gives_results(fake_source, tmp_path):
-    results = run(fake_source, write_submission(tmp_path / "sub.zip"), tmp_path,
-                  AUTOGRADER_PYTHON=str(tmp_path / "no-python"))
-    assert [t["name"] for t in results["tests"]] == ["Autograder error"]
-    assert results["score"] == 0
-
-
-def test_student_results_json_and_megabytes_of_output(fake_source, random_simple_net, tmp_path):
-    results_path = tmp_path / "autograder" / "results" / "results.json"
-    noisy = (f"from pathlib import Path as _P\n_P({str(results_path.parent)!r}).mkdir(parents=True, exist_ok=True)\n"
-             f"_P({str(results_path)!r}).write_text('{{\"score\": 1000, \"tests\": []}}')\n"
-             "print('spam ' * 1_000_000)\n"
-             + (REPO_ROOT / "proj4_code" / "simple_net.py").read_text()
-             + "\n_init = SimpleNet.__init__\n\n\ndef _noisy_init(self):\n    print('noise ' * 500_000)\n"
-               "    _init(self)\n\n\nSimpleNet.__init__ = _noisy_init\n")
-    results = run(fake_source, write_submission(tmp_path / "sub.zip", {"simple_net.py": noisy},
-                                                {"trained_SimpleNet_final.pt": random_simple_net}), tmp_path)
-    assert_scores(results, FULL)
-    assert results["score"] < sum(FAKE_POINTS.values())
-    assert results_path.stat().st_size < 100_000
-
-
-def test_zip_slip_and_symlinks_are_refused(fake_source, tmp_path):
-    submission = write_submission(tmp_path / "sub.zip", omit=("optimizer.py",))
-    with zipfile.ZipFile(submission, "a") as zf:
-        zf.writestr("../../evil.py", "print('escaped')")
-        zf.writestr(str(tmp_path / "absolute_evil.py"), "print('escaped')")
-        link = zipfile.ZipInfo("proj4_code/optimizer.py")
-        link.external_attr = (stat.S_IFLNK | 0o777) << 16
-        zf.writestr(link, "/etc/passwd")
-    results = run(fake_source, submission, tmp_path)
-    assert "../../evil.py: '..' in the path (zip-slip)" in results["output"]
-    assert "absolute_evil.py: absolute path (zip-slip)" in results["output"]
-    assert "proj4_code/optimizer.py: symbolic link" in results["output"]
-    assert not list(tmp_path.rglob("evil.py")) and not (tmp_path / "absolute_evil.py").exists()
-    tests = by_name(results)
-    assert tests["get_optimizer returns an optimizer"]["score"] == 0  # graded with the starter's stub
-    assert "NotImplementedError" in tests["get_optimizer returns an optimizer"]["output"]
-    assert tests["SimpleNet builds and runs"]["score"] == 3
-
-
-def test_loose_files_with_symlinks(fake_source, tmp_path):
-    loose = tmp_path / "loose"
-    (loose / "proj4_code").mkdir(parents=True)
-    for file in (REPO_ROOT / "proj4_code").glob("*.py"):
-        (loose / "proj4_code" / file.name).write_text(file.read_text())
-    (loose / "proj4_code" / "simple_net.py").unlink()
-    (loose / "proj4_code" / "simple_net.py").symlink_to(REPO_ROOT / "proj4_code" / "simple_net.py")
-    (loose / "etc").symlink_to("/etc", target_is_directory=True)
-    results = run(fake_source, loose, tmp_path)
-    assert "proj4_code/simple_net.py: symbolic link" in results["output"]
-    assert "etc: symbolic link" in results["output"]
-    assert_scores(results, {"SimpleNet builds and runs": 0, "get_optimizer returns an optimizer": 2})
-
-
-# -- the real autograder -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def autograder_zip(tmp_path_factory, data_dir) -> Path:
-    out = tmp_path_factory.mktemp("real") / "autograder.zip"
-    assert release.main(["autograder", "--out", str(out), "--data-dir", str(data_dir)]) == 0
+def max_score(source) -> float:
+    return json.loads((source / "grader" / "manifest.json").read_text())["max_score"]
+
+
+@pytest.fixture(scope="module")
+def sandbox_user():
+    """The unprivileged user student code runs as, where these tests run as root (as CI does) and that user
+    can run this Python; else "none" (grading as the current user). As in test_attacks.py, the folders
+    above the interpreter are made traversable (pyenv lives in /root) for the module's duration."""
+    if os.geteuid() != 0:
+        yield "none"
+        return
+    try:
+        pwd.getpwnam(SANDBOX_USER)
+    except KeyError:
+        if subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SANDBOX_USER],
+                          capture_output=True).returncode != 0:
+            yield "none"
+            return
+    entry = pwd.getpwnam(SANDBOX_USER)
+    restore = []
+    for parent in Path(os.path.realpath(sys.executable)).parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            restore.append((parent, mode))
+            os.chmod(parent, mode | stat.S_IXOTH)
+    try:
+        reachable = subprocess.run([sys.executable, "-c", "import torch, pytest"], user=entry.pw_uid,
+                                   group=entry.pw_gid, extra_groups=[], capture_output=True, cwd="/",
+                                   env={"PATH": os.defpath}).returncode == 0
+    except OSError:
+        reachable = False
+    try:
+        yield SANDBOX_USER if reachable else "none"
+    finally:
+        for parent, mode in restore:
+            os.chmod(parent, stat.S_IMODE(mode))
+
+
+# -- the real autograder: reference full marks, starter 0 -----------------------------------------
+
+@pytest.fixture(scope="module")
+def autograder_zip(source, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("zip") / "autograder.zip"
+    release.zip_folder(source, out)
     return out
 
 
-def test_autograder_zip_layout(autograder_zip):
-    with zipfile.ZipFile(autograder_zip) as zf:
-        infos = {i.filename: i for i in zf.infolist()}
-        for script in ("setup.sh", "run_autograder"):
-            assert infos[script].external_attr >> 16 & 0o111, f"{script} is not executable"
-        config = json.loads(zf.read("grader/config.json"))
-        manifest = json.loads(zf.read("grader/manifest.json"))
-        requirements = zf.read("requirements-torch.txt").decode()
-        with zf.open("data/proj4_test_data.zip") as data, zipfile.ZipFile(data) as test_data:
-            names = test_data.namelist()
-    assert "torch==2.14.1" in requirements and "torchvision==0.29.1" in requirements
-    assert sum(n.endswith(".jpg") for n in names) == 1500 and "scene_attributes_test.csv" in names
-    assert not [n for n in names if n.startswith("train/")]
-    assert abs(config["pixel_mean"] - 0.4555) < 0.002 and abs(config["pixel_std"] - 0.2532) < 0.002
-    assert {n for n in infos if n.startswith("starter/proj4_code/")} == \
-        {f"starter/proj4_code/{n}" for n in config["student_files"]}
-    provided = [n.split("/")[-1] for n in infos if n.startswith("provided/proj4_code/")]
-    assert provided and not set(provided) & set(config["student_files"])
-    hidden = [t for t in manifest["tests"] if t["hidden"]]
-    assert len(hidden) >= 8 and all(t["points"] > 0 for t in hidden)
-
-
-def test_reference_solution_scores_full_marks(autograder_zip, tmp_path, capsys):
-    checkpoints = {name: MODEL_DIR / name for name in release.CHECKPOINTS}
-    absent = [str(p) for p in checkpoints.values() if not p.is_file()]
+def test_reference_solution_scores_full_marks(autograder_zip, sandbox_user, max_score, tmp_path, capsys,
+                                              monkeypatch):
+    absent = [str(MODEL_DIR / n) for n in release.CHECKPOINTS if not (MODEL_DIR / n).is_file()]
     if absent:
         missing(f"checkpoints {', '.join(absent)} (train them with `proj4 train all`)")
-    submission = write_submission(tmp_path / "reference.zip",
-                                  checkpoints={name: path.read_bytes() for name, path in checkpoints.items()})
+    submission = write_submission(tmp_path / "reference.zip", REPO_ROOT / "proj4_code", checkpoints={
+        name: (MODEL_DIR / name).read_bytes() for name in release.CHECKPOINTS})
+    monkeypatch.setenv("AUTOGRADER_SANDBOX_USER", sandbox_user)
     out = tmp_path / "results.json"
     assert grade.main([str(submission), "--autograder", str(autograder_zip), "--results", str(out)]) == 0
     results = json.loads(out.read_text())
     check_results(results)
-    failed = {t["name"]: t["output"][:300] for t in results["tests"] if t["score"] < t["max_score"]}
-    assert not failed
-    with zipfile.ZipFile(autograder_zip) as zf:
-        manifest = json.loads(zf.read("grader/manifest.json"))
-    assert results["score"] == pytest.approx(manifest["max_score"]) and manifest["max_score"] > 0
+    assert {t["name"]: t["output"][:300] for t in results["tests"] if t["score"] < t["max_score"]} == {}
+    assert results["score"] == pytest.approx(max_score) and max_score > 100
+    accuracy = [t for t in results["tests"] if "accuracy of the submitted checkpoint" in t["name"]]
+    assert len(accuracy) == 4 and all("credit = clip(" in t["output"] for t in accuracy)
     printed = capsys.readouterr().out
-    assert "total" in printed and f"{results['score']:g}/{manifest['max_score']:g}" in printed
+    assert "total" in printed and f"{results['score']:g}/{max_score:g}" in printed
 
 
-def test_student_starter_scores_zero(autograder_zip, tmp_path):
-    starter = tmp_path / "starter"
-    release.build_student(starter)
-    results_path = tmp_path / "results.json"
-    assert grade.main([str(write_submission(tmp_path / "starter.zip", student_files=starter / "proj4_code")),
-                       "--autograder", str(autograder_zip), "--results", str(results_path)]) == 0
-    results = json.loads(results_path.read_text())
-    check_results(results)
+def test_student_starter_scores_zero(source, starter, sandbox_user, tmp_path):
+    results = run(source, write_submission(tmp_path / "starter.zip", starter), AUTOGRADER_SANDBOX_USER=sandbox_user)
     assert results["score"] == 0
-    hidden = [t for t in results["tests"] if t["number"].startswith("2.")]
-    assert hidden and all("NotImplementedError" in t["output"] or "not in the submission" in t["output"]
-                          for t in hidden)
+    tests = by_number(results)
+    graded = [t for t in results["tests"] if not t["number"].startswith("3.")]
+    assert all(t["status"] == "failed" and t["max_score"] > 0 for t in graded)
+    assert all("NotImplementedError" in t["output"] or "not in the submission" in t["output"] for t in graded)
+    assert "NotImplementedError: SimpleNet.__init__" in tests["1.1"]["output"]
+    # The hidden structure checks show after publication, and only one line (no expected value).
+    structure = [t for t in results["tests"] if t["number"].startswith("2.") and "accuracy" not in t["name"]]
+    assert len(structure) == 4
+    assert all(t["visibility"] == "after_published" and "\n" not in t["output"] for t in structure)
+    # Public tests: feedback, shown with 0 points, with their real outcomes.
+    public = {t["name"]: t for t in results["tests"] if t["number"].startswith("3.")}
+    assert all(t["max_score"] == 0 and t["score"] == 0 and t["visibility"] == "visible" for t in public.values())
+    assert public["public test test_public.py::test_provided_helper"]["status"] == "passed"
+    assert public["public test test_public.py::test_simple_net_shape"]["status"] == "failed"
+    assert "NotImplementedError" in public["public test test_public.py::test_simple_net_shape"]["output"]
+    expected_user = "as the unprivileged user" if sandbox_user != "none" else "as the current user"
+    assert expected_user in results["_log"]
 
 
-# -- the sandbox (needs root and a Python the unprivileged user can run) ---------------------------
+# -- partial credit, missing modules and checkpoints, refused files: one end-to-end run ---------------
 
-SANDBOX_HIDDEN = '''\
-import os
+def _test_images(size: int, mean: float, std: float):
+    from PIL import Image
+    from torchvision import transforms as T
 
-import pytest
-
-
-@pytest.mark.points(1)
-def test_student_code_is_confined():
-    """student code cannot touch the grader"""
-    from proj4_code import simple_net
-    assert os.getuid() != 0, "the tests ran as root"
-    assert simple_net.ATTEMPTS and all(v != "succeeded" for v in simple_net.ATTEMPTS.values()), simple_net.ATTEMPTS
-'''
-
-
-def sandbox_student(root: Path, marker: Path) -> str:
-    """A simple_net.py that tries what a malicious submission would (standard library only)."""
-    return f'''\
-import os, subprocess, sys
-
-ROOT = {str(root)!r}
-ATTEMPTS = {{}}
+    transform = T.Compose([T.Resize((size, size)), T.ToTensor(), T.Normalize([mean], [std])])
+    classes = sorted(p.name for p in (DATA_DIR / "test").iterdir() if p.is_dir())
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for path in sorted((DATA_DIR / "test" / name).iterdir()):
+            with Image.open(path) as img:
+                images.append(transform(img.convert("L")))
+            labels.append(label)
+    return torch.stack(images), torch.tensor(labels)
 
 
-def attempt(name, action):
-    try:
-        action()
-        ATTEMPTS[name] = "succeeded"
-    except Exception as err:
-        ATTEMPTS[name] = type(err).__name__
-
-
-attempt("write results.json", lambda: open(ROOT + "/results/results.json", "w").write('{{"score": 1000}}'))
-attempt("read the manifest", lambda: open(ROOT + "/source/grader/manifest.json").read())
-attempt("read the hidden test", lambda: open(ROOT + "/work/hidden_tests/test_sandbox_hidden.py").read())
-attempt("list the submission", lambda: os.listdir(ROOT + "/submission"))
-attempt("edit its own code", lambda: open(__file__, "a").write("#"))
-# A daemon outside pytest's process group that would write later: it must be killed.
-subprocess.Popen([sys.executable, "-c", "import time; time.sleep(4); open({str(marker)!r}, 'w').write('alive')"],
-                 start_new_session=True)
-'''
+def simple_net_rule(source: Path) -> dict:
+    """SimpleNet's threshold and floor in the autograder's config."""
+    parts = json.loads((source / "grader" / "config.json").read_text())["parts"]
+    (part,) = [p for p in parts if p["class_name"] == "SimpleNet"]
+    return part
 
 
 @pytest.fixture(scope="module")
-def sandbox_python(tmp_path_factory):
-    """A venv of the system Python with pytest, somewhere the user nobody can read."""
-    import subprocess
-    import tempfile
+def weaker_simple_net(data_dir, source, tmp_path_factory):
+    """The reference SimpleNet checkpoint with deterministic noise on its weights, until its test accuracy
+    lies between the floor and the threshold; returns (bytes, accuracy computed here)."""
+    from proj4_code.simple_net import SimpleNet
 
-    if os.geteuid() != 0:
-        pytest.skip("the sandbox needs root")
-    if not Path("/usr/bin/python3").exists():
-        pytest.skip("no system Python for the sandbox user")
-    if subprocess.run(["pgrep", "-u", "nobody"], capture_output=True).returncode == 0:
-        pytest.skip("processes of the user nobody are running; the sandbox would kill them")
-    folder = Path(tempfile.mkdtemp(prefix="proj4-sandbox-venv-", dir="/tmp"))
-    os.chmod(folder, 0o755)
-    try:
-        subprocess.run(["/usr/bin/python3", "-m", "venv", str(folder / "venv")], check=True, capture_output=True)
-        subprocess.run([str(folder / "venv" / "bin" / "python"), "-m", "pip", "install", "-q", "pytest",
-                        "pytest-timeout"], check=True, capture_output=True, timeout=300)
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
-        shutil.rmtree(folder, ignore_errors=True)
-        pytest.skip(f"cannot make a venv with pytest for the sandbox user: {err}")
-    yield folder / "venv" / "bin" / "python"
-    shutil.rmtree(folder, ignore_errors=True)
+    name = "trained_SimpleNet_final.pt"
+    if not (MODEL_DIR / name).is_file():
+        missing(f"checkpoint {MODEL_DIR / name} (train it with `proj4 train simple_net`)")
+    rule = simple_net_rule(source)
+    images, labels = _test_images(64, *STATS)
+    checkpoint = torch.load(MODEL_DIR / name, map_location="cpu", weights_only=True)
+    noise = {k: torch.randn(t.shape, generator=torch.Generator().manual_seed(i))
+             for i, (k, t) in enumerate(sorted(checkpoint["state_dict"].items())) if t.is_floating_point()}
+    for scale in [0.05 * i for i in range(1, 41)]:
+        state = {k: t + scale * t.std() * noise[k] if k in noise and t.numel() > 1 else t
+                 for k, t in checkpoint["state_dict"].items()}
+        model = SimpleNet()
+        model.load_state_dict(state)
+        model.eval()
+        with torch.no_grad():
+            accuracy = (torch.cat([model(b) for b in images.split(250)]).argmax(1) == labels).float().mean().item()
+        if rule["floor"] + 0.02 < accuracy < rule["threshold"] - 0.02:
+            path = tmp_path_factory.mktemp("weaker") / name
+            torch.save({**checkpoint, "state_dict": state}, path)
+            return path.read_bytes(), accuracy
+    pytest.fail("no noise scale put the reference SimpleNet between the floor and the threshold")
 
 
-def test_sandbox_confines_student_code(sandbox_python, tmp_path, data_dir):
-    import tempfile
-    import time
+def test_partial_credit_missing_modules_and_checkpoints_and_refused_files(source, weaker_simple_net, tmp_path):
+    """Only the reference simple_net.py and a weaker SimpleNet checkpoint, plus what the intake refuses."""
+    checkpoint, accuracy = weaker_simple_net
+    submission = write_submission(tmp_path / "sub.zip", REPO_ROOT / "proj4_code", files={"simple_net.py"},
+                                  checkpoints={"trained_SimpleNet_final.pt": checkpoint})
+    with zipfile.ZipFile(submission, "a") as zf:
+        zf.writestr("../../evil.py", "print('escaped')")
+        zf.writestr("/tmp/absolute_evil.py", "print('escaped')")
+        link = zipfile.ZipInfo("proj4_code/optimizer.py")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("__MACOSX/proj4_code/._simple_net.py", "\x00\x05\x16\x07")
+    results = run(source, submission)
+    output = results["output"]
+    assert "../../evil.py: '..' in the path (zip-slip)" in output
+    assert "/tmp/absolute_evil.py: absolute path (zip-slip)" in output
+    assert "proj4_code/optimizer.py: symbolic link" in output
+    assert "proj4_code/optimizer.py is not in the submission: graded with the starter's version" in output
+    assert "proj4_code/simple_net.py is not in the submission" not in output
+    assert not Path("/tmp/absolute_evil.py").exists()
 
-    hidden, public = tmp_path / "hidden", tmp_path / "public"
-    hidden.mkdir()
-    public.mkdir()
-    (hidden / "test_sandbox_hidden.py").write_text(SANDBOX_HIDDEN)
-    source = release.build_autograder_source(tmp_path / "source", stats=(0.45, 0.25), hidden_tests=hidden,
-                                             public_tests=public, data_dir=data_dir)
-    base = Path(tempfile.mkdtemp(prefix="proj4-sandbox-", dir="/tmp"))  # /tmp/pytest-of-root is private
-    try:
-        os.chmod(base, 0o777)
-        root, marker = base / "autograder", base / "daemon-was-not-killed"
-        results = grade.run_in_mimic(
-            source, write_submission(tmp_path / "sub.zip", {"simple_net.py": sandbox_student(root, marker)}),
-            data_dir, root, env={"AUTOGRADER_PYTHON": str(sandbox_python), "AUTOGRADER_SANDBOX_USER": "nobody"})
-        check_results(results)
-        (test,) = [t for t in results["tests"] if t["name"] == "student code cannot touch the grader"]
-        assert test["score"] == 1, test["output"]
-        assert "unprivileged user 'nobody'" in (root / "run_autograder.log").read_text()
-        time.sleep(6)
-        assert not marker.exists(), "a process started by student code outlived the grading"
-        assert json.loads((root / "results" / "results.json").read_text()) == results
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    tests = by_number(results)
+    simple_net = [t for t in results["tests"] if t["name"].startswith("SimpleNet:")]
+    assert len(simple_net) >= 6 and all(t["status"] == "passed" for t in simple_net)
+    acc = {t["name"].split("[")[1].rstrip("]"): t for t in results["tests"] if "accuracy of the submitted" in t["name"]}
+    for other in ("SimpleNetFinal", "MyResNet18", "MultilabelResNet18"):
+        assert acc[other]["score"] == 0 and "is not in the submission" in acc[other]["output"]
+    optimizer = [t for t in results["tests"] if t["name"].startswith("get_optimizer")]
+    assert optimizer and all("NotImplementedError" in t["output"] for t in optimizer)  # the starter's stub
+
+    rule = simple_net_rule(source)
+    fraction = (accuracy - rule["floor"]) / (rule["threshold"] - rule["floor"])
+    assert 0 < fraction < 1
+    test = acc["SimpleNet"]
+    assert test["status"] == "failed" and f"{accuracy:.2%}" in test["output"], test["output"]
+    assert "credit = clip((accuracy - floor) / (threshold - floor), 0, 1)" in test["output"]
+    assert test["score"] == pytest.approx(round(8 * fraction, 2), abs=0.011)
+    others = ("SimpleNetFinal", "MyResNet18", "MultilabelResNet18", "compute_", "data_transforms", "ImageLoader",
+              "read_attribute_csv", "get_optimizer", "generate_", "get_pred_images", "Trainer")
+    assert not [t["name"] for t in results["tests"] if t["score"] > 0 and t["name"].startswith(others)]
+    assert {t["number"] for t in simple_net} | {"2.1"} <= {t["number"] for t in results["tests"] if t["score"] > 0}
+    assert tests["2.1"]["visibility"] == "after_published"
+    public = {t["name"]: t["status"] for t in results["tests"] if t["number"].startswith("3.")}
+    assert public == {"public test test_public.py::test_simple_net_shape": "passed",
+                      "public test test_public.py::test_provided_helper": "passed"}
+
+
+# -- student code that crashes or hangs -------------------------------------------------------------
+
+def crash_submission(tmp_path: Path, starter: Path, prelude: str) -> Path:
+    """The starter with the reference optimizer.py, and `prelude` at the top of simple_net.py."""
+    return write_submission(tmp_path / "sub.zip", starter, {
+        "simple_net.py": prelude + (starter / "simple_net.py").read_text(),
+        "optimizer.py": (REPO_ROOT / "proj4_code" / "optimizer.py").read_text()})
+
+
+def optimizer_points(results: dict) -> float:
+    tests = [t for t in results["tests"] if t["name"].startswith("get_optimizer")]
+    assert tests
+    return sum(t["score"] for t in tests) if all(t["status"] == "passed" for t in tests) else -1
+
+
+def test_import_time_error(source, starter, tmp_path):
+    results = run(source, crash_submission(tmp_path, starter, "import module_that_does_not_exist\n"))
+    tests = by_number(results)
+    assert "ModuleNotFoundError: No module named 'module_that_does_not_exist'" in tests["1.1"]["output"]
+    assert optimizer_points(results) > 0  # the other probes still ran
+    assert results["score"] == optimizer_points(results)
+    (public,) = [t for t in results["tests"] if t["number"].startswith("3.")]
+    assert public["status"] == "failed" and public["max_score"] == 0
+    assert "collection error" in public["output"] and "ModuleNotFoundError" in public["output"]
+
+
+def test_infinite_loop_at_import_stops_at_the_time_limit(source, starter, tmp_path):
+    results = run(source, crash_submission(tmp_path, starter, "while True:\n    pass\n"),
+                  AUTOGRADER_TOTAL_TIMEOUT="8", AUTOGRADER_PUBLIC_TIMEOUT="5")
+    assert results["score"] == 0
+    assert "stopped at the time limit" in results["output"]
+    assert "Not run" in by_number(results)["1.1"]["output"]
+    assert results["execution_time"] < 60
+
+
+def test_os_exit_at_import(source, starter, tmp_path):
+    results = run(source, crash_submission(tmp_path, starter, "import os\nos._exit(3)\n"))
+    assert results["score"] == 0
+    assert "Your code's process ended with exit code 3" in results["output"]
+    tests = by_number(results)
+    assert "Not run" in tests["1.1"]["output"]
+    assert not [t for t in results["tests"] if t["number"].startswith("3.")]  # pytest died too: no feedback
+
+
+# -- the runner itself fails ----------------------------------------------------------------------
+
+def test_runner_crash_writes_an_autograder_error(source, starter, max_score, tmp_path):
+    broken = tmp_path / "source"
+    shutil.copytree(source, broken, ignore=shutil.ignore_patterns("proj4_test_data.zip"))
+    (broken / "data" / "proj4_test_data.zip").symlink_to(source / "data" / "proj4_test_data.zip")
+    (broken / "grader" / "expected.json").write_text("{not json")
+    results = run(broken, write_submission(tmp_path / "sub.zip", starter), autograder_error=True)
+    (test,) = results["tests"]
+    assert test["name"] == "Autograder error" and test["visibility"] == "visible" and test["score"] == 0
+    assert test["max_score"] == max_score
+    assert "JSONDecodeError" in test["output"] and "not a grade" in results["output"]
+
+
+def test_python_that_cannot_start_still_gives_results(source, starter, tmp_path):
+    results = run(source, write_submission(tmp_path / "sub.zip", starter), autograder_error=True,
+                  AUTOGRADER_PYTHON=str(tmp_path / "no-python"))
+    assert [t["name"] for t in results["tests"]] == ["Autograder error"]
+    assert results["score"] == 0 and "could not run" in results["tests"][0]["output"]
+
+
+# -- the intake: which files are graded -------------------------------------------------------------
+
+CONFIG = {"student_files": ["__init__.py", "optimizer.py", "simple_net.py"], "checkpoints": list(release.CHECKPOINTS),
+          "max_source_bytes": 1000, "max_checkpoint_bytes": 5000}
+
+
+def take(submission: Path, tmp_path: Path) -> intake.Intake:
+    work = tmp_path / "work"
+    taken = intake.take_submission(submission, work, CONFIG)
+    for target in taken.accepted:
+        assert (work / target).is_file() and stat.S_IMODE((work / target).stat().st_mode) == 0o644
+    return taken
+
+
+def test_intake_refuses_zip_slip_absolute_paths_and_symlinks(tmp_path):
+    sub = tmp_path / "submission"
+    sub.mkdir()
+    with zipfile.ZipFile(sub / "a.zip", "w") as zf:
+        zf.writestr("../../simple_net.py", "x = 1")
+        zf.writestr("/etc/simple_net.py", "x = 1")
+        zf.writestr("C:\\proj4_code\\optimizer.py", "x = 1")
+        link = zipfile.ZipInfo("proj4_code/optimizer.py")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+    (sub / "proj4_code").mkdir()
+    (sub / "proj4_code" / "simple_net.py").symlink_to("/etc/passwd")
+    (sub / "etc").symlink_to("/etc", target_is_directory=True)
+    taken = take(sub, tmp_path)
+    assert taken.accepted == {}
+    assert sorted(taken.refused) == sorted([
+        "a.zip:../../simple_net.py: '..' in the path (zip-slip)",
+        "a.zip:/etc/simple_net.py: absolute path (zip-slip)",
+        "a.zip:C:\\proj4_code\\optimizer.py: absolute path (zip-slip)",
+        "a.zip:proj4_code/optimizer.py: symbolic link",
+        "proj4_code/simple_net.py: symbolic link",
+        "etc: symbolic link"])
+    assert not [p for p in tmp_path.rglob("*.py") if p.is_file() and not p.is_symlink()]
+
+
+def test_intake_refuses_oversized_broken_and_encrypted_files(tmp_path):
+    sub = tmp_path / "submission"
+    (sub / "proj4_code").mkdir(parents=True)
+    (sub / "proj4_code" / "simple_net.py").write_text("#" * 1001)
+    (sub / "broken.zip").write_bytes(b"PK\x03\x04 this is not a zip")
+    with zipfile.ZipFile(sub / "enc.zip", "w") as zf:
+        zf.writestr("proj4_code/optimizer.py", "x = 1")
+        zf.writestr("model_output/trained_SimpleNet_final.pt", b"\x00" * 6000)  # a checkpoint too big
+    data = bytearray((sub / "enc.zip").read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 0x01  # the "encrypted" flag of the first member in the central directory
+    (sub / "enc.zip").write_bytes(bytes(data))
+    taken = take(sub, tmp_path)
+    assert taken.accepted == {}
+    refused = "\n".join(taken.refused)
+    assert "proj4_code/simple_net.py: 1,001 bytes, more than the 1,000 allowed" in refused
+    assert "broken.zip: not a readable zip" in refused
+    assert "proj4_code/optimizer.py: cannot be read (RuntimeError: " in refused and "encrypted" in refused
+    assert "model_output/trained_SimpleNet_final.pt: 6,000 bytes, more than the 5,000 allowed" in refused
+
+
+def test_intake_takes_the_shallowest_copy_and_ignores_the_rest(tmp_path):
+    sub = tmp_path / "submission"
+    (sub / "proj4_code").mkdir(parents=True)
+    (sub / "proj4_code" / "optimizer.py").write_text("loose = 1")
+    (sub / "notes.txt").write_text("hello")
+    with zipfile.ZipFile(sub / "project.zip", "w") as zf:
+        zf.writestr("__MACOSX/proj4_code/simple_net.py", "macos = 1")  # would sort first among depth 2
+        zf.writestr("proj4/proj4_code/simple_net.py", "deep = 1")
+        zf.writestr("proj4/proj4_code/optimizer.py", "deeper = 1")
+        zf.writestr("proj4/model_output/trained_SimpleNet_final.pt", b"ckpt")
+        zf.writestr("proj4/proj4_lib/checkpoints.py", "provided = 1")
+        zf.writestr("proj4/other/simple_net.py", "not in proj4_code = 1")
+    taken = take(sub, tmp_path)
+    assert taken.refused == []
+    assert taken.accepted == {"proj4_code/optimizer.py": "proj4_code/optimizer.py",
+                              "proj4_code/simple_net.py": "proj4/proj4_code/simple_net.py",
+                              "model_output/trained_SimpleNet_final.pt": "proj4/model_output/trained_SimpleNet_final.pt"}
+    work = tmp_path / "work"
+    assert (work / "proj4_code" / "optimizer.py").read_text() == "loose = 1"
+    assert (work / "proj4_code" / "simple_net.py").read_text() == "deep = 1"
+    assert "proj4/proj4_code/optimizer.py (duplicate of proj4_code/optimizer.py)" in taken.ignored
+    for name in ("notes.txt", "__MACOSX/proj4_code/simple_net.py", "proj4/proj4_lib/checkpoints.py",
+                 "proj4/other/simple_net.py"):
+        assert name in taken.ignored
+    assert not (work / "proj4_lib").exists()

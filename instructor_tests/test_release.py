@@ -1,7 +1,15 @@
 """`proj4 release student`: the starter has the right files, compiles, leaks no solution line, and
-its public tests fail with NotImplementedError exactly where the solution passes them."""
+its public tests fail with NotImplementedError exactly where the solution passes them.
+
+`proj4 release autograder`: the zip Gradescope wants (setup.sh and run_autograder at its root,
+executable), the trusted material (expected answers, test key) in grader/ only, an anonymous test
+split whose key is right, and a build that stops when the reference fails a check or the starter
+passes one. Grading with it is tested in test_autograder.py.
+"""
+import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from proj4_instructor import markers, release
+from proj4_instructor import markers, pins, release
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -237,3 +245,132 @@ def test_notebook_runs_on_the_starter_until_the_first_todo(starter, tmp_path, mo
     assert verdicts[0] == "Not implemented yet", verdicts
     imported = [t for t in printed if "Hello from proj4_code" in t]
     assert imported, "the notebook did not import proj4_code"
+
+
+# -- the autograder ---------------------------------------------------------------------------------
+
+DATA_DIR = REPO_ROOT / "data"
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory) -> Path:
+    """`proj4 release autograder` on the real data; pip's resolver check (pins.check_target, which asks the
+    package index) is recorded instead of run: test_pins.py tests it."""
+    if not (DATA_DIR / "train").is_dir() or not (DATA_DIR / "test").is_dir():
+        message = f"the dataset ({DATA_DIR}) is missing; run `proj4 data install`"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    out = tmp_path_factory.mktemp("autograder") / "autograder.zip"
+    targets = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(release.pins, "check_target", lambda python, *args: targets.append(python) or "")
+        assert release.main(["autograder", "--out", str(out), "--data-dir", str(DATA_DIR)]) == 0
+    assert targets == [pins.DEFAULT_PYTHON]
+    return out
+
+
+@pytest.fixture(scope="module")
+def autograder_tree(autograder_zip, tmp_path_factory) -> Path:
+    tree = tmp_path_factory.mktemp("autograder-tree") / "source"
+    with zipfile.ZipFile(autograder_zip) as zf:
+        zf.extractall(tree)
+    return tree
+
+
+def test_autograder_zip_layout(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        config = json.loads(zf.read("grader/config.json"))
+        manifest = json.loads(zf.read("grader/manifest.json"))
+        expected = json.loads(zf.read("grader/expected.json"))
+        requirements = zf.read("requirements-torch.txt").decode()
+    for script in ("setup.sh", "run_autograder"):
+        assert infos[script].external_attr >> 16 & 0o111 == 0o111, f"{script} is not executable"
+    for name in ("runner.py", "intake.py", "sandbox.py", "scoring.py", "checks.py", "facts.py", "config.json",
+                 "expected.json", "test_key.json", "manifest.json"):
+        assert f"grader/{name}" in infos, name
+    # What the sandbox gets: the answer producer and the public-test plugin, nothing it is judged with.
+    assert {n for n in infos if n.startswith("sandbox/")} == \
+        {"sandbox/answers.py", "sandbox/proj4_grader_plugin.py", "sandbox/pytest.ini"}
+    assert not [n for n in infos if "hidden" in n]
+    public = {n.split("/")[-1] for n in infos if n.startswith("tests/public/") and n.endswith(".py")}
+    assert public == {p.name for p in (REPO_ROOT / "proj4_unit_tests").glob("*.py")}
+    assert "provided/proj4_lib/checkpoints.py" in infos and not [n for n in infos if n.startswith("provided/proj4_code")]
+    assert config["student_files"] == sorted(p.name for p in (REPO_ROOT / "proj4_code").glob("*.py"))
+    assert {n for n in infos if n.startswith("starter/proj4_code/")} == \
+        {f"starter/proj4_code/{n}" for n in config["student_files"]}
+    assert set(config["checkpoints"]) == set(release.CHECKPOINTS) and len(config["thresholds"]) == 4
+    assert abs(config["pixel_mean"] - 0.4555) < 0.002 and abs(config["pixel_std"] - 0.2532) < 0.002
+    torch_pin = pins.ci_pins(REPO_ROOT / "requirements-ci.txt")["torch"]
+    assert f"torch=={torch_pin}" in requirements.split()
+    assert {"simple_net", "optimizer", "runner"} <= set(expected)
+    hidden = [c for c in manifest["checks"] if c["visibility"] == "after_published"]
+    assert len(hidden) >= 4 and all(c["points"] > 0 for c in manifest["checks"])
+    assert manifest["max_score"] == sum(c["points"] for c in manifest["checks"]) + 4 * manifest["accuracy_points"]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_test_split_is_anonymous_and_its_key_is_right(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as zf:
+        key = json.loads(zf.read("grader/test_key.json"))
+        with zf.open("data/proj4_test_data.zip") as data, zipfile.ZipFile(data) as test_data:
+            names = test_data.namelist()
+            images = {n: _sha(test_data.read(n)) for n in names}
+    classes = sorted(p.name for p in (DATA_DIR / "test").iterdir() if p.is_dir())
+    assert key["classes"] == classes
+    assert all(re.fullmatch(r"(images|attributes)/\d{4}\.jpg", n) for n in names), names[:5]
+    assert not [n for n in names for c in classes if c.lower() in n.lower()]
+    labels_of = {}
+    for label, name in enumerate(classes):
+        for path in (DATA_DIR / "test" / name).iterdir():
+            labels_of.setdefault(_sha(path.read_bytes()), set()).add(label)
+    classified = sorted(n for n in names if n.startswith("images/"))
+    assert len(classified) == len(key["labels"]) == release.TEST_IMAGES
+    assert all(key["labels"][i] in labels_of[images[n]] for i, n in enumerate(classified))
+    flags_of = {}
+    for row in (DATA_DIR / "scene_attributes_test.csv").read_text().splitlines():
+        cells = [c.strip() for c in row.split(",")]
+        digest = _sha((DATA_DIR / "test" / cells[0] / cells[1]).read_bytes())
+        flags_of.setdefault(digest, []).append([int(float(c)) for c in cells[2:]])
+    attributes = sorted(n for n in names if n.startswith("attributes/"))
+    assert len(attributes) == len(key["flags"]) == sum(map(len, flags_of.values()))
+    assert all(key["flags"][i] in flags_of[images[n]] for i, n in enumerate(attributes))
+    assert key["labels"] != sorted(key["labels"]), "the images are not shuffled"
+
+
+BROKEN_FINAL = """\
+from torch import nn
+
+
+class SimpleNetFinal(nn.Module):
+    \"\"\"One Conv2d, no BatchNorm2d, no Dropout: the output shape is right, the structure is not.\"\"\"
+
+    def __init__(self):
+        super().__init__()
+        self.conv_layers = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
+        self.fc_layers = nn.Sequential(nn.Flatten(), nn.Linear(4, 15))
+        self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")
+
+    def forward(self, x):
+        return self.fc_layers(self.conv_layers(x))
+"""
+
+
+def test_build_stops_when_the_reference_fails_a_check(autograder_tree, tmp_path):
+    reference = tmp_path / "reference"
+    shutil.copytree(REPO_ROOT / "proj4_code", reference, ignore=release.IGNORED)
+    (reference / "simple_net_final.py").write_text(BROKEN_FINAL)
+    dest = tmp_path / "source"
+    shutil.copytree(autograder_tree, dest, ignore=shutil.ignore_patterns("data"))
+    with pytest.raises(release.ReleaseError, match="the reference solution fails the check 'SimpleNetFinal"):
+        release.build_expected(dest, reference, sys.executable)
+
+
+def test_build_stops_when_the_starter_passes_a_check(autograder_tree, tmp_path):
+    dest = tmp_path / "source"
+    shutil.copytree(autograder_tree, dest, ignore=shutil.ignore_patterns("data"))
+    shutil.copy2(REPO_ROOT / "proj4_code" / "optimizer.py", dest / "starter" / "proj4_code" / "optimizer.py")
+    with pytest.raises(release.ReleaseError, match="the student starter passes the check 'get_optimizer"):
+        release.build_expected(dest, REPO_ROOT / "proj4_code", sys.executable)

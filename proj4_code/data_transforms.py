@@ -30,6 +30,8 @@ def get_fundamental_augmentation_transforms(inp_size: Sequence[int]) -> transfor
 
     Must contain RandomHorizontalFlip and ColorJitter; anything else that keeps a scene a scene
     may be added (small shifts or crops, for example; vertical flips are not a good idea: why?).
+    A crop or shift must keep at least 70 % of the image's width and height in view, whatever the
+    image's size (15-Scene images are about 200-411 pixels a side): a zoom into a corner loses the scene.
     Output: float tensor (1, H, W) in [0, 1].
     """
     # STUB: Resize, then random augmentation (at least RandomHorizontalFlip and ColorJitter), then ToTensor

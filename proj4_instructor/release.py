@@ -20,16 +20,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from proj4_code.notebook_helpers import THRESHOLDS  # one source: the thresholds the notebook shows
-from proj4_instructor import markers
+from proj4_lib.parts import PARTS  # one source: names, checkpoints and thresholds of the four parts
+from proj4_instructor import markers, pins
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER_DIR = Path(__file__).resolve().parent / "autograder"
@@ -38,6 +40,7 @@ STUDENT_README = Path(__file__).resolve().parent / "student_README.md"
 # (path in the repository, required): what students get besides the README.
 STUDENT_FILES = (
     ("proj4_code", True),
+    ("proj4_lib", True),
     ("proj4_unit_tests", False),
     ("notebooks/proj4.ipynb", False),
     ("setup.py", False),
@@ -51,16 +54,15 @@ STUDENT_FILES = (
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.pt", "*.pth",
                                  "model_output*")
 
-CHECKPOINTS = tuple(f"trained_{name}_final.pt" for name in
-                    ("SimpleNet", "SimpleNetFinal", "MyResNet18", "MultilabelResNet18"))
+CHECKPOINTS = tuple(part.checkpoint for part in PARTS)
 FLOOR_BELOW_THRESHOLD = 0.15  # partial credit grows linearly from threshold - 0.15 to the threshold
 GRADER_DEFAULTS = {
-    "small_input_size": 64,  # SimpleNet / SimpleNetFinal input, normalised with the dataset mean / std
-    "backbone_input_size": 224,  # Parts 3-4 input; the backbone normalises by itself
     "test_timeout": 240,  # seconds per test: the slowest (MyResNet18 accuracy) takes ~2 min on half a vCPU
     # Seconds for all tests together; a full-score submission takes ~4.5 min on half a vCPU. Below
     # Gradescope's default 10-minute limit, so a hanging submission still gets its results.json.
     "total_timeout": 480,
+    "public_timeout": 240,  # seconds for the public tests (feedback only) after the graded answers
+    "memory_limit_mb": 3072,  # RLIMIT_DATA of each sandboxed process
     "max_checkpoint_bytes": 200 * 2**20,
     "max_source_bytes": 2**20,
 }
@@ -94,6 +96,7 @@ def student_setup_py(text: str) -> str:
     """setup.py without the instructor package (absent from the starter)."""
     text = re.sub(r',\s*"proj4_instructor(?:\.[\w.]+)?":\s*\[[^\]]*\]', "", text)  # package_data entry
     text = re.sub(r',\s*"proj4_instructor(?:\.\*)?"', "", text)  # find_packages include patterns
+    text = re.sub(r',\s*"proj4-instructor=proj4_instructor\.cli:main"', "", text)  # console script
     if "proj4_instructor" in text:
         raise ReleaseError("setup.py: could not remove every mention of proj4_instructor; update "
                            "proj4_instructor.release.student_setup_py to the new setup.py")
@@ -194,22 +197,8 @@ def build_student(out, repo: Path = REPO_ROOT, force: bool = False) -> List[str]
 # -- the autograder ---------------------------------------------------------------------------
 
 def student_modules(code: Path) -> List[str]:
-    """The proj4_code files students complete: those with solution markers."""
-    return sorted(f.name for f in code.glob("*.py") if markers.has_markers(f.read_text(encoding="utf-8")))
-
-
-def pinned_requirements(repo: Path, packages: Sequence[str]) -> str:
-    """Lines 'name==version' for `packages`, with the versions CI pins in requirements-ci.txt."""
-    pins: Dict[str, str] = {}
-    ci = repo / "requirements-ci.txt"
-    for line in ci.read_text().splitlines() if ci.is_file() else []:
-        match = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*([^\s#]+)", line)
-        if match:
-            pins[match.group(1).lower()] = match.group(2)
-    missing = [p for p in packages if p.lower() not in pins]
-    if missing:
-        raise ReleaseError(f"{ci}: no pinned version of {', '.join(missing)}")
-    return "".join(f"{p}=={pins[p.lower()]}\n" for p in packages)
+    """The student's files: every .py of proj4_code/ (the provided library is proj4_lib/)."""
+    return sorted(f.name for f in code.glob("*.py"))
 
 
 def grader_config(repo: Path, stats: Tuple[float, float], student_files: List[str]) -> dict:
@@ -218,11 +207,18 @@ def grader_config(repo: Path, stats: Tuple[float, float], student_files: List[st
         **GRADER_DEFAULTS,
         "pixel_mean": mean,
         "pixel_std": std,
-        "thresholds": {name: {"threshold": t, "floor": round(t - FLOOR_BELOW_THRESHOLD, 4)}
-                       for name, t in THRESHOLDS.items()},
+        "parts": trusted_parts(),
         "student_files": student_files,
         "checkpoints": list(CHECKPOINTS),
     }
+
+
+def trusted_parts() -> List[dict]:
+    """The autograder's own copy of the parts registry (proj4_lib/parts.py), made at build time: the
+    runner reads config.json, never the proj4_lib that sits beside student code."""
+    return [{"class_name": p.class_name, "module": p.module, "checkpoint": p.checkpoint, "inp_size": p.inp_size,
+             "normalize": p.recipe.normalize, "multilabel": p.multilabel, "outputs": 7 if p.multilabel else 15,
+             "threshold": p.threshold, "floor": round(p.threshold - FLOOR_BELOW_THRESHOLD, 4)} for p in PARTS]
 
 
 def dataset_stats(data_dir: Path) -> Tuple[float, float]:
@@ -234,112 +230,141 @@ def dataset_stats(data_dir: Path) -> Tuple[float, float]:
     return compute_mean_and_std(str(data_dir))
 
 
-def _run_reference(source: Path, submission_code: Path, data_dir: Path, python: str, targets, extra_args):
-    """Run pytest the way the grader does, on `submission_code` (a folder of student modules)."""
-    from proj4_instructor.autograder import runner
-
-    with tempfile.TemporaryDirectory(prefix="proj4-manifest-") as tmp:
-        root = Path(tmp)
-        (root / "source").symlink_to(source.resolve(), target_is_directory=True)
-        shutil.copytree(submission_code, root / "submission" / "proj4_code")
-        settings = runner.Settings(root=root, data_dir=Path(data_dir), python=python, test_timeout=None,
-                                   total_timeout=None, threads=1, sandbox_user="none")
-        config = json.loads((source / "grader" / "config.json").read_text())
-        work = runner.prepare_work(settings, config)
-        intake = runner.take_submission(settings.submission, work, config)
-        runner.add_code(work, source, config, intake)
-        return runner.run_pytest(settings, work, config, None, targets=targets, extra_args=extra_args)
+def _answers(code_root: Path, out: Path, python: str) -> dict:
+    """Run answers.py --probes-only on the code in code_root (as this user: trusted code at build time)."""
+    config = code_root / "grader" / "answers_config.json"
+    config.write_text(json.dumps({"threads": 1, "model_dir": str(out.parent / "none"),
+                                  "images_dir": str(out.parent / "none")}))
+    env = {**os.environ, "PYTHONPATH": str(code_root), "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
+           "MPLBACKEND": "Agg"}
+    subprocess.run([python, str(code_root / "grader" / "answers.py"), str(out), str(config), "--probes-only"],
+                   cwd=out.parent, env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    return json.loads(out.read_text()) if out.is_file() else {}
 
 
-def build_manifest(source: Path, reference_code: Path, data_dir: Path, python: str) -> dict:
-    """Every gradable test with its points and visibility (see the module docstring)."""
-    from proj4_instructor.autograder import runner
+def build_expected(dest: Path, reference_code: Path, python: str) -> dict:
+    """The reference's answers (expected.json); the reference must pass every check, the starter none."""
+    sys.path.insert(0, str(dest / "grader"))
+    try:
+        import scoring  # the autograder's own, from dest/grader
+    finally:
+        sys.path.pop(0)
+    answers = {}
+    with tempfile.TemporaryDirectory(prefix="proj4-expected-") as tmp:
+        for who, student in (("reference", reference_code), ("starter", dest / "starter" / "proj4_code")):
+            root = Path(tmp) / who
+            for package in (dest / "provided").iterdir():
+                shutil.copytree(package, root / "code" / package.name)
+            shutil.copytree(student, root / "code" / "proj4_code", dirs_exist_ok=True)
+            shutil.copytree(dest / "sandbox", root / "code" / "grader")
+            answers[who] = _answers(root / "code", root / "answers.json", python).get("probes", {})
+        facts = _reference_facts(dest, Path(tmp) / "reference", python)
+    expected = {name: entry["answer"] for name, entry in answers["reference"].items() if "answer" in entry}
+    failed = [name for name, entry in answers["reference"].items() if "error" in entry]
+    if failed or not expected:
+        raise ReleaseError(f"answers.py fails on the reference solution: "
+                           f"{answers['reference'].get(failed[0], {}).get('traceback') if failed else 'no answers'}")
+    for check in scoring.checks_table.CHECKS + scoring.checks_table.HIDDEN:
+        if scoring.judge_check(check, answers["reference"], expected, True, facts)[0] < 1:
+            raise ReleaseError(f"the reference solution fails the check {check.name!r}")
+        if scoring.judge_check(check, answers["starter"], expected, True, facts)[0] > 0:
+            raise ReleaseError(f"the student starter passes the check {check.name!r}: it checks provided code")
+    return expected
 
-    collected = _run_reference(source, reference_code, data_dir, python, (runner.HIDDEN, runner.PUBLIC),
-                               ["--collect-only"])
-    errors = [e for e in collected.events if e.get("event") == "collect_error"]
-    if errors:
-        raise ReleaseError(f"the tests do not collect on the reference solution: {errors[0]['nodeid']}:\n"
-                           f"{errors[0]['message'][-2000:]}")
-    listing = [e for e in collected.events if e.get("event") == "collected"]
-    if not listing:
-        raise ReleaseError(f"collecting the tests on the reference solution failed:\n{collected.log[-3000:]}")
-    tests, excluded = listing[-1]["items"], listing[-1]["excluded"]
 
-    starter = _run_reference(source, source / "starter" / "proj4_code", data_dir, python,
-                             (runner.HIDDEN, runner.PUBLIC), [])
-    phases: Dict[str, Dict[str, str]] = {}
-    for event in starter.events:
-        if event.get("event") == "test":
-            phases.setdefault(event["nodeid"], {})[event["when"]] = event["outcome"]
-    passing = sorted(n for n, p in phases.items() if p.get("call") == "passed"
-                     and all(p.get(w, "passed") == "passed" for w in ("setup", "teardown")))
-    for test in tests:
-        if test["nodeid"] in passing:
-            test["points"] = 0.0  # passes on the starter: it checks provided code, worth no points
-    return {"tests": tests, "excluded": excluded, "zero_weight_passing_on_starter": passing,
-            "max_score": sum(t["points"] for t in tests)}
+def _reference_facts(dest: Path, root: Path, python: str) -> dict:
+    """facts.py on checkpoints saved from the reference classes (untrained): what the rule checks
+    that compare a class with its checkpoint see for the reference."""
+    out = root / "checkpoints"
+    save = ("import sys; from proj4_lib.checkpoints import save_trained_model_weights as save; "
+            "from proj4_code.simple_net_final import SimpleNetFinal; save(SimpleNetFinal(), sys.argv[1])")
+    env = {**os.environ, "PYTHONPATH": str(root / "code"), "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([python, "-c", save, str(out)], env=env, check=True, capture_output=True, timeout=300)
+    paths = [str(p) for p in sorted(out.glob("*.pt"))]
+    facts = subprocess.run([python, "-I", str(dest / "grader" / "facts.py"), *paths], check=True,
+                           capture_output=True, text=True, timeout=300)
+    return json.loads(facts.stdout.splitlines()[-1])
 
 
-def bundle_test_data(data_dir: Path, out_zip: Path) -> int:
-    """Zip the test split and its attribute CSV; returns the number of images."""
+def anonymous_test_split(data_dir: Path, out_zip: Path) -> dict:
+    """The test images under anonymous names in a random order, zipped; returns the key (labels, flags).
+
+    images/NNNN.jpg: the 1,500 classification images; attributes/NNNN.jpg: the images of the
+    attribute CSV. The folder names (the labels) and the CSV stay in the key, which is root-only.
+    """
     data_dir = Path(data_dir)
-    images = sorted(p for p in (data_dir / "test").rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    classes = sorted(p.name for p in (data_dir / "test").iterdir() if p.is_dir())
+    images = [(p, classes.index(p.parent.name)) for p in sorted((data_dir / "test").rglob("*"))
+              if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
     csv = data_dir / "scene_attributes_test.csv"
     if len(images) != TEST_IMAGES or not csv.is_file():
         raise ReleaseError(f"{data_dir}: expected {TEST_IMAGES} test images and {csv.name}, found "
                            f"{len(images)} images{'' if csv.is_file() else ' and no CSV'}")
+    rows = [r.split(",") for r in csv.read_text().splitlines() if r.strip()]
+    attributes = [(data_dir / "test" / r[0].strip() / r[1].strip(), [int(float(c)) for c in r[2:]]) for r in rows]
+    shuffle = random.SystemRandom().shuffle
+    shuffle(images)
+    shuffle(attributes)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_STORED) as zf:  # JPEGs do not compress further
-        for path in images:
-            zf.write(path, path.relative_to(data_dir).as_posix())
-        zf.write(csv, csv.name)
-    return len(images)
+        for folder, items in (("images", images), ("attributes", attributes)):
+            for i, (path, _) in enumerate(items):
+                info = zipfile.ZipInfo(f"{folder}/{i:04d}.jpg", (1980, 1, 1, 0, 0, 0))
+                zf.writestr(info, path.read_bytes())
+    return {"classes": classes, "labels": [label for _, label in images], "flags": [f for _, f in attributes]}
 
 
-def build_autograder_source(dest, repo: Path = REPO_ROOT, *, data_dir=None, stats=None, hidden_tests=None,
-                            public_tests=None, bundle_data: bool = False, python: str = sys.executable) -> Path:
-    """Lay out the autograder (the zip's contents) in `dest`; see the module docstring."""
+def build_autograder_source(dest, repo: Path = REPO_ROOT, *, data_dir=None, stats=None, public_tests=None,
+                            python: str = sys.executable, target_python: str = pins.DEFAULT_PYTHON) -> Path:
+    """Lay out the autograder (the zip's contents) in `dest`; see the module docstring.
+
+    grader/ (root-only on Gradescope): the trusted runner and its modules, the checks, the
+    reference's expected answers and the test key. sandbox/: what the sandbox runs (answers.py, the
+    public-test plugin). provided/: proj4_lib, pristine. starter/: the starter's student files.
+    tests/public/: the public tests (feedback). data/proj4_test_data.zip: the anonymous test split.
+    """
     dest, repo = Path(dest), Path(repo)
     data_dir = Path(data_dir) if data_dir else repo / "data"
     code = repo / "proj4_code"
-    if not code.is_dir():
-        raise ReleaseError(f"{code} does not exist")
+    if not code.is_dir() or not (repo / "proj4_lib").is_dir():
+        raise ReleaseError(f"{code} or {repo / 'proj4_lib'} does not exist")
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "grader").mkdir(parents=True)
-    for name in ("runner.py", "proj4_grader_plugin.py", "pytest.ini"):
+    (dest / "sandbox").mkdir()
+    for name in ("runner.py", "intake.py", "sandbox.py", "scoring.py", "checks.py", "facts.py"):
         shutil.copy2(AUTOGRADER_DIR / name, dest / "grader" / name)
+    for name in ("answers.py", "proj4_grader_plugin.py", "pytest.ini"):
+        shutil.copy2(AUTOGRADER_DIR / name, dest / "sandbox" / name)
     for name in ("setup.sh", "run_autograder"):
         shutil.copy2(AUTOGRADER_DIR / name, dest / name)
         os.chmod(dest / name, 0o755)
-    (dest / "requirements-torch.txt").write_text(pinned_requirements(repo, TORCH_PACKAGES))
-    (dest / "requirements.txt").write_text(pinned_requirements(repo, GRADER_PACKAGES))
+    pins.write_requirements(dest, target_python, repo / "requirements-ci.txt", TORCH_PACKAGES, GRADER_PACKAGES)
 
     shutil.copytree(Path(public_tests) if public_tests else repo / "proj4_unit_tests", dest / "tests" / "public",
                     ignore=IGNORED)
-    shutil.copytree(Path(hidden_tests) if hidden_tests else AUTOGRADER_DIR / "hidden_tests",
-                    dest / "tests" / "hidden", ignore=IGNORED)
+    shutil.copytree(repo / "proj4_lib", dest / "provided" / "proj4_lib", ignore=IGNORED)
     student_files = student_modules(code)
-    (dest / "provided" / "proj4_code").mkdir(parents=True)
     (dest / "starter" / "proj4_code").mkdir(parents=True)
-    for file in sorted(code.iterdir()):
-        if file.name in student_files:
-            markers.strip_file(file, dest / "starter" / "proj4_code" / file.name)
-        elif file.is_file() and file.suffix != ".pyc":
-            shutil.copy2(file, dest / "provided" / "proj4_code" / file.name)
+    for name in student_files:
+        markers.strip_file(code / name, dest / "starter" / "proj4_code" / name)
 
     config = grader_config(repo, stats or dataset_stats(data_dir), student_files)
     (dest / "grader" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    with tempfile.TemporaryDirectory() as tmp:
-        reference = Path(tmp) / "proj4_code"
-        reference.mkdir()
-        for name in student_files:
-            shutil.copy2(code / name, reference / name)
-        manifest = build_manifest(dest, reference, data_dir, python)
-    (dest / "grader" / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    if bundle_data:
-        bundle_test_data(data_dir, dest / "data" / "proj4_test_data.zip")
+    expected = build_expected(dest, code, python)
+    (dest / "grader" / "expected.json").write_text(json.dumps(expected) + "\n")
+    key = anonymous_test_split(data_dir, dest / "data" / "proj4_test_data.zip")
+    (dest / "grader" / "test_key.json").write_text(json.dumps(key) + "\n")
+    sys.path.insert(0, str(dest / "grader"))
+    try:
+        import scoring
+        (dest / "grader" / "manifest.json").write_text(json.dumps({
+            "checks": [{"name": c.name, "points": c.points, "visibility": c.visibility}
+                       for c in scoring.checks_table.CHECKS + scoring.checks_table.HIDDEN],
+            "accuracy_points": scoring.checks_table.ACCURACY_POINTS, "max_score": scoring.max_score(config)},
+            indent=2))
+    finally:
+        sys.path.pop(0)
     return dest
 
 
@@ -355,11 +380,16 @@ def zip_folder(folder: Path, out_zip: Path) -> None:
                     zf.writestr(info, f.read())
 
 
-def build_autograder(out_zip, repo: Path = REPO_ROOT, data_dir=None) -> dict:
-    """Write the Gradescope autograder zip; returns its manifest."""
+def build_autograder(out_zip, repo: Path = REPO_ROOT, data_dir=None, target_python: str = pins.DEFAULT_PYTHON) -> dict:
+    """Write the Gradescope autograder zip for the image's Python; returns its manifest.
+
+    First pip's resolver checks that the requirements install on that Python (proj4_instructor.pins).
+    """
     out_zip = Path(out_zip)
+    pins.check_target(target_python, Path(repo) / "requirements-ci.txt", TORCH_PACKAGES, GRADER_PACKAGES)
     with tempfile.TemporaryDirectory(prefix="proj4-autograder-") as tmp:
-        source = build_autograder_source(Path(tmp) / "source", repo, data_dir=data_dir, bundle_data=True)
+        source = build_autograder_source(Path(tmp) / "source", repo, data_dir=data_dir,
+                                         target_python=target_python)
         zip_folder(source, out_zip)
         return json.loads((source / "grader" / "manifest.json").read_text())
 
@@ -378,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     grader.add_argument("--out", type=Path, default=Path("autograder.zip"), help="zip to write")
     grader.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data",
                         help="installed dataset: the mean/std come from it, the test split is bundled")
+    grader.add_argument("--python", default=pins.DEFAULT_PYTHON,
+                        help="python3 of the Gradescope base image: 3.10 = Ubuntu 22.04, 3.12 = Ubuntu 24.04")
     return parser
 
 
@@ -389,12 +421,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"warning: {warning}", file=sys.stderr)
             print(f"wrote the student starter to {args.out}")
         else:
-            manifest = build_autograder(args.out, data_dir=args.data_dir)
-            graded = [t for t in manifest["tests"] if t["points"] > 0]
-            print(f"wrote {args.out}: {len(graded)} graded tests, {manifest['max_score']:g} points; "
-                  f"{len(manifest['zero_weight_passing_on_starter'])} pass on the starter (weight 0); "
-                  f"{len(manifest['excluded'])} not gradable on Gradescope (slow or need the training split)")
-    except (ReleaseError, markers.MarkerError) as err:
+            manifest = build_autograder(args.out, data_dir=args.data_dir, target_python=args.python)
+            print(f"wrote {args.out}: {len(manifest['checks'])} checks and 4 accuracy checks, "
+                  f"{manifest['max_score']:g} points; the public tests are shown as feedback (0 points)")
+    except (ReleaseError, markers.MarkerError, pins.PinError) as err:
         print(f"proj4 release: {err}", file=sys.stderr)
         return 1
     return 0

@@ -45,6 +45,69 @@ def _trainable(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def _other_backbones(backbone: str) -> list:
+    """The given backbone first, then the other one where it can be built (efficientnet_lite0 needs timm):
+    a head must follow the backbone's feature size, whichever backbone this machine uses."""
+    import importlib.util
+
+    from proj4_code.backbones import BACKBONES
+
+    others = [b for b in BACKBONES if b != backbone and (b != "efficientnet_lite0" or importlib.util.find_spec("timm"))]
+    return [backbone] + others
+
+
+def _raw_scores(model: nn.Module, x: torch.Tensor) -> None:
+    """Single-label models return raw scores (logits): CrossEntropyLoss applies the softmax itself."""
+    model.eval()
+    with torch.no_grad():
+        scores = model(x) * 1000
+    sums = scores.sum(dim=1)
+    assert not torch.allclose(sums, torch.full_like(sums, 1000.0), rtol=1e-3) and scores.min() < 0, (
+        "the output rows look like probabilities (non-negative, summing to 1): forward should return the raw "
+        "scores (logits), with no softmax")
+
+
+def _relu_in_every_conv_block(conv_layers: nn.Module) -> None:
+    layers = [m for m in conv_layers.modules() if not list(m.children())]
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    for i, start in enumerate(convs):
+        block = layers[start:convs[i + 1] if i + 1 < len(convs) else len(layers)]
+        assert any(isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU)) for m in block), (
+            f"conv block {i + 1} ({' -> '.join(type(m).__name__ for m in block)}) has no ReLU; expected a "
+            "non-linearity after every Conv2d")
+
+
+class _ReverseListing:
+    """Within `with`: os.listdir / os.scandir list names in reverse alphabetical order, so code that
+    does not sort shows it on every filesystem."""
+
+    class _Entries(list):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    def __enter__(self):
+        self.listdir, self.scandir = os.listdir, os.scandir
+        listdir, scandir, entries = self.listdir, self.scandir, self._Entries
+
+        def reversed_scandir(path="."):
+            with scandir(path) as found:
+                return entries(sorted(found, key=lambda e: e.name, reverse=True))
+
+        os.listdir = lambda path=".": sorted(listdir(path), reverse=True)
+        os.scandir = reversed_scandir
+        return self
+
+    def __exit__(self, *exc):
+        os.listdir, os.scandir = self.listdir, self.scandir
+        return False
+
+
 class _Scores(nn.Module):
     """A stand-in model whose output is its input, with the given loss criterion."""
 
@@ -101,6 +164,25 @@ def image_loader(data_dir) -> None:
     tensor, _ = loader[0]
     assert isinstance(tensor, torch.Tensor) and tensor.shape[0] == 1, "loader[0] should apply self.transform"
 
+    # A small tree listed in reverse order (whatever your filesystem does): your code must sort.
+    with tempfile.TemporaryDirectory() as folder, _ReverseListing():
+        for name in ("b", "c", "a"):
+            for file_name in ("2.png", "1.jpg", "3.JPG"):
+                (Path(folder) / "train" / name).mkdir(parents=True, exist_ok=True)
+                _constant_image(40 * "abc".index(name)).save(Path(folder) / "train" / name / file_name,
+                                                            format="PNG" if file_name.endswith("png") else "JPEG")
+        small = ImageLoader(folder, split="train", transform=transforms.ToTensor())
+        assert small.class_dict == {"a": 0, "b": 1, "c": 2}, (
+            f"folders b, c, a should be numbered {{'a': 0, 'b': 1, 'c': 2}} (sorted), got {small.class_dict}")
+        got = [(os.path.relpath(p, Path(folder) / "train"), y) for p, y in small.dataset]
+        expected = [(os.path.join(c, f), i) for i, c in enumerate("abc") for f in ("1.jpg", "2.png", "3.JPG")]
+        assert got == expected, f"image paths should be every .jpg/.jpeg/.png (any case), sorted by class then " \
+                                f"file name:\n{expected}\ngot\n{got}"
+        for index in (0, 8):
+            image, label = small[index]
+            assert type(label) is int, f"the label should be a Python int, got {type(label).__name__}"
+            assert isinstance(image, torch.Tensor), "loader[i] should apply self.transform"
+
 
 def compute_mean_and_std() -> None:
     """compute_mean_and_std on two small images in nested folders, against NumPy's answer."""
@@ -137,10 +219,10 @@ def fundamental_normalization_transforms() -> None:
 
     compose = get_fundamental_normalization_transforms((64, 64), 0.4, 0.2)
     assert transforms.Normalize in _transform_types(compose), "Normalize is missing"
-    out = compose(_constant_image(153))  # 153 / 255 = 0.6, normalised to (0.6 - 0.4) / 0.2 = 1
+    out = compose(_constant_image(204))  # 204 / 255 = 0.8, normalised to (0.8 - 0.4) / 0.2 = 2
     assert tuple(out.shape) == (1, 64, 64), f"expected shape (1, 64, 64), got {tuple(out.shape)}"
-    assert torch.allclose(out, torch.ones_like(out), atol=1e-4), (
-        f"a pixel of 0.6 with mean 0.4 and std 0.2 should become 1.0, got {out.mean():.4f}")
+    assert torch.allclose(out, torch.full_like(out, 2.0), atol=1e-4), (
+        f"a pixel of 0.8 with mean 0.4 and std 0.2 should become (0.8 - 0.4) / 0.2 = 2.0, got {out.mean():.4f}")
 
 
 def simple_net() -> None:
@@ -152,7 +234,19 @@ def simple_net() -> None:
     assert _count(model, nn.Conv2d) == 2 and _count(model, nn.Linear) == 2, "expected 2 Conv2d and 2 Linear layers"
     params = sum(p.numel() for p in model.parameters())
     assert params == 56_895, f"{params} parameters, the figure's network has 56,895"
-    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss), "loss_criterion should be nn.CrossEntropyLoss"
+    kinds = [type(m).__name__ for m in model.conv_layers]
+    assert kinds == ["Conv2d", "MaxPool2d", "ReLU"] * 2, f"conv_layers should be (Conv2d, MaxPool2d, ReLU) twice, " \
+                                                          f"as in the figure; got {kinds}"
+    for conv in (model.conv_layers[0], model.conv_layers[3]):
+        assert conv.kernel_size == (5, 5) and conv.stride == (1, 1) and conv.padding == (0, 0), (
+            f"{conv}: the figure's convolutions have kernel 5, stride 1 and no padding")
+    for pool in (model.conv_layers[1], model.conv_layers[4]):
+        assert pool.kernel_size == 3 and pool.stride == 3, f"{pool}: the figure's pools are 3 x 3 with stride 3"
+    kinds = [type(m).__name__ for m in model.fc_layers]
+    assert kinds == ["Linear", "ReLU", "Linear"], f"fc_layers should be Linear, ReLU, Linear; got {kinds}"
+    _raw_scores(model, torch.rand(4, 1, 64, 64))
+    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss) and model.loss_criterion.reduction == "mean", (
+        f"loss_criterion should be nn.CrossEntropyLoss(reduction='mean'), got {model.loss_criterion}")
 
 
 def compute_accuracy() -> None:
@@ -177,6 +271,14 @@ def compute_loss() -> None:
         total = loss_of(model, logits, labels, is_normalize=False)
         assert torch.isclose(total, expected * 4), (
             f"reduction {reduction!r}, is_normalize=False: the sum {expected * 4:.4f}, got {total:.4f}")
+    # Multi-label (Part 4): 4 samples x 7 attributes; normalised means the mean over all 28 entries.
+    probs, flags = torch.rand(4, 7).clamp(0.05, 0.95), torch.randint(0, 2, (4, 7)).float()
+    expected = nn.functional.binary_cross_entropy(probs, flags)
+    for reduction in ("mean", "sum"):
+        loss = loss_of(_Scores(nn.BCELoss(reduction=reduction)), probs, flags)
+        assert torch.isclose(loss, expected), (
+            f"BCELoss(reduction={reduction!r}) on (4, 7) targets: the mean over all 28 entries is {expected:.4f}, "
+            f"got {loss:.4f} (divide a sum by target_labels.numel(), not by the batch size)")
 
 
 def get_optimizer() -> None:
@@ -193,18 +295,30 @@ def get_optimizer() -> None:
     sgd = make(model, {"optimizer_type": "sgd", "lr": 0.1, "momentum": 0.9})
     assert isinstance(sgd, torch.optim.SGD), f"optimizer_type sgd gave {type(sgd).__name__}"
     assert sgd.param_groups[0]["momentum"] == 0.9, "SGD takes momentum from the config"
+    sgd = make(model, {"optimizer_type": "sgd", "lr": 0.1, "weight_decay": 1e-3})
+    assert sgd.param_groups[0]["weight_decay"] == 1e-3, "SGD takes weight_decay from the config"
+    default = make(model, {})
+    group = default.param_groups[0]
+    assert isinstance(default, torch.optim.SGD) and (group["lr"], group["weight_decay"], group["momentum"]) == (
+        0.01, 0, 0), f"an empty config means SGD, lr 0.01, weight_decay 0, momentum 0; got {default}"
 
 
-class _Brightness(nn.Module):
-    """Classifies an image by its mean brightness: all a dark vs. light problem needs."""
+def _brightness_model() -> nn.Module:
+    """Classifies an image by its mean brightness: all a dark vs. light problem needs. Its 'backbone'
+    (average pooling) has no weights, so it also runs with cached features, like Parts 3-4."""
+    from proj4_code.backbones import FrozenBackboneModel
 
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(1, 2)
-        self.loss_criterion = nn.CrossEntropyLoss()
+    class Brightness(FrozenBackboneModel):
+        def __init__(self):
+            super().__init__()
+            self.conv_layers = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.fc_layers = nn.Linear(1, 2)
+            self.loss_criterion = nn.CrossEntropyLoss()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(x.mean(dim=(1, 2, 3)).unsqueeze(1))
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.conv_layers(x))
+
+    return Brightness()
 
 
 def _dark_and_light(folder: Path) -> None:
@@ -223,10 +337,27 @@ def trainer() -> None:
     from proj4_code.runner import Trainer
 
     torch.manual_seed(0)
-    model = _Brightness()
+    model = _brightness_model()
     with tempfile.TemporaryDirectory() as folder:
         _dark_and_light(Path(folder) / "data")
-        run = Trainer(Path(folder) / "data", model, torch.optim.SGD(model.parameters(), lr=1.0),
+        # training_step on its own: .grad must be the gradient of this batch alone (lr = 0: no weight moves).
+        frozen = Trainer(Path(folder) / "data", model, torch.optim.SGD(model.parameters(), lr=0.0),
+                         Path(folder) / "frozen", transforms.ToTensor(), transforms.ToTensor(),
+                         batch_size=4, load_from_disk=False, device="cpu", progress=False)
+        for x, y in list(frozen.train_loader)[:3]:
+            model.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            expected = [p.grad.clone() for p in model.parameters()]
+            model.zero_grad()  # leave what a previous step would: gradients of another batch
+            nn.functional.cross_entropy(model(x.flip(0)[:1]), y.flip(0)[:1]).backward()
+            output, loss = frozen.training_step(x, y)
+            assert tuple(output.shape) == (len(y), 2) and loss.dim() == 0, "training_step returns (output, loss)"
+            assert all(p.grad is not None and torch.allclose(p.grad, g, atol=1e-6)
+                       for p, g in zip(model.parameters(), expected)), (
+                "after training_step the gradients are not those of the batch: call optimizer.zero_grad() "
+                "before loss.backward(), then optimizer.step()")
+
+        run = Trainer(Path(folder) / "data", model, torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.5),
                       Path(folder) / "checkpoints", transforms.ToTensor(), transforms.ToTensor(),
                       batch_size=4, load_from_disk=False, device="cpu", progress=False)
         before = [p.detach().clone() for p in model.parameters()]
@@ -239,7 +370,22 @@ def trainer() -> None:
             "train_epoch did not change the weights: call loss.backward() and optimizer.step()")
         for _ in range(5):
             run.train_epoch()
+        trained = [p.detach().clone() for p in model.parameters()]
         val_loss, val_accuracy = run.validate()
+        assert all(torch.equal(a, b) for a, b in zip(trained, model.parameters())), (
+            "validate changed the weights after training: validation_step must not call backward() or "
+            "optimizer.step() (the optimizer still holds the last gradients)")
+        outputs, targets = run.validation_outputs()
+        expected = nn.functional.cross_entropy(outputs, targets).item()
+        assert math.isclose(val_loss, expected, rel_tol=1e-4), (
+            f"validate returned loss {val_loss:.4f}, expected the mean cross-entropy {expected:.4f}")
+
+        # Parts 3-4 train on cached backbone features: the steps must use self.model_output(x).
+        cached = Trainer(Path(folder) / "data", model, torch.optim.SGD(model.parameters(), lr=1.0),
+                         Path(folder) / "cached", transforms.ToTensor(), transforms.ToTensor(), batch_size=4,
+                         load_from_disk=False, device="cpu", progress=False, cache_features=True)
+        cached.train_epoch()
+        cached.validate()
     assert val_loss < first_loss, f"validation loss {first_loss:.4f} -> {val_loss:.4f}: it should fall on this problem"
     assert val_accuracy == 1.0, f"dark vs. light images should be learnt perfectly, got accuracy {val_accuracy:.2f}"
 
@@ -258,6 +404,25 @@ def fundamental_augmentation_transforms() -> None:
     assert shapes == {(1, 64, 64)}, f"expected shape (1, 64, 64), got {shapes}"
     assert all(0 <= o.min() and o.max() <= 1 for o in outputs), "values should be in [0, 1] (no Normalize here)"
     assert any(not torch.equal(outputs[0], o) for o in outputs[1:]), "10 calls gave the same image: nothing is random"
+    assert transforms.RandomVerticalFlip not in kinds, "no RandomVerticalFlip: an upside-down scene is not a scene"
+
+    # On 15-Scene-sized images (256 x 256, 411 x 200): 8 stripes across the width, then the height; the
+    # augmentation must keep at least 70 % of the scene in view (a small shift or crop, not a zoom).
+    for height, width in ((256, 256), (200, 411)):
+        for vertical in (True, False):
+            n = width if vertical else height
+            wave = 128 + 100 * np.sin(2 * np.pi * 8 * (np.arange(n) + 0.5) / n)
+            pixels = np.tile(wave, (height, 1)) if vertical else np.tile(wave[:, None], (1, width))
+            for _ in range(8):
+                out = compose(Image.fromarray(pixels.astype(np.uint8), mode="L"))
+                assert tuple(out.shape) == (1, 64, 64), f"a {width} x {height} image gave shape {tuple(out.shape)}"
+                profile = out[0].mean(dim=0 if vertical else 1)
+                signs = torch.sign(profile - profile.mean())
+                seen = int((signs[1:] != signs[:-1]).sum()) / 2
+                assert seen >= 5.6, (
+                    f"a {width} x {height} image with 8 stripes across its {'width' if vertical else 'height'} came "
+                    f"out with {seen}: about {seen / 8:.0%} of the scene stays in view, expected at least 70 % "
+                    "(resize to inp_size (H, W) first, then shift or crop a little)")
 
 
 def all_transforms() -> None:
@@ -270,6 +435,7 @@ def all_transforms() -> None:
     normalize = next(t for t in compose.transforms if isinstance(t, transforms.Normalize))
     assert list(normalize.mean) == [0.5] and list(normalize.std) == [0.25], (
         f"Normalize should use the given mean and std, got {normalize.mean}, {normalize.std}")
+    assert isinstance(compose.transforms[-1], transforms.Normalize), "Normalize comes last, after ToTensor"
     out = compose(_gray_image(100, 80))
     assert tuple(out.shape) == (1, 64, 64), f"expected shape (1, 64, 64), got {tuple(out.shape)}"
 
@@ -283,7 +449,10 @@ def simple_net_final() -> None:
         assert tuple(out.shape) == (4, 15), f"output shape {tuple(out.shape)} in {'train' if mode else 'eval'} mode"
     for kind, least in ((nn.Conv2d, 3), (nn.BatchNorm2d, 1), (nn.Dropout, 1), (nn.Linear, 2), (nn.ReLU, 1)):
         assert _count(model, kind) >= least, f"at least {least} {kind.__name__} layer(s) needed"
-    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss), "loss_criterion should be nn.CrossEntropyLoss"
+    _relu_in_every_conv_block(model.conv_layers)
+    _raw_scores(model, torch.randn(4, 1, 64, 64))
+    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss) and model.loss_criterion.reduction == "mean", (
+        f"loss_criterion should be nn.CrossEntropyLoss(reduction='mean'), got {model.loss_criterion}")
 
 
 def confusion_matrix() -> None:
@@ -313,6 +482,10 @@ def _frozen_head_model(model: nn.Module, outputs: int) -> torch.Tensor:
     assert all(not p.requires_grad for p in model.conv_layers.parameters()), "freeze every parameter of conv_layers"
     with torch.no_grad():
         features = model.conv_layers(torch.rand(2, 1, 96, 96)).flatten(1).shape[1]
+    linears = [(m.in_features, m.out_features) for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]
+    assert linears == [(features, outputs)], (
+        f"backbone {model.backbone_name} gives {features} features: the head should be Linear({features}, {outputs}) "
+        f"(use num_features, not a constant), got Linear layers {linears}")
     trainable = _trainable(model)
     assert trainable == (features + 1) * outputs, (
         f"{trainable} trainable parameters; only the head Linear({features} -> {outputs}) should train, "
@@ -326,9 +499,12 @@ def my_resnet(backbone: str = "resnet18") -> None:
     """MyResNet18 built without pretrained weights (fast, offline): frozen backbone, 15-way head."""
     from proj4_code.my_resnet import MyResNet18
 
-    model = MyResNet18(pretrained=False, backbone=backbone)
-    _frozen_head_model(model, 15)
-    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss), "loss_criterion should be nn.CrossEntropyLoss"
+    for name in _other_backbones(backbone):
+        model = MyResNet18(pretrained=False, backbone=name)
+        _frozen_head_model(model, 15)
+        _raw_scores(model, torch.rand(4, 1, 64, 64))
+        assert isinstance(model.loss_criterion, nn.CrossEntropyLoss) and model.loss_criterion.reduction == "mean", (
+            f"loss_criterion should be nn.CrossEntropyLoss(reduction='mean'), got {model.loss_criterion}")
 
 
 # -- Part 4 -----------------------------------------------------------------------------------------
@@ -343,8 +519,9 @@ def multilabel_image_loader(data_dir) -> None:
     image, flags = loader[0]
     assert isinstance(image, torch.Tensor) and image.shape[0] == 1, "loader[0] should apply self.transform"
     expected = torch.tensor([float(c) for c in rows[0][2:]])
-    assert isinstance(flags, torch.Tensor) and flags.shape == (len(ATTRIBUTES),), (
-        f"the attribute flags should be a tensor of shape ({len(ATTRIBUTES)},)")
+    assert isinstance(flags, torch.Tensor) and flags.shape == (len(ATTRIBUTES),) and flags.dtype == torch.float32, (
+        f"the attribute flags should be a float32 tensor of shape ({len(ATTRIBUTES)},) (BCELoss needs floats), "
+        f"got {flags!r}")
     assert torch.equal(flags.float(), expected), f"flags of row 1 should be {expected.tolist()}, got {flags.tolist()}"
 
 
@@ -352,12 +529,18 @@ def multilabel_resnet(backbone: str = "resnet18") -> None:
     """MultilabelResNet18 without pretrained weights: frozen backbone, 7 sigmoid outputs, BCE loss."""
     from proj4_code.multilabel_resnet import MultilabelResNet18
 
-    model = MultilabelResNet18(pretrained=False, backbone=backbone)
-    assert isinstance(model.activation, nn.Sigmoid), "activation should be nn.Sigmoid (its own attribute)"
-    assert not any(isinstance(m, nn.Sigmoid) for m in model.fc_layers.modules()), "keep the sigmoid out of fc_layers"
-    out = _frozen_head_model(model, len(ATTRIBUTES))
-    assert 0 <= out.min() and out.max() <= 1, "forward should return probabilities in [0, 1]"
-    assert isinstance(model.loss_criterion, nn.BCELoss), "loss_criterion should be nn.BCELoss"
+    for name in _other_backbones(backbone):
+        model = MultilabelResNet18(pretrained=False, backbone=name).eval()
+        assert isinstance(model.activation, nn.Sigmoid), "activation should be nn.Sigmoid (its own attribute)"
+        assert not any(isinstance(m, nn.Sigmoid) for m in model.fc_layers.modules()), "keep the sigmoid out of fc_layers"
+        out = _frozen_head_model(model, len(ATTRIBUTES))
+        x = torch.rand(2, 1, 96, 96)
+        with torch.no_grad():
+            out, logits = model(x), model.fc_layers(torch.flatten(model.conv_layers(x), 1))
+        assert torch.allclose(out, torch.sigmoid(logits), atol=1e-6), (
+            "forward should return activation(fc_layers(features)): a sigmoid per attribute, probabilities in [0, 1]")
+        assert isinstance(model.loss_criterion, nn.BCELoss) and model.loss_criterion.reduction == "mean", (
+            f"loss_criterion should be nn.BCELoss(reduction='mean'), got {model.loss_criterion}")
 
 
 def compute_multilabel_accuracy() -> None:

@@ -41,3 +41,55 @@ def assert_only_head_trains(model: nn.Module, x: torch.Tensor, y: torch.Tensor) 
     assert not changed, f"backbone tensors changed in training: {changed[:5]}"
     assert any(not torch.equal(v, head_before[k]) for k, v in model.fc_layers.state_dict().items()), \
         "the head did not change in a training step"
+
+
+def randomise_buffers(model: nn.Module) -> nn.Module:
+    """Give BatchNorm statistics values a fresh model would not have, so a round trip test sees them."""
+    generator = torch.Generator().manual_seed(1)
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.running_mean.copy_(torch.randn(module.running_mean.shape, generator=generator) * 0.1)
+            module.running_var.copy_(torch.rand(module.running_var.shape, generator=generator) + 0.5)
+    return model
+
+
+def assert_save_load_round_trip(tmp_path, build, shape) -> None:
+    """save_trained_model_weights then load_trained_model gives the same class, backbone and outputs."""
+    from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
+
+    torch.manual_seed(0)
+    model = randomise_buffers(build()).eval()
+    x = torch.rand(*shape)
+    with torch.no_grad():
+        expected = model(x)
+    path = save_trained_model_weights(model, tmp_path)
+    class_name = type(model).__name__
+    assert path == tmp_path / f"trained_{class_name}_final.pt" and path.is_file()
+    torch.manual_seed(123)  # the rebuilt model starts from other random weights
+    loaded = load_trained_model(path, expected_class=class_name)
+    assert type(loaded) is type(model) and not loaded.training
+    assert getattr(loaded, "backbone_name", None) == getattr(model, "backbone_name", None)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), expected)
+
+
+def assert_raw_scores(model: nn.Module, x: torch.Tensor) -> None:
+    """A single-label model returns raw scores (logits): no softmax, so the rows do not sum to 1 and the
+    scores are not all in [0, 1] (CrossEntropyLoss applies log-softmax itself)."""
+    model.eval()
+    with torch.no_grad():
+        scores = model(x) * 1000  # large enough that random logits leave [0, 1]; probabilities stay rows of sum 1000
+    sums = scores.sum(dim=1)
+    assert not torch.allclose(sums, torch.full_like(sums, 1000.0), rtol=1e-3), \
+        "every row of the output sums to 1: forward returns probabilities; return the raw scores (no softmax)"
+    assert scores.min() < 0, "no output is negative: forward should return raw scores (logits), not probabilities"
+
+
+def assert_nonlinearity_after_every_conv(conv_layers: nn.Module) -> None:
+    """Each conv block has a non-linearity: between a Conv2d and the next one (or the end) there is a ReLU."""
+    layers = [m for m in conv_layers.modules() if not list(m.children())]
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    for i, start in enumerate(convs):
+        block = layers[start:convs[i + 1] if i + 1 < len(convs) else len(layers)]
+        assert any(isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU)) for m in block), \
+            f"conv block {i + 1} ({' -> '.join(type(m).__name__ for m in block)}) has no ReLU: every conv block needs one"

@@ -1,6 +1,5 @@
-"""Parts 2-4: confusion matrices and per-attribute accuracy, with models whose predictions we choose."""
-import csv
-
+"""Part 2: confusion matrices, with a model whose predictions we choose (Part 4's accuracy table is in
+test_multilabel_metrics.py)."""
 import numpy as np
 import pytest
 import torch
@@ -9,7 +8,7 @@ from torch import nn
 from torchvision import transforms
 
 from proj4_code import confusion_matrix as cm
-from proj4_code.image_loader import ImageLoader, MultiLabelImageLoader
+from proj4_code.image_loader import ImageLoader
 
 # Class folder -> the class the toy model predicts for each of its images.
 PREDICTIONS = {"a": [0, 0, 1, 2], "b": [1, 1, 1], "c": [0, 2, 2, 2, 1]}
@@ -79,41 +78,6 @@ def test_get_pred_images_for_target(classification_set, tmp_path):
     assert cm.get_pred_images_for_target(model, classification_set, predicted_class=2, target_class=1) == []
 
 
-def test_generate_accuracy_table():
-    targets = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 1]])
-    preds = np.array([[1, 0, 0], [1, 0, 1], [1, 0, 0], [0, 0, 0]])
-    table = cm.generate_accuracy_table(targets, preds, 3)
-    assert table.shape == (3,)
-    np.testing.assert_allclose(table, [3 / 4, 2 / 4, 2 / 4])
-
-
-class ProbabilitiesFromPixels(nn.Module):
-    """Image value v: attribute j gets probability 0.5 if bit j of v is set (which counts as 1), else 0.49."""
-
-    def forward(self, x):
-        v = torch.round(x.mean(dim=(1, 2, 3)) * 255).long()
-        bits = (v.unsqueeze(1) >> torch.arange(7)) & 1
-        return torch.where(bits.bool(), torch.tensor(0.5), torch.tensor(0.49))
-
-
-def test_generate_accuracy_data_and_table(tmp_path):
-    values, flags = [0b0000101, 0b1111111, 0b0100000], [[1, 0, 1, 0, 0, 0, 0], [1] * 7, [0] * 7]
-    rows = []
-    for i, (v, f) in enumerate(zip(values, flags)):
-        write_gray(tmp_path / "test" / "coast" / f"{i}.png", v)
-        rows.append(["coast", f"{i}.png", *f])
-    with open(tmp_path / "attributes.csv", "w", newline="") as f:
-        csv.writer(f).writerows(rows)
-    dataset = MultiLabelImageLoader(tmp_path, tmp_path / "attributes.csv", split="test",
-                                    transform=transforms.ToTensor())
-
-    targets, preds = cm.generate_accuracy_data(ProbabilitiesFromPixels(), dataset, 7)
-    np.testing.assert_array_equal(targets, flags)
-    np.testing.assert_array_equal(preds, [[(v >> j) & 1 for j in range(7)] for v in values])
-    table = cm.generate_accuracy_table(targets, preds, 7)
-    np.testing.assert_allclose(table, [1, 1, 1, 1, 1, 2 / 3, 1])
-
-
 def test_plots_return_figures(classification_set, tmp_path):
     import matplotlib
 
@@ -124,7 +88,6 @@ def test_plots_return_figures(classification_set, tmp_path):
     figures = [
         cm.plot_confusion_matrix(np.eye(3), ["a", "b", "c"]),
         cm.generate_and_plot_confusion_matrix(PredictFromPixels(), classification_set),
-        cm.plot_accuracy_table(np.linspace(0, 1, 7)),
     ]
     for fig in figures:
         assert isinstance(fig, Figure)

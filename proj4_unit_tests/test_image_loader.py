@@ -1,5 +1,4 @@
-"""Part 1 and Part 4 datasets: ImageLoader and MultiLabelImageLoader."""
-import csv
+"""Part 1: ImageLoader (MultiLabelImageLoader, Part 4: test_multilabel_image_loader.py)."""
 import os
 
 import numpy as np
@@ -8,7 +7,7 @@ import torch
 from PIL import Image
 
 from proj4_code.data_transforms import get_fundamental_transforms
-from proj4_code.image_loader import ATTRIBUTES, ImageLoader, MultiLabelImageLoader, default_attribute_csv
+from proj4_code.image_loader import ImageLoader
 
 CLASSES = ["bedroom", "coast", "forest", "highway", "industrial", "insidecity", "kitchen", "livingroom",
            "mountain", "office", "opencountry", "store", "street", "suburb", "tallbuilding"]
@@ -17,12 +16,6 @@ CLASSES = ["bedroom", "coast", "forest", "highway", "industrial", "insidecity", 
 def write_image(path, value=128, size=(8, 8), fmt=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full(size, value, dtype=np.uint8), mode="L").save(path, format=fmt)
-    return path
-
-
-def write_csv(path, rows):
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(rows)
     return path
 
 
@@ -66,23 +59,6 @@ def test_load_img_from_path_on_real_data(data_dir):
     assert dataset[0][0].mode == "L", "with no transform, __getitem__ returns the PIL image"
 
 
-@pytest.mark.slow
-@pytest.mark.points(2)
-def test_multilabel_loader_on_real_data(data_dir):
-    for split, expected in (("train", 1196), ("test", 500)):
-        csv_path = default_attribute_csv(data_dir, split)
-        dataset = MultiLabelImageLoader(data_dir, csv_path, split=split, transform=get_fundamental_transforms((32, 32)))
-        assert len(dataset) == expected, split
-        with open(csv_path, newline="") as f:
-            rows = [row for row in csv.reader(f) if row]
-        for index in (0, expected // 2, expected - 1):
-            img, flags = dataset[index]
-            assert img.shape == (1, 32, 32)
-            assert flags.dtype == torch.float32 and flags.shape == (len(ATTRIBUTES),)
-            assert flags.tolist() == [float(v) for v in rows[index][2:]], f"{split} row {index + 1}"
-            assert dataset.dataset[index][0].endswith(os.path.join(rows[index][0], rows[index][1]))
-
-
 # -- bad input on synthetic trees -------------------------------------------------------------
 
 def test_missing_data_dir(tmp_path):
@@ -98,15 +74,59 @@ def test_unknown_split(tmp_path):
         ImageLoader(tmp_path, split="val")
 
 
-def test_sorted_classes_and_ignores_other_files(tmp_path):
+@pytest.fixture
+def reverse_listing(monkeypatch):
+    """os.listdir and os.scandir list names in reverse alphabetical order, whatever the filesystem does:
+    your code must sort, not rely on the order a folder happens to be listed in."""
+    listdir, scandir = os.listdir, os.scandir
+
+    class Reversed(list):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    def reversed_listdir(path="."):
+        return sorted(listdir(path), reverse=True)
+
+    def reversed_scandir(path="."):
+        with scandir(path) as entries:
+            return Reversed(sorted(entries, key=lambda e: e.name, reverse=True))
+
+    monkeypatch.setattr(os, "listdir", reversed_listdir)
+    monkeypatch.setattr(os, "scandir", reversed_scandir)
+
+
+@pytest.mark.points(2)
+def test_sorted_classes_and_ignores_other_files(tmp_path, reverse_listing):
     for name in ("b", "c", "a"):
         write_image(tmp_path / "train" / name / "2.png")
         write_image(tmp_path / "train" / name / "1.jpg", fmt="JPEG")
+        write_image(tmp_path / "train" / name / "3.JPG", fmt="JPEG")
     (tmp_path / "train" / "a" / "notes.txt").write_text("not an image")
     dataset = ImageLoader(tmp_path, split="train")
-    assert dataset.class_dict == {"a": 0, "b": 1, "c": 2}
+    assert dataset.class_dict == {"a": 0, "b": 1, "c": 2}, "classes numbered from 0 in alphabetical order"
     assert [(os.path.relpath(p, tmp_path / "train"), y) for p, y in dataset.dataset] == [
-        (os.path.join(c, f), i) for i, c in enumerate("abc") for f in ("1.jpg", "2.png")]
+        (os.path.join(c, f), i) for i, c in enumerate("abc") for f in ("1.jpg", "2.png", "3.JPG")], \
+        "every .jpg/.jpeg/.png (any case), sorted by class, then by file name"
+    assert len(dataset) == 9
+
+
+def test_getitem_label_and_transform(tmp_path):
+    for i, name in enumerate(("b", "a")):
+        write_image(tmp_path / "train" / name / "1.png", value=50 + 100 * i, size=(6, 10))
+    dataset = ImageLoader(tmp_path, split="train", transform=get_fundamental_transforms((4, 4)))
+    for index, (value, label) in enumerate(((150, 0), (50, 1))):
+        img, y = dataset[index]
+        assert type(y) is int and y == label, f"the label should be the int {label}, got {y!r}"
+        assert isinstance(img, torch.Tensor) and img.shape == (1, 4, 4), "self.transform must be applied"
+        assert torch.allclose(img, torch.full((1, 4, 4), value / 255)), "the image of this index"
+    dataset.transform = None
+    assert isinstance(dataset[0][0], Image.Image) and dataset[0][0].mode == "L"
 
 
 def test_empty_class_folder(tmp_path):
@@ -133,36 +153,3 @@ def test_corrupt_jpeg(tmp_path, damage):
     with pytest.raises(OSError) as err:
         dataset[1]
     assert str(bad) in str(err.value)
-
-
-def _attribute_tree(tmp_path):
-    write_image(tmp_path / "train" / "coast" / "1.png")
-    write_image(tmp_path / "train" / "street" / "2.png")
-    return tmp_path / "attributes.csv"
-
-
-def test_multilabel_synthetic_csv(tmp_path):
-    csv_path = write_csv(_attribute_tree(tmp_path), [
-        ["coast", "1.png", 1, 1, 0, 0, 1, 0, 0],
-        [],  # blank lines are skipped
-        ["street", "2.png", 0, 0, 1, 0, 0, 1, 1],
-    ])
-    dataset = MultiLabelImageLoader(tmp_path, csv_path, split="train")
-    assert len(dataset) == 2
-    img, flags = dataset[1]
-    assert img.mode == "L"
-    assert torch.equal(flags, torch.tensor([0.0, 0, 1, 0, 0, 1, 1]))
-
-
-@pytest.mark.parametrize("bad_row, error", [
-    (["street", "2.png", 0, 0, 1, 0, 0, 1], ValueError),  # 8 columns
-    (["street", "2.png", 0, 0, 1, 0, 0, 1, 1, 0], ValueError),  # 10 columns
-    (["street", "2.png", 0, 0, 2, 0, 0, 1, 1], ValueError),
-    (["street", "2.png", 0, 0, "x", 0, 0, 1, 1], ValueError),
-    (["street", "3.png", 0, 0, 1, 0, 0, 1, 1], FileNotFoundError),
-])
-def test_multilabel_csv_errors_name_file_and_line(tmp_path, bad_row, error):
-    csv_path = write_csv(_attribute_tree(tmp_path), [["coast", "1.png", 1, 1, 0, 0, 1, 0, 0], bad_row])
-    with pytest.raises(error) as err:
-        MultiLabelImageLoader(tmp_path, csv_path, split="train")
-    assert str(csv_path) in str(err.value) and "line 2" in str(err.value), str(err.value)

@@ -11,7 +11,8 @@ import torch
 import torchvision
 from torch import nn
 
-from model_checks import BACKBONES, assert_only_head_trains, count_parameters as count, needs_timm
+from model_checks import (BACKBONES, assert_only_head_trains, assert_raw_scores, assert_save_load_round_trip,
+                          count_parameters as count, needs_timm)
 from proj4_code import backbones
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 from proj4_code.my_resnet import MyResNet18
@@ -70,6 +71,26 @@ def test_frozen_backbone_stays_frozen(backbone):
     torch.manual_seed(0)
     model = MyResNet18(pretrained=False, backbone=backbone)
     assert_only_head_trains(model, torch.rand(4, 3, 64, 64), torch.tensor([0, 3, 7, 14]))
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_head_follows_the_backbone(backbone):
+    """The head is Linear(D, 15) with D the backbone's feature size (512 or 1,280), never a constant."""
+    model = MyResNet18(pretrained=False, backbone=backbone)
+    _, num_features = backbones.load_backbone(backbone, pretrained=False)
+    linears = [m for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(num_features, 15)], model.fc_layers
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_forward_returns_logits(backbone):
+    torch.manual_seed(0)
+    assert_raw_scores(MyResNet18(pretrained=False, backbone=backbone), torch.rand(4, 1, 64, 64))
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_save_and_load_round_trip(tmp_path, backbone):
+    assert_save_load_round_trip(tmp_path, lambda: MyResNet18(pretrained=False, backbone=backbone), (2, 1, 64, 64))
 
 
 # -- pretrained weights --------------------------------------------------------------------------

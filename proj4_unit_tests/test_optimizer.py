@@ -51,6 +51,16 @@ def test_step_moves_the_weights():
     assert torch.allclose(model[2].bias, before - 0.1 * 5), "one SGD step: bias -= lr * grad (5 = batch size)"
 
 
+def test_defaults():
+    """Missing keys: SGD, lr 0.01, weight_decay 0, momentum 0."""
+    optimizer = get_optimizer(small_model(), {})
+    assert type(optimizer) is torch.optim.SGD
+    group = optimizer.param_groups[0]
+    assert (group["lr"], group["weight_decay"], group["momentum"]) == (0.01, 0, 0)
+    adam = get_optimizer(small_model(), {"optimizer_type": "Adam"}).param_groups[0]
+    assert (adam["lr"], adam["weight_decay"]) == (0.01, 0)
+
+
 def test_unknown_type():
     with pytest.raises(ValueError, match="rmsprop"):
         get_optimizer(small_model(), {"optimizer_type": "rmsprop", "lr": 0.1})

@@ -9,6 +9,7 @@ from PIL import Image
 from torch import nn
 
 from proj4_code import data_transforms
+from proj4_code.backbones import FrozenBackboneModel
 from proj4_code.optimizer import get_optimizer
 from proj4_code.runner import Trainer
 from proj4_code.simple_net import SimpleNet
@@ -171,3 +172,85 @@ def test_tune_cpu_allocator(monkeypatch):
         assert tune_cpu_allocator() is True, "glibc's mallopt refused the thresholds"
     monkeypatch.setattr(sys, "platform", "darwin")
     assert tune_cpu_allocator() is False
+
+
+# -- the two steps you write, checked directly ---------------------------------------------------
+
+def batches(tree, n=2):
+    """n batches of 8 images from the training split, as the Trainer would give them."""
+    val_tf = data_transforms.get_fundamental_normalization_transforms(SIZE, 0.3, 0.2)
+    from proj4_code.image_loader import ImageLoader
+    dataset = ImageLoader(tree, split="train", transform=val_tf)
+    picks = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))[: 8 * n].view(n, 8)
+    return [(torch.stack([dataset[i][0] for i in idx]), torch.tensor([dataset[i][1] for i in idx])) for idx in picks]
+
+
+def fresh_gradients(model, x, y):
+    copy = SimpleNet()
+    copy.load_state_dict(model.state_dict())
+    nn.functional.cross_entropy(copy(x), y).backward()
+    return [p.grad for p in copy.parameters()]
+
+
+@pytest.mark.points(2)
+def test_training_step_zeroes_gradients_before_each_step(tree, tmp_path):
+    """After a training_step, .grad holds the gradient of that batch alone, not a sum with earlier batches."""
+    reset_seed(0)
+    model = SimpleNet()
+    trainer = Trainer(tree, model, torch.optim.SGD(model.parameters(), lr=0.0), tmp_path,
+                      transforms.ToTensor(), transforms.ToTensor(), batch_size=16, progress=False, device="cpu")
+    model.train()
+    for x, y in batches(tree, 3):
+        expected = fresh_gradients(model, x, y)  # lr = 0: the weights never move
+        output, loss = trainer.training_step(x, y)
+        assert output.shape == (8, 15) and loss.dim() == 0
+        assert loss.item() == pytest.approx(nn.functional.cross_entropy(model(x), y).item(), rel=1e-4)
+        for p, g in zip(model.parameters(), expected):
+            assert p.grad is not None, "no gradient after training_step: call loss.backward()"
+            assert torch.allclose(p.grad, g, atol=1e-6), (
+                "after training_step .grad is not the gradient of this batch: zero the gradients "
+                "(optimizer.zero_grad()) before loss.backward(), or they add up over batches")
+
+
+@pytest.mark.points(2)
+def test_validate_changes_nothing_after_real_training(tree, tmp_path):
+    """validate after real training steps (the optimizer holds gradients and momentum now) leaves every
+    weight as it was, and its loss is the mean cross-entropy over the test split."""
+    reset_seed(0)
+    trainer = make_trainer(tree, tmp_path)
+    trainer.train_epoch()
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    loss, accuracy = trainer.validate()
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items()), \
+        "validate changed the weights: validation_step must not call backward() or optimizer.step()"
+    outputs, targets = trainer.validation_outputs()
+    expected = nn.functional.cross_entropy(outputs, targets).item()
+    assert loss == pytest.approx(expected, rel=1e-4), f"validation loss {loss}, expected the mean {expected}"
+    assert accuracy == pytest.approx((outputs.argmax(1) == targets).float().mean().item())
+
+
+class PooledFeatures(FrozenBackboneModel):
+    """A parameter-free 'backbone' (4 x 4 average pooling) and a Linear head: enough for cached features."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv_layers = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten())
+        self.fc_layers = nn.Linear(16, NUM_CLASSES)
+        self.loss_criterion = nn.CrossEntropyLoss()
+
+    def forward(self, x):
+        return self.head(self.conv_layers(x))
+
+
+def test_steps_use_model_output_with_cached_features(tree, tmp_path):
+    """With cache_features=True the batches are backbone features: the steps must call self.model_output(x)."""
+    reset_seed(0)
+    model = PooledFeatures()
+    tf = data_transforms.get_fundamental_transforms(SIZE)
+    trainer = Trainer(tree, model, torch.optim.Adam(model.parameters(), lr=1e-2), tmp_path, tf, tf, batch_size=16,
+                      progress=False, device="cpu", cache_features=True)
+    before = model.fc_layers.weight.detach().clone()
+    trainer.train_epoch()
+    assert not torch.equal(before, model.fc_layers.weight), "the head did not train on the cached features"
+    loss, _ = trainer.validate()
+    assert np.isfinite(loss)

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from model_checks import assert_classifier_attributes
+from model_checks import assert_classifier_attributes, assert_nonlinearity_after_every_conv, assert_raw_scores
 from proj4_code.simple_net_final import SimpleNetFinal
 
 
@@ -42,3 +42,12 @@ def test_eval_mode_is_deterministic(model):
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x), model(x))
+
+
+def test_every_conv_block_has_a_relu(model):
+    assert_nonlinearity_after_every_conv(model.conv_layers)
+
+
+def test_forward_returns_logits(model):
+    """No softmax: CrossEntropyLoss wants raw scores."""
+    assert_raw_scores(model, torch.rand(4, 1, 64, 64))

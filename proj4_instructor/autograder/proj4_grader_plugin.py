@@ -1,25 +1,20 @@
 """pytest plugin of the proj4 autograder: records what happened, one JSON line per event.
 
-Loaded with `-p proj4_grader_plugin` inside the grading process (which runs student code), so it
-only records; runner.py (outside that process) decides scores. Environment:
+Loaded with `-p proj4_grader_plugin` into the public-test run, which runs student code in the
+sandbox: its events are feedback only (shown with 0 points); nothing in them is trusted or scored.
+Environment:
     GRADER_EVENTS       file to append events to (JSON lines)
-    GRADER_HIDDEN_DIR   folder of the hidden tests: each hidden test file is deleted from disk as
-                        soon as pytest has imported it, before any student code runs (hidden tests
-                        are collected first and import student code only inside test functions)
 
 Events: {"event": "collected", "items": [...], "excluded": [...]}, {"event": "collect_error", ...},
-{"event": "test", "nodeid", "when", "outcome", ...}. A test's credit is 1 when it passes, unless it
-records a fraction with `record_property("score_fraction", x)` (partial credit), and the text it
-records with `record_property("grader_output", text)` is shown to the student.
+{"event": "test", "nodeid", "when", "outcome", ...}.
 
-Not gradable here (deselected, and so left out of the manifest): tests marked slow, and tests that
-need the training split (fixture data_dir): the autograder ships only the test split.
+Not runnable here (deselected): tests marked slow, and tests that need the training split
+(fixture data_dir): the autograder ships only the test split.
 """
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -54,23 +49,16 @@ def not_gradable(item) -> str:
     return ""
 
 
-def _hidden_dir():
-    folder = os.environ.get("GRADER_HIDDEN_DIR")
-    return Path(folder).resolve() if folder else None
-
-
 def describe(item) -> dict:
     points = item.get_closest_marker("points")
     visibility = item.get_closest_marker("visibility")
     doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
-    hidden = _hidden_dir()
     return {
         "nodeid": item.nodeid,
         "file": item.nodeid.split("::")[0],
         "doc": doc.splitlines()[0] if doc else "",
         "points": float(points.args[0]) if points and points.args else 1.0,
         "visibility": visibility.args[0] if visibility and visibility.args else "visible",
-        "hidden": bool(hidden and Path(item.path).resolve().is_relative_to(hidden)),
     }
 
 
@@ -88,29 +76,10 @@ def pytest_collection_modifyitems(session, config, items):
     _emit({"event": "collected", "items": [describe(i) for i in keep], "excluded": drop})
 
 
-_rootpath = None
-
-
-def pytest_configure(config):
-    global _rootpath
-    _rootpath = Path(config.rootpath)
-
-
 def pytest_collectreport(report):
     if report.failed:
         _emit({"event": "collect_error", "nodeid": report.nodeid,
                "message": _clip(report.longreprtext)})
-    hidden = _hidden_dir()
-    if hidden is None or _rootpath is None:
-        return
-    path = (_rootpath / report.nodeid.split("::")[0]).resolve()
-    if path.suffix == ".py" and path.parent == hidden:
-        # This hidden module is imported now (and so are its helpers): take them off the disk
-        # before the public tests are collected, which is when student code first runs.
-        path.unlink(missing_ok=True)
-        for helper in hidden.glob("*.py"):
-            if not helper.name.startswith("test_"):
-                helper.unlink(missing_ok=True)
 
 
 @pytest.hookimpl(wrapper=True)
