@@ -12,6 +12,7 @@ import pwd
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -46,11 +47,15 @@ PRELUDE = "import os as _os, sys as _sys, json as _json, pathlib as _pl\n" \
 ATTACKS = {
     "forge_events_at_exit": '''
 import atexit
-def _forge():
+def _forge():  # a "passed" event for every test pytest collected (the issue's 141/141 attack)
     path = _os.environ.get("GRADER_EVENTS")
-    if path:
+    if path and _os.path.exists(path):
+        nodes = {"proj4_unit_tests/test_public.py::test_simple_net_shape"}
+        for line in open(path):
+            event = _json.loads(line)
+            nodes |= {item["nodeid"] for item in event.get("items", [])}
         with open(path, "a") as f:
-            for node in ("proj4_unit_tests/test_public.py::test_simple_net_shape",):
+            for node in sorted(nodes):
                 for when in ("setup", "call", "teardown"):
                     f.write(_json.dumps({"event": "test", "nodeid": node, "when": when, "outcome": "passed"}) + "\\n")
 atexit.register(_forge)
@@ -283,7 +288,8 @@ def published_only(value):
 
 
 def test_forged_published_answers_earn_nothing(source, sandbox_user, starter_score, tmp_path):
-    """Every check needs an output computed on fixed inputs: the published facts alone score 0."""
+    """Every check needs an output computed on fixed inputs: the published facts alone earn only the
+    checks marked self_reported (the student's own augmentation choices, stated in the README)."""
     expected = json.loads((source / "grader" / "expected.json").read_text())
     forged = json.dumps({"probes": {k: {"answer": published_only(v)} for k, v in expected.items()},
                          "predictions": {}})
@@ -299,5 +305,13 @@ def test_forged_published_answers_earn_nothing(source, sandbox_user, starter_sco
                                          "forge_published_answers"), sandbox_user)
     finally:
         del ATTACKS["forge_published_answers"]
-    assert graded(results) == starter_score == 0, [t["name"] for t in results["tests"] if t["score"] > 0]
+    sys.path.insert(0, str(source / "grader"))
+    try:
+        import checks
+    finally:
+        sys.path.pop(0)
+    self_reported = {c.name for c in checks.CHECKS + checks.HIDDEN if c.self_reported}
+    earned = {t["name"] for t in results["tests"] if t["score"] > 0}
+    assert earned <= self_reported, f"forged answers earned {sorted(earned - self_reported)}"
+    assert graded(results) <= sum(c.points for c in checks.CHECKS if c.self_reported) == 4
 

@@ -336,8 +336,11 @@ def optimizer_points(results: dict) -> float:
     return sum(t["score"] for t in tests) if all(t["status"] == "passed" for t in tests) else -1
 
 
-def test_import_time_error(source, starter, tmp_path):
-    results = run(source, crash_submission(tmp_path, starter, "import module_that_does_not_exist\n"))
+def test_import_time_error_and_megabytes_of_output(source, starter, tmp_path):
+    results = run(source, crash_submission(tmp_path, starter,
+                                           "print('spam ' * 1_000_000)\nimport module_that_does_not_exist\n"))
+    log = results.pop("_log")
+    assert len(json.dumps(results)) < 100_000 and len(log) < 200_000  # the output goes to the staff log, clipped
     tests = by_number(results)
     assert "ModuleNotFoundError: No module named 'module_that_does_not_exist'" in tests["1.1"]["output"]
     assert optimizer_points(results) > 0  # the other probes still ran

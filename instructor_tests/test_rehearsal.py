@@ -3,7 +3,6 @@
 The full rehearsal builds a Debian root, runs setup.sh in it and grades three submissions: about
 15-20 minutes with a cached root (see BENCHMARKS.md), so it runs only when asked.
 """
-import json
 import os
 import subprocess
 import sys

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from proj4_instructor import markers, pins, release
+from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -298,7 +299,13 @@ def test_autograder_zip_layout(autograder_zip):
     assert config["student_files"] == sorted(p.name for p in (REPO_ROOT / "proj4_code").glob("*.py"))
     assert {n for n in infos if n.startswith("starter/proj4_code/")} == \
         {f"starter/proj4_code/{n}" for n in config["student_files"]}
-    assert set(config["checkpoints"]) == set(release.CHECKPOINTS) and len(config["thresholds"]) == 4
+    assert set(config["checkpoints"]) == set(release.CHECKPOINTS)
+    # The autograder's trusted copy of the parts registry is the registry, field by field.
+    fields = ("class_name", "module", "checkpoint", "inp_size", "multilabel", "threshold")
+    assert [tuple(p[f] for f in fields) for p in config["parts"]] == \
+        [(p.class_name, p.module, p.checkpoint, p.inp_size, p.multilabel, p.threshold) for p in PARTS]
+    assert [p["normalize"] for p in config["parts"]] == [p.recipe.normalize for p in PARTS]
+    assert all(p["floor"] < p["threshold"] for p in config["parts"])
     assert abs(config["pixel_mean"] - 0.4555) < 0.002 and abs(config["pixel_std"] - 0.2532) < 0.002
     torch_pin = pins.ci_pins(REPO_ROOT / "requirements-ci.txt")["torch"]
     assert f"torch=={torch_pin}" in requirements.split()

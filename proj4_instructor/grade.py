@@ -1,9 +1,12 @@
-"""`proj4 grade SUBMISSION.zip [--results PATH]`: grade a submission here exactly as Gradescope would.
+"""`proj4-instructor grade SUBMISSION.zip [--results PATH]`: grade a submission here with the autograder's runner.
 
 Lays out a temporary folder like Gradescope's /autograder (source/, submission/, results/), builds
 the autograder into it from this repository (or unpacks a built one with --autograder), runs its
-run_autograder with AUTOGRADER_ROOT pointing there, and prints a table of the results. Nothing is
-installed: the tests run with this Python environment; the data comes from --data-dir.
+run_autograder with AUTOGRADER_ROOT pointing there, and prints a table of the results: the same
+runner, checks and scoring as on Gradescope (and its sandbox user when run as root). Unlike
+Gradescope it does not run setup.sh: nothing is installed, the tests run with this Python
+environment (not the image's Python and CPU-only torch), without the container's memory and CPU
+limits; the data comes from --data-dir. `proj4-instructor rehearse` grades the real way.
 """
 from __future__ import annotations
 

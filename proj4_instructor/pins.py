@@ -127,6 +127,12 @@ def failing_requirement(pip_output: str) -> str:
     return "; ".join(errors) or pip_output.strip()[-500:]
 
 
+def pip_errors(pip_output: str) -> str:
+    """pip's ERROR lines (its WARNING lines about local index folders are noise here), else its tail."""
+    errors = [line for line in pip_output.splitlines() if line.startswith("ERROR")]
+    return "\n".join(errors)[-1500:] if errors else pip_output.strip()[-1500:]
+
+
 @functools.lru_cache(maxsize=None)
 def _resolve(python: str, requirements: str) -> Tuple[bool, str]:
     """(resolved, 'name==version ...' or pip's output); cached per Python and requirement text."""
@@ -152,9 +158,9 @@ def check_resolves(python: str, requirement_files: Sequence[Path]) -> str:
     resolved, detail = _resolve(python, requirements)
     if not resolved:
         image = TARGETS[python].image if python in TARGETS else "no known Gradescope image"
+        names = " + ".join(Path(f).name for f in requirement_files)
         raise PinError(f"{failing_requirement(detail)} cannot be installed on Python {python} ({image}): "
-                       f"pip's resolver found no wheel for it (in {' + '.join(Path(f).name for f in requirement_files)})\n"
-                       f"{detail.strip()[-1500:]}")
+                       f"pip's resolver found no wheel for it (in {names})\n{pip_errors(detail)}")
     return detail
 
 

@@ -174,7 +174,7 @@ def chroot(root: Path, command: List[str], log: Path, env: Optional[Dict[str, st
     """
     clean = {"PATH": CHROOT_PATH, "HOME": "/root", "LANG": "C.UTF-8", "DEBIAN_FRONTEND": "noninteractive",
              **(env or {})}
-    inner = ["env", "-i", *(f"{k}={v}" for k, v in clean.items()), "sh", "-c", f'cd "$0" && exec "$@"', cwd,
+    inner = ["env", "-i", *(f"{k}={v}" for k, v in clean.items()), "sh", "-c", 'cd "$0" && exec "$@"', cwd,
              *command]
     isolated = ["unshare", "--pid", "--fork", "--mount", f"--mount-proc={root / 'proc'}", "chroot", str(root)]
     return run([*isolated, *inner], log, preexec_fn=cgroup.enter if cgroup else None)
@@ -250,18 +250,28 @@ def controller_folder(controller: str) -> Path:
             folder = Path("/sys/fs/cgroup") / controller / path.lstrip("/")
             if folder.is_dir():
                 return folder
-    raise RehearsalError(f"no cgroup v1 {controller!r} controller in /proc/self/cgroup: run with --cpus 0")
+    raise RehearsalError(f"no cgroup v1 {controller!r} controller in /proc/self/cgroup (cgroup v2 is not "
+                         f"supported): run with --cpus 0 and --memory-mb 0")
 
 
 @contextmanager
 def limits(name: str, cpus: float, memory_mb: int) -> Iterator[Optional[Cgroup]]:
-    """A fresh cgroup with a CPU quota of `cpus` (0: none) and a memory limit (0: none, only measured)."""
+    """A fresh cgroup with a CPU quota of `cpus` (0: none) and a memory limit (0: none, only measured).
+
+    Without a memory controller the peak is not measured there (GNU time still measures it).
+    """
     folders = []
     try:
-        memory = controller_folder("memory") / name
-        memory.mkdir()
-        folders.append(memory)
-        if memory_mb:
+        try:
+            memory = controller_folder("memory") / name
+        except RehearsalError:
+            if memory_mb:
+                raise
+            memory = None
+        if memory:
+            memory.mkdir()
+            folders.append(memory)
+        if memory and memory_mb:
             (memory / "memory.limit_in_bytes").write_text(str(memory_mb * 2**20))
         if cpus:
             cpu = controller_folder("cpu") / name
@@ -408,7 +418,8 @@ def grade_in_root(name: str, built: Path, submission: Path, work: Path, cpus: fl
         report = (root / "tmp" / "time-v.txt").read_text()
         cgroup_peak = cgroup.max_usage_mb() if cgroup else None
         text = run_log.read_text(errors="replace")
-        spies = spy_reports(text) + [json.loads(f.read_text()) for f in sorted((root / "tmp" / "proj4-spy").glob("*.json"))]
+        left = sorted((root / "tmp" / "proj4-spy").glob("*.json"))
+        spies = spy_reports(text) + [json.loads(f.read_text()) for f in left]
     with open(log, "a") as out:
         out.write(f"\n==== run_autograder: {name} ====\n{text}\n{report}\n")
     rss_kb = gnu_time_field(report, "Maximum resident set size (kbytes)")
@@ -540,13 +551,8 @@ def machine_description(cpus: float, memory_mb: int) -> str:
             f"{f'{memory_mb} MB' if memory_mb else 'no memory limit'}; {time.strftime('%Y-%m-%d %H:%M %Z')}")
 
 
-def rehearse(args: argparse.Namespace) -> int:
-    if os.geteuid() != 0:
-        raise RehearsalError("the rehearsal needs root (debootstrap, chroot, mount)")
-    work = Path(tempfile.mkdtemp(prefix="proj4-rehearsal-", dir=args.work_dir))
-    log = work / "rehearsal.log"
-    print(f"rehearsal in {work}; its log: {log}", flush=True)
-    started = time.monotonic()
+def grade_submissions(args: argparse.Namespace, work: Path, log: Path) -> Tuple[List[Graded], float, List[str]]:
+    """Steps 1-4 of the module docstring in `work`; returns the graded runs, setup.sh's seconds, the problems."""
     tarball = base_root(args.cache, args.mirror or apt_mirror(), log)
     autograder = args.autograder or work / "autograder.zip"
     if not args.autograder:
@@ -571,18 +577,42 @@ def rehearse(args: argparse.Namespace) -> int:
         problems += check_results(graded, full)
         if name == "spy":
             problems += [f"spy: {b}" for b in sandbox_breaches(graded.spies, secret_hashes(source))]
+    return rows, setup_s, problems
+
+
+def print_report(rows: List[Graded], setup_s: float, args: argparse.Namespace) -> None:
+    """The summary table and what the spy saw."""
     print(summary(rows, setup_s, machine_description(args.cpus, args.memory_mb)))
     spies = rows[-1].spies
     print(f"spy: {len(spies)} report(s); uid {sorted({r['uid'] for r in spies})}; "
           f"readable outside venv/data: {sorted({p for r in spies for p in r['readable']})}; "
           f"folders: {spies[0]['folders'] if spies else '-'}")
-    print(f"rehearsal total: {time.monotonic() - started:.0f} s")
-    if args.keep:
-        shutil.rmtree(args.keep, ignore_errors=True)
-        shutil.move(str(work), str(args.keep))
-        print(f"kept the rehearsal (roots, logs, zips) in {args.keep}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
+
+
+def rehearse(args: argparse.Namespace) -> int:
+    """Run the rehearsal in a temporary folder: moved to --keep if given; on an error its logs are kept."""
+    if os.geteuid() != 0:
+        raise RehearsalError("the rehearsal needs root (debootstrap, chroot, mount)")
+    work = Path(tempfile.mkdtemp(prefix="proj4-rehearsal-", dir=args.work_dir))
+    log = work / "rehearsal.log"
+    print(f"rehearsal in {work}; its log: {log}", flush=True)
+    started, finished = time.monotonic(), False
+    try:
+        rows, setup_s, problems = grade_submissions(args, work, log)
+        print_report(rows, setup_s, args)
+        print(f"rehearsal total: {time.monotonic() - started:.0f} s")
+        finished = not problems
+    finally:
+        if args.keep:
+            shutil.rmtree(args.keep, ignore_errors=True)
+            shutil.move(str(work), str(args.keep))
+            print(f"kept the rehearsal (roots, logs, zips) in {args.keep}")
+        elif finished:
+            shutil.rmtree(work, ignore_errors=True)
+        else:  # the roots are GBs: keep only the logs and zips to read
+            for folder in [work / "root", *work.glob("run-*")]:
+                shutil.rmtree(folder, ignore_errors=True)
+            print(f"the rehearsal failed; its logs and zips are in {work}", file=sys.stderr)
     if problems:
         print("REHEARSAL FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
@@ -600,7 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--autograder", type=Path, help="grade with this zip (built for Python 3.11) instead of "
                                                         "building one")
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data", help="installed dataset for the build")
-    parser.add_argument("--mirror", help="Debian mirror for debootstrap (default: this machine's apt sources)")
+    parser.add_argument("--mirror", help="Debian mirror for debootstrap; none: the first Debian archive in "
+                                         "/etc/apt's sources")
     parser.add_argument("--cpus", type=float, default=GRADESCOPE_CPUS, help="CPU quota of each grading run "
                         "(Gradescope's default share is half a vCPU; 0: no quota)")
     parser.add_argument("--memory-mb", type=int, default=0, help="memory limit of each grading run (0: none, "

@@ -9,11 +9,14 @@ instructor package from setup.py and pytest.ini, then checks the result: every f
 marker is left and no line of a solution block appears in the starter unless the same line is also
 provided code outside the blocks.
 
-The autograder zip holds the runner and its plugin (grader/), the pristine public and the hidden
-tests (tests/), the provided modules and the starter's student modules (provided/, starter/), the
-grader config (dataset mean/std, thresholds) and the test manifest, and the test split (data/).
-The manifest lists every gradable test with its points: collected from the reference solution,
-with tests that already pass on the starter (they check provided code) weighted 0.
+The autograder zip (build_autograder_source) holds setup.sh and run_autograder at its root;
+grader/ (root-only on Gradescope): the trusted runner and its modules, config.json (dataset
+mean/std, the parts' thresholds), expected.json (the reference's answers to answers.py's probes,
+made at build time: the build stops if the reference fails a check or the starter passes one),
+test_key.json (the test labels) and manifest.json (checks and points); sandbox/: answers.py and the
+public-test plugin; provided/: proj4_lib; starter/: the starter's student modules (graded in place of
+a missing one); tests/public/: the public tests (feedback, 0 points); data/proj4_test_data.zip: the
+test split under anonymous names (anonymous_test_split).
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import List, Optional, Set, Tuple
 
 from proj4_lib.parts import PARTS  # one source: names, checkpoints and thresholds of the four parts
 from proj4_instructor import markers, pins

@@ -28,6 +28,9 @@ class Check(NamedTuple):
     paths: Tuple[str, ...]  # answers compared with the reference's
     rule: Optional[Callable[[dict, dict], str]] = None  # or: a rule on (answers, checkpoint facts); "" = fine
     visibility: str = "visible"
+    # True: a design choice of the student's with no reference output to match (which augmentations):
+    # the check rests on what the answer process reports, and a forged answer file could claim it.
+    self_reported: bool = False
 
 
 def _final_rules(ans: dict, facts: dict) -> str:
@@ -130,20 +133,22 @@ CHECKS: List[Check] = [
     # data_transforms (12)
     *[Check(f"data_transforms: {name} preset returns a Compose of the right shape", 1,
             (f"data_transforms/{name}/compose", f"data_transforms/{name}/shape", f"data_transforms/{name}/dtype",
-             *([f"data_transforms/{name}/values"] if name in ("fundamental", "normalization") else [])))
+             *([f"data_transforms/{name}/values"] if name in ("fundamental", "normalization") else [])),
+            self_reported=name in ("augmentation", "all"))
       for name in ("fundamental", "augmentation", "normalization", "all")],
     Check("data_transforms: unnormalised presets stay in [0, 1]", 2,
           ("data_transforms/fundamental/range_ok", "data_transforms/augmentation/range_ok",
            "data_transforms/fundamental/values")),
     Check("data_transforms: fundamental values", 1, ("data_transforms/fundamental/values",)),
     Check("data_transforms: augmentation has a flip and a colour jitter", 1,
-          ("data_transforms/augmentation/flip_and_jitter", "data_transforms/all/flip_and_jitter")),
+          ("data_transforms/augmentation/flip_and_jitter", "data_transforms/all/flip_and_jitter"),
+          self_reported=True),
     Check("data_transforms: Normalize with the given mean and std", 2,
           ("data_transforms/normalization/normalize", "data_transforms/all/normalize",
            "data_transforms/normalization/values")),
     Check("data_transforms: normalised values", 1, ("data_transforms/normalization/values",)),
     Check("data_transforms: augmentation is random", 1, ("data_transforms/augmentation/random",
-                                                         "data_transforms/all/random")),
+                                                         "data_transforms/all/random"), self_reported=True),
     # image_loader (5)
     Check("ImageLoader: sorted classes, other files ignored", 1, ("image_loader/class_dict", "image_loader/items",
                                                                    "image_loader/getitem")),
@@ -167,7 +172,7 @@ CHECKS: List[Check] = [
     Check("generate_confusion_matrix: counts", 1, ("confusion_matrix/matrix",)),
     Check("generate_confusion_matrix: normalised rows", 1, ("confusion_matrix/matrix_normalized",)),
     Check("generate_confusion_data", 2, ("confusion_matrix/confusion_data",)),
-    Check("get_pred_images_for_target", 1, ("confusion_matrix/pred_images",)),
+    Check("get_pred_images_for_target", 1, ("confusion_matrix/pred_images", "confusion_matrix/confusion_data")),
     Check("generate_accuracy_table", 2, ("confusion_matrix/accuracy_table",)),
     # runner (12)
     Check("Trainer: validation changes no weight", 2, ("runner/validate_keeps_weights", "runner/histories")),

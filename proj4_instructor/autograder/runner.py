@@ -117,7 +117,9 @@ def prepare_work(settings: Settings, config: dict, user: Optional[sandbox.Identi
         shutil.copytree(package, code / package.name)
     shutil.copytree(source / "tests" / "public", code / PUBLIC)
     shutil.copytree(source / "sandbox", code / "grader")  # answers.py, the plugin, pytest.ini
-    public_config = {k: config[k] for k in ("parts", "pixel_mean", "pixel_std")}
+    # What the answer process needs to know; the thresholds stay here.
+    parts = [{k: v for k, v in part.items() if k not in ("threshold", "floor")} for part in config["parts"]]
+    public_config = {"parts": parts, "pixel_mean": config["pixel_mean"], "pixel_std": config["pixel_std"]}
     (code / "grader" / "answers_config.json").write_text(json.dumps({
         **public_config, "threads": settings.threads, "model_dir": str(work / "model_output"),
         "images_dir": str(settings.data_dir)}))
@@ -159,8 +161,6 @@ def sandbox_env(settings: Settings, work: Path, folder: Path) -> Dict[str, str]:
         "OMP_NUM_THREADS": str(settings.threads),
         "MKL_NUM_THREADS": str(settings.threads),
         "TORCH_HOME": str(folder / "torch"),
-        # glibc keeps big freed blocks instead of faulting them in again for every batch
-        "MALLOC_MMAP_THRESHOLD_": str(256 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20),
     }
 
 

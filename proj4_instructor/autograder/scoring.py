@@ -164,13 +164,11 @@ def score(answers: dict, expected: dict, facts: dict, key: dict, config: dict, a
     for j, part in enumerate(config["parts"], start=len(checks_table.HIDDEN) + 1):
         class_name = part["class_name"]
         fraction, message = judge_accuracy(part, predictions.get(class_name), facts.get(part["checkpoint"]), key)
-        if not predictions.get(class_name) and answer_note and fraction == 0 and "Not run" in message:
-            message += f" ({answer_note})"
         add(f"2.{j}", f"test-split accuracy of the submitted checkpoint [{class_name}]", checks_table.ACCURACY_POINTS,
             fraction, message, "visible")
     for test in tests:
-        if not predictions and not probes and answer_note and test["score"] == 0 and "Not run" in test["output"]:
-            test["output"] += f" ({answer_note})"
+        if answer_note and test["score"] == 0 and test["output"].startswith("Not run"):
+            test["output"] += f" ({answer_note})"  # why it stopped: time limit, out of memory, exit code
     return tests
 
 
