@@ -17,7 +17,7 @@ Steps, each checked:
     `/usr/bin/time -v`, in a cgroup with Gradescope's CPU share (and a memory limit if asked):
     the reference (full marks), the starter (0) and a spy (the reference plus code in every student
     module that reports its uid and every /autograder file it can read; it must run unprivileged
-    and read nothing of the source, the results or the hidden tests).
+    and read nothing of the source, the results or the grader's answers and labels).
  4. results.json of every run is checked against Gradescope's format (proj4_instructor.gradescope_schema).
 """
 from __future__ import annotations
@@ -40,13 +40,12 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from proj4_instructor import gradescope_schema
+from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = Path("/var/cache/proj4-rehearsal")
 SUITE = "bookworm"
 TARGET_PYTHON = "3.11"  # bookworm's python3
-# PyPI stands in for PyTorch's CPU index, which this machine cannot reach.
-TORCH_INDEX_STAND_IN = "https://pypi.org/simple"
 GRADESCOPE_CPUS = 0.5  # Gradescope's default share of a vCPU per autograder container
 CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SPY_TAG = "PROJ4-SPY: "
@@ -56,8 +55,19 @@ PEAK_LINE = re.compile(r"peak memory of the [\w ]+?: (\d+) MB")  # the runner's 
 # has a content too common to tell a leak.
 SECRET_PARTS = ("grader/", "tests/hidden/")
 SECRET_MIN_BYTES = 64
-CHECKPOINTS = tuple(f"trained_{name}_final.pt" for name in
-                    ("SimpleNet", "SimpleNetFinal", "MyResNet18", "MultilabelResNet18"))
+CHECKPOINTS = tuple(part.checkpoint for part in PARTS)
+
+
+def torch_index_stand_in() -> str:
+    """The index this machine's pip installs from (its configured index-url, else pip's default):
+    it stands in for PyTorch's CPU index, which this machine cannot reach."""
+    configured = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                                capture_output=True, text=True)
+    if configured.returncode == 0 and configured.stdout.strip():
+        return configured.stdout.strip()
+    from pip._internal.models.index import PyPI
+
+    return PyPI.simple_url
 
 
 class RehearsalError(RuntimeError):
@@ -525,7 +535,7 @@ def set_up_root(tarball: Path, autograder: Path, root: Path, log: Path) -> float
     start = time.monotonic()
     with mounted_system(root, binds):
         chroot(root, ["bash", "/autograder/source/setup.sh"], log, cwd="/autograder/source",
-               env={**env, "PROJ4_TORCH_INDEX_URL": TORCH_INDEX_STAND_IN})
+               env={**env, "PROJ4_TORCH_INDEX_URL": torch_index_stand_in()})
     seconds = time.monotonic() - start
     shutil.copy2(source / "run_autograder", root / "autograder" / "run_autograder")  # Gradescope's image build
     return seconds
