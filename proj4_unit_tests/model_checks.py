@@ -93,3 +93,13 @@ def assert_nonlinearity_after_every_conv(conv_layers: nn.Module) -> None:
         block = layers[start:convs[i + 1] if i + 1 < len(convs) else len(layers)]
         assert any(isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU)) for m in block), \
             f"conv block {i + 1} ({' -> '.join(type(m).__name__ for m in block)}) has no ReLU: every conv block needs one"
+
+
+def assert_head_follows_the_backbone(model: nn.Module, backbone: str, outputs: int) -> None:
+    """The head is Linear(D, outputs) with D the backbone's feature size (512 or 1,280), never a constant."""
+    from proj4_code.backbones import load_backbone
+
+    _, num_features = load_backbone(backbone, pretrained=False)
+    linears = [m for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(num_features, outputs)], model.fc_layers
+

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from model_checks import (BACKBONES, assert_only_head_trains, assert_save_load_round_trip, count_parameters as count,
-                          needs_timm)
+from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains,
+                          assert_save_load_round_trip, count_parameters as count, needs_timm)
 from proj4_code import backbones
 from proj4_code.multilabel_resnet import MultilabelResNet18
 
@@ -63,10 +63,7 @@ def test_frozen_backbone_stays_frozen(backbone):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_head_follows_the_backbone(backbone):
     """The head is Linear(D, 7) with D the backbone's feature size (512 or 1,280), never a constant."""
-    model = MultilabelResNet18(pretrained=False, backbone=backbone)
-    _, num_features = backbones.load_backbone(backbone, pretrained=False)
-    linears = [m for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(num_features, 7)], model.fc_layers
+    assert_head_follows_the_backbone(MultilabelResNet18(pretrained=False, backbone=backbone), backbone, 7)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)

@@ -11,8 +11,8 @@ import torch
 import torchvision
 from torch import nn
 
-from model_checks import (BACKBONES, assert_only_head_trains, assert_raw_scores, assert_save_load_round_trip,
-                          count_parameters as count, needs_timm)
+from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains, assert_raw_scores,
+                          assert_save_load_round_trip, count_parameters as count, needs_timm)
 from proj4_code import backbones
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 from proj4_code.my_resnet import MyResNet18
@@ -76,10 +76,7 @@ def test_frozen_backbone_stays_frozen(backbone):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_head_follows_the_backbone(backbone):
     """The head is Linear(D, 15) with D the backbone's feature size (512 or 1,280), never a constant."""
-    model = MyResNet18(pretrained=False, backbone=backbone)
-    _, num_features = backbones.load_backbone(backbone, pretrained=False)
-    linears = [m for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(num_features, 15)], model.fc_layers
+    assert_head_follows_the_backbone(MyResNet18(pretrained=False, backbone=backbone), backbone, 15)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
