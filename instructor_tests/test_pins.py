@@ -62,6 +62,8 @@ def test_pips_error_names_the_requirement():
     output = ("ERROR: Could not find a version that satisfies the requirement numpy==2.4.6 (from versions: 1.0)\n"
               "ERROR: No matching distribution found for numpy==2.4.6\n")
     assert pins.failing_requirement(output) == "numpy==2.4.6"
+    conflict = "ERROR: Cannot install torch==2.14.1 because these package versions have conflicting dependencies.\n"
+    assert pins.failing_requirement(conflict) == "torch==2.14.1"
 
 
 @pytest.mark.parametrize("python", ["3.10", "3.12"])

@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.data import Dataset
 from torchvision import transforms
 
-from proj4_code.backbones import FrozenBackboneModel
+from proj4_lib.backbones import FrozenBackboneModel
 from proj4_lib.files import load_grayscale_image
 from proj4_lib.train import one_cycle
 from proj4_lib.trainer import DecodedImageCache, TrainerBase

@@ -3,12 +3,11 @@
 The modules you complete, in the order of the assignment:
     Part 1: image_loader, stats_helper, data_transforms, simple_net, dl_utils, optimizer, runner
     Part 2: data_transforms (augmentation), simple_net_final, confusion_matrix
-    Part 3: my_resnet (on top of the provided backbones module)
+    Part 3: my_resnet (on top of the provided proj4_lib.backbones)
     Part 4: multilabel_resnet, image_loader.MultiLabelImageLoader, dl_utils, confusion_matrix
 
-Every file here is yours to complete, except backbones.py (provided, used by Parts 3-4). The
-library you call (trainer machinery, checkpoints, the `proj4` command, the notebook's checks) is
-the separate package proj4_lib.
+Every file here is yours to complete. The library you call (frozen backbones, trainer machinery,
+checkpoints, the `proj4` command, the notebook's checks) is the separate package proj4_lib.
 """
 
 __version__ = "1.0.0"

@@ -10,7 +10,7 @@ Rules: `activation` is its own attribute, not inside fc_layers; train only the h
 import torch
 from torch import nn
 
-from proj4_code.backbones import FrozenBackboneModel
+from proj4_lib.backbones import FrozenBackboneModel
 
 NUM_ATTRIBUTES = 7
 

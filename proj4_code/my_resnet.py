@@ -15,7 +15,7 @@ accepts either backbone: it rebuilds the one your checkpoint names.
 import torch
 from torch import nn
 
-from proj4_code.backbones import FrozenBackboneModel
+from proj4_lib.backbones import FrozenBackboneModel
 
 
 class MyResNet18(FrozenBackboneModel):

@@ -144,7 +144,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, str(repo))  # this kernel started before the install
     os.chdir(repo / "notebooks")
 
-    from proj4_code.backbones import PretrainedWeightsUnavailable, load_backbone
+    from proj4_lib.backbones import PretrainedWeightsUnavailable, load_backbone
     from proj4_lib.cli import main as proj4
 
     if proj4(["data", "install", "--from", DATA_SOURCE, "--dest", str(repo / "data")]) != 0:
@@ -320,7 +320,7 @@ plt.show()
 
 A network pretrained on ImageNet already knows edges, textures and objects. The course calls this part
 fine-tuning; what you do is its simplest form, transfer learning with a frozen backbone: every pretrained
-weight stays fixed and only a new 15-way head trains. The provided `backbones.py` builds the frozen
+weight stays fixed and only a new 15-way head trains. The provided `proj4_lib/backbones.py` builds the frozen
 network; complete in `proj4_code/`:
 
 | module | TODOs |
@@ -337,7 +337,7 @@ the autograder: it rebuilds the backbone your checkpoint names. What trains and 
 | EfficientNet-Lite0 | 1,280 | 19,215 | 8,967 | 3,371,008 |
 """),
         code("""
-from proj4_code.backbones import default_backbone
+from proj4_lib.backbones import default_backbone
 
 BACKBONE = default_backbone()
 print(f"Backbone for Parts 3-4: {BACKBONE}")

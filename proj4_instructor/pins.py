@@ -123,6 +123,9 @@ def failing_requirement(pip_output: str) -> str:
     match = re.search(r"(?:^|\n)\s*The user requested (\S+)", pip_output)
     if match:
         return match.group(1)
+    match = re.search(r"Cannot install (\S+?),? because", pip_output)  # a conflict: pip names the requirement
+    if match:
+        return match.group(1)
     errors = [line for line in pip_output.splitlines() if line.startswith("ERROR")]
     return "; ".join(errors) or pip_output.strip()[-500:]
 

@@ -60,7 +60,7 @@ def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], comp
         "state_dict": state,
     }
     if compact:
-        from proj4_code import backbones
+        from proj4_lib import backbones
 
         backbone = checkpoint["model_kwargs"].get("backbone")
         if backbone is None:
@@ -107,7 +107,7 @@ def load_trained_model(path: Union[str, Path], expected_class: Optional[str] = N
     cls = get_part(class_name).model_class()
     kwargs = dict(checkpoint.get("model_kwargs", {}))
     if checkpoint.get("format") == "compact":
-        from proj4_code import backbones
+        from proj4_lib import backbones
 
         info = checkpoint["pretrained"]
         local = backbones.pretrained_weights_file(info["backbone"])

@@ -50,7 +50,7 @@ def _other_backbones(backbone: str) -> list:
     a head must follow the backbone's feature size, whichever backbone this machine uses."""
     import importlib.util
 
-    from proj4_code.backbones import BACKBONES
+    from proj4_lib.backbones import BACKBONES
 
     others = [b for b in BACKBONES if b != backbone and (b != "efficientnet_lite0" or importlib.util.find_spec("timm"))]
     return [backbone] + others
@@ -306,7 +306,7 @@ def get_optimizer() -> None:
 def _brightness_model() -> nn.Module:
     """Classifies an image by its mean brightness: all a dark vs. light problem needs. Its 'backbone'
     (average pooling) has no weights, so it also runs with cached features, like Parts 3-4."""
-    from proj4_code.backbones import FrozenBackboneModel
+    from proj4_lib.backbones import FrozenBackboneModel
 
     class Brightness(FrozenBackboneModel):
         def __init__(self):

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Tuple
 
 
+TASKS = ("single", "multi")
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How `proj4 train` trains a part (chosen to pass its threshold on a 2-core laptop CPU)."""
@@ -30,6 +33,9 @@ class Part:
     name: str  # the `proj4 train` name
     class_name: str  # the model class you write
     module: str  # where it lives
+    task: str  # "single": one of `outputs` classes (softmax); "multi": `outputs` yes/no attributes (sigmoid)
+    outputs: int  # the model's output width: 15 classes, or 7 attributes
+    backbone: bool  # True: a frozen pretrained backbone (proj4_lib.backbones) under a trained head
     threshold: float  # test accuracy to reach (Part 4: element-wise over the 7 attributes)
     inp_size: int  # images are resized to inp_size x inp_size
     recipe: Recipe
@@ -39,6 +45,10 @@ class Part:
     # What `proj4-instructor bench` must show on a 2-core CPU: (test accuracy, seconds of training).
     bench_target: Tuple[float, float]
 
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"part {self.name}: unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+
     @property
     def checkpoint(self) -> str:
         """The file you submit, in model_output/."""
@@ -46,7 +56,7 @@ class Part:
 
     @property
     def multilabel(self) -> bool:
-        return self.class_name == "MultilabelResNet18"
+        return self.task == "multi"
 
     def model_class(self):
         return getattr(importlib.import_module(self.module), self.class_name)
@@ -59,17 +69,19 @@ class Part:
 
 
 PARTS: Tuple[Part, ...] = (
-    Part(1, "simple_net", "SimpleNet", "proj4_code.simple_net", threshold=0.45, inp_size=64,
+    Part(1, "simple_net", "SimpleNet", "proj4_code.simple_net", "single", 15, False, threshold=0.45, inp_size=64,
          recipe=Recipe(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4, augment=False, normalize=True),
          reference_accuracy=0.57, cpu_minutes=0.5, bench_target=(0.50, 90)),
-    Part(2, "simple_net_final", "SimpleNetFinal", "proj4_code.simple_net_final", threshold=0.55, inp_size=64,
+    Part(2, "simple_net_final", "SimpleNetFinal", "proj4_code.simple_net_final", "single", 15, False,
+         threshold=0.55, inp_size=64,
          recipe=Recipe(epochs=20, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=True, normalize=True),
          reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300)),
-    Part(3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", threshold=0.85, inp_size=224,
+    Part(3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", "single", 15, True, threshold=0.85, inp_size=224,
          recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
                        cache_features=True),
          reference_accuracy=0.93, cpu_minutes=2, bench_target=(0.90, 300)),
-    Part(4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", threshold=0.90,
+    Part(4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", "multi", 7, True,
+         threshold=0.90,
          inp_size=224,
          recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
                        cache_features=True),

@@ -45,7 +45,7 @@ def build_model(name: str, backbone: Optional[str] = None, pretrained: bool = Tr
     part = get_part(name)
     if not part.recipe.cache_features:
         return part.model_class()()
-    from proj4_code.backbones import default_backbone
+    from proj4_lib.backbones import default_backbone
 
     return part.model_class()(pretrained=pretrained, backbone=backbone or default_backbone())
 

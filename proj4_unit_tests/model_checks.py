@@ -97,7 +97,7 @@ def assert_nonlinearity_after_every_conv(conv_layers: nn.Module) -> None:
 
 def assert_head_follows_the_backbone(model: nn.Module, backbone: str, outputs: int) -> None:
     """The head is Linear(D, outputs) with D the backbone's feature size (512 or 1,280), never a constant."""
-    from proj4_code.backbones import load_backbone
+    from proj4_lib.backbones import load_backbone
 
     _, num_features = load_backbone(backbone, pretrained=False)
     linears = [m for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]

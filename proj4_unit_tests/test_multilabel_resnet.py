@@ -5,7 +5,7 @@ from torch import nn
 
 from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains,
                           assert_save_load_round_trip, count_parameters as count, needs_timm)
-from proj4_code import backbones
+from proj4_lib import backbones
 from proj4_code.multilabel_resnet import MultilabelResNet18
 
 

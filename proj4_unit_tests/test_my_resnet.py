@@ -13,7 +13,7 @@ from torch import nn
 
 from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains, assert_raw_scores,
                           assert_save_load_round_trip, count_parameters as count, needs_timm)
-from proj4_code import backbones
+from proj4_lib import backbones
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 from proj4_code.my_resnet import MyResNet18
 

@@ -9,7 +9,7 @@ from PIL import Image
 from torch import nn
 
 from proj4_code import data_transforms
-from proj4_code.backbones import FrozenBackboneModel
+from proj4_lib.backbones import FrozenBackboneModel
 from proj4_code.optimizer import get_optimizer
 from proj4_code.runner import Trainer
 from proj4_code.simple_net import SimpleNet

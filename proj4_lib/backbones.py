@@ -1,4 +1,4 @@
-"""PROVIDED (nothing to write here): frozen ImageNet backbones with grayscale input for Parts 3 and 4.
+"""Frozen ImageNet backbones with grayscale input for Parts 3 and 4.
 
 `load_backbone(name, pretrained)` returns `conv_layers`, an nn.Sequential that maps a batch of
 grayscale (N, 1, H, W) or RGB (N, 3, H, W) images with values in [0, 1] to pooled features
