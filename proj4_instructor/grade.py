@@ -21,11 +21,11 @@ import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from proj4_instructor.release import REPO_ROOT, ReleaseError, build_autograder_source
+from proj4_instructor.autograder_build import BuildError, build_autograder_source
+from proj4_instructor.release import REPO_ROOT
 
 
-def run_in_mimic(source: Path, submission: Path, data_dir: Path, root: Path,
-                 env: Optional[Dict[str, str]] = None) -> dict:
+def run_in_mimic(source: Path, submission: Path, root: Path, env: Optional[Dict[str, str]] = None) -> dict:
     """Run the autograder in `source` on `submission` (zip or folder) under `root`; returns results.json.
 
     `root` becomes the /autograder stand-in: source/ is copied there (the runner rewrites work/),
@@ -33,13 +33,9 @@ def run_in_mimic(source: Path, submission: Path, data_dir: Path, root: Path,
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o755)
     if not (root / "source").exists():
-        shutil.copytree(source, root / "source", symlinks=True, ignore=shutil.ignore_patterns("proj4_test_data.zip"))
-    if not (Path(data_dir) / "images").is_dir():  # a labelled dataset: use the autograder's anonymous copy
-        if not (root / "data" / "images").is_dir():
-            with zipfile.ZipFile(Path(source) / "data" / "proj4_test_data.zip") as zf:
-                zf.extractall(root / "data")
-        data_dir = root / "data"
+        shutil.copytree(source, root / "source", symlinks=True)
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     if (root / "submission").exists():
         shutil.rmtree(root / "submission")
@@ -49,8 +45,7 @@ def run_in_mimic(source: Path, submission: Path, data_dir: Path, root: Path,
         shutil.copytree(submission, root / "submission", symlinks=True, dirs_exist_ok=True)
     else:
         shutil.copy2(submission, root / "submission" / submission.name)
-    run_env = {**os.environ, "AUTOGRADER_ROOT": str(root.resolve()),
-               "AUTOGRADER_DATA_DIR": str(Path(data_dir).resolve()), "AUTOGRADER_PYTHON": sys.executable,
+    run_env = {**os.environ, "AUTOGRADER_ROOT": str(root.resolve()), "AUTOGRADER_PYTHON": sys.executable,
                **(env or {})}
     log = root / "run_autograder.log"
     with open(log, "wb") as out:
@@ -60,13 +55,11 @@ def run_in_mimic(source: Path, submission: Path, data_dir: Path, root: Path,
 
 
 def unpack_autograder(zip_path: Path, root: Path) -> Path:
-    """A built autograder zip -> root/source and its test data -> root/data (what setup.sh does)."""
+    """A built autograder zip -> root/source (what Gradescope does before setup.sh)."""
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(root / "source")
     for script in ("setup.sh", "run_autograder"):
         os.chmod(root / "source" / script, 0o755)
-    with zipfile.ZipFile(root / "source" / "data" / "proj4_test_data.zip") as zf:
-        zf.extractall(root / "data")
     return root / "source"
 
 
@@ -109,18 +102,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.chmod(tmp, 0o755)  # mkdtemp's 0700 would keep the sandbox user out of root/work
         root = args.keep or Path(tmp) / "autograder"
         root.mkdir(parents=True, exist_ok=True)
-        data_dir = args.data_dir.resolve()
         try:
             if args.autograder:
                 source = unpack_autograder(args.autograder, root)
-                data_dir = root / "data"
             else:
-                source = build_autograder_source(root / "source", data_dir=data_dir)
-        except ReleaseError as err:
+                source = build_autograder_source(root / "source", data_dir=args.data_dir.resolve())
+        except BuildError as err:
             print(f"proj4 grade: {err}", file=sys.stderr)
             return 1
-        results = run_in_mimic(source, args.submission.resolve(), data_dir, root,
-                               env={"AUTOGRADER_THREADS": str(args.threads)})
+        results = run_in_mimic(source, args.submission.resolve(), root, env={"AUTOGRADER_THREADS": str(args.threads)})
         if args.results:
             args.results.parent.mkdir(parents=True, exist_ok=True)
             args.results.write_text(json.dumps(results, indent=2) + "\n")

@@ -1,7 +1,9 @@
 """Saving and loading trained models: the files you submit (provided).
 
-A checkpoint is a dict {"format", "class_name", "model_kwargs", "state_dict"}, read back with
-torch.load(weights_only=True), so loading one can never run code. The "compact" format of the
+A checkpoint is a dict {"format", "class_name", "model_kwargs", "architecture", "state_dict"}, read
+back with torch.load(weights_only=True), so loading one can never run code. "architecture" is the
+from-scratch models' layer list (proj4_lib/architecture.py): the grader rebuilds the model from it
+and evaluates the weights without running your code. The "compact" format of the
 pretrained-backbone models leaves out the backbone tensors that equal the named pretrained weights
 and records the SHA-256 of that weights file instead; loading rebuilds them.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Optional, Union
@@ -16,6 +19,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
+from proj4_lib import architecture
 from proj4_lib.parts import CLASS_NAMES, get_part
 
 
@@ -57,8 +61,15 @@ def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], comp
         "format": "full",
         "class_name": class_name,
         "model_kwargs": dict(getattr(model, "checkpoint_kwargs", {})),
+        "architecture": None,
         "state_dict": state,
     }
+    if "backbone" not in checkpoint["model_kwargs"]:  # a from-scratch model: record its layers
+        try:
+            checkpoint["architecture"] = architecture.describe(model)
+        except architecture.ArchitectureError as err:
+            print(f"warning: {class_name} cannot be rebuilt by the grader, so its test accuracy cannot be "
+                  f"graded: {err}", file=sys.stderr)
     if compact:
         from proj4_lib import backbones
 

@@ -12,6 +12,7 @@ from typing import Tuple
 
 
 TASKS = ("single", "multi")
+DESIGNS = ("fixed", "student")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class Part:
     task: str  # "single": one of `outputs` classes (softmax); "multi": `outputs` yes/no attributes (sigmoid)
     outputs: int  # the model's output width: 15 classes, or 7 attributes
     backbone: bool  # True: a frozen pretrained backbone (proj4_lib.backbones) under a trained head
+    # "fixed": the handout fixes the architecture (graded in the reference class); "student": the
+    # student designs it (graded from the layer list its checkpoint declares, proj4_lib/architecture.py).
+    design: str
     threshold: float  # test accuracy to reach (Part 4: element-wise over the 7 attributes)
     inp_size: int  # images are resized to inp_size x inp_size
     recipe: Recipe
@@ -48,6 +52,8 @@ class Part:
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f"part {self.name}: unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        if self.design not in DESIGNS:
+            raise ValueError(f"part {self.name}: unknown design {self.design!r}; choose one of {', '.join(DESIGNS)}")
 
     @property
     def checkpoint(self) -> str:
@@ -69,18 +75,18 @@ class Part:
 
 
 PARTS: Tuple[Part, ...] = (
-    Part(1, "simple_net", "SimpleNet", "proj4_code.simple_net", "single", 15, False, threshold=0.45, inp_size=64,
+    Part(1, "simple_net", "SimpleNet", "proj4_code.simple_net", "single", 15, False, "fixed", threshold=0.45, inp_size=64,
          recipe=Recipe(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4, augment=False, normalize=True),
          reference_accuracy=0.57, cpu_minutes=0.5, bench_target=(0.50, 90)),
-    Part(2, "simple_net_final", "SimpleNetFinal", "proj4_code.simple_net_final", "single", 15, False,
+    Part(2, "simple_net_final", "SimpleNetFinal", "proj4_code.simple_net_final", "single", 15, False, "student",
          threshold=0.55, inp_size=64,
          recipe=Recipe(epochs=20, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=True, normalize=True),
          reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300)),
-    Part(3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", "single", 15, True, threshold=0.85, inp_size=224,
+    Part(3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", "single", 15, True, "fixed", threshold=0.85, inp_size=224,
          recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
                        cache_features=True),
          reference_accuracy=0.93, cpu_minutes=2, bench_target=(0.90, 300)),
-    Part(4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", "multi", 7, True,
+    Part(4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", "multi", 7, True, "fixed",
          threshold=0.90,
          inp_size=224,
          recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,

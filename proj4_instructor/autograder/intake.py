@@ -1,20 +1,51 @@
 """Intake: which files of a submission are graded (standard library).
 
-Rule: only allow-listed names are taken: every proj4_code/*.py of the reference at build time
-(config "student_files") and the four checkpoints, from loose files or from zips, the shallowest
-copy winning. Zip-slip paths, symlinks and oversized files are refused and reported; everything
-else is ignored and listed. Copies are written by root, mode 0644, so the sandbox can read but not
-change them. Reason: the submission decides nothing about what runs besides its own modules.
+Rule: the submission (Gradescope unpacks an uploaded zip into it; a zip inside it is read too) is
+looked at within fixed bounds before anything is copied: at most MAX_ENTRIES entries and MAX_DEPTH
+folders deep (folders such as .git, .venv and data/ are skipped), every zip's entry count read from
+its end record before it is opened, names checked (zip-slip, NUL, undecodable bytes). Then:
+  - the code: every .py file of one `proj4_code/` folder (helper modules and subpackages
+    included). When there are several, the one with the most checkpoints beside it wins (in its
+    project folder or that folder's model_output/), then the shallowest; two different candidates
+    still tied are refused, naming both. Loose student modules at the top (no proj4_code/ folder)
+    count as a proj4_code/ at the top.
+  - the checkpoints: each trained_<Class>_final.pt from the chosen project folder, else the
+    shallowest copy anywhere.
+Copies are written by root, mode 0644, so the sandbox can read but not change them; sizes are
+limited per file and in total. Everything else is ignored and listed. Reason: the grade must come
+from the files the student meant, and nothing in a hostile submission may exhaust the grader.
 """
 from __future__ import annotations
 
 import os
 import re
 import stat
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, IO, List, Optional, Tuple
+
+MAX_ENTRIES = 50_000  # files and folders looked at, loose and in zips together
+MAX_DEPTH = 24
+MAX_ZIPS = 8
+MAX_CODE_FILES = 200
+SKIPPED_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
+                ".ipynb_checkpoints", "__MACOSX", "data", ".mypy_cache", ".pytest_cache"}
+
+
+class Refused(Exception):
+    """The submission as a whole cannot be graded; the message says why, for the student."""
+
+
+@dataclass
+class File:
+    """One file of the submission, loose or in a zip."""
+
+    label: str  # how the student sees it: "proj4/proj4_code/simple_net.py" or "sub.zip:proj4/..."
+    parts: Tuple[str, ...]  # its path in the submission's tree, split
+    size: int
+    open: Callable[[], IO[bytes]]
 
 
 @dataclass
@@ -24,9 +55,18 @@ class Intake:
     accepted: Dict[str, str] = field(default_factory=dict)  # target name -> where it came from
     refused: List[str] = field(default_factory=list)  # "path: reason"
     ignored: List[str] = field(default_factory=list)
+    code_folder: str = ""  # the proj4_code/ graded, as the student sees it
+    notes: List[str] = field(default_factory=list)
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def clean_name(name: str, limit: int = 200) -> str:
+    """A name safe to print: valid UTF-8, no control characters, clipped."""
+    text = name.encode("utf-8", "replace").decode("utf-8", "replace")
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def unsafe_member(name: str) -> str:
@@ -38,20 +78,211 @@ def unsafe_member(name: str) -> str:
         return "absolute path (zip-slip)"
     if ".." in PurePosixPath(posix).parts:
         return "'..' in the path (zip-slip)"
+    if len(PurePosixPath(posix).parts) > MAX_DEPTH:
+        return f"more than {MAX_DEPTH} folders deep"
     return ""
 
 
-def target_of(name: str, config: dict) -> Optional[str]:
-    """Where an allow-listed file goes in the work folder, or None if it is not allow-listed."""
-    parts = [p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", ".")]
-    if not parts or "__MACOSX" in parts:
-        return None
-    base = parts[-1]
-    if base in config["checkpoints"]:
-        return f"model_output/{base}"
-    if base in config["student_files"] and (len(parts) == 1 or parts[-2] == "proj4_code"):
-        return f"proj4_code/{base}"
-    return None
+def zip_entry_count(path: Path) -> int:
+    """The entry count a zip's end-of-central-directory record declares, read before opening it
+    (zipfile would build an object per entry first). ValueError if there is no such record."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65_557))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise ValueError("no end-of-central-directory record")
+    entries = struct.unpack("<H", tail[at + 10:at + 12])[0]
+    locator = tail.rfind(b"PK\x06\x07", 0, at)
+    if entries == 0xFFFF or locator >= 0:  # ZIP64: the count is in its own record
+        record = tail.rfind(b"PK\x06\x06", 0, at)
+        if record < 0 or len(tail) - record < 56:
+            raise ValueError("a ZIP64 archive without its end record")
+        entries = struct.unpack("<Q", tail[record + 32:record + 40])[0]
+    return entries
+
+
+class _Budget:
+    def __init__(self):
+        self.entries = 0
+
+    def take(self, n: int = 1) -> None:
+        self.entries += n
+        if self.entries > MAX_ENTRIES:
+            raise Refused(f"the submission holds more than {MAX_ENTRIES:,} files and folders; zip only "
+                          "proj4_code/ and model_output/ (python zip_submission.py does)")
+
+
+def collect(submission: Path, intake: Intake) -> List[File]:
+    """Every file of the submission folder and of the zips in it, within the bounds."""
+    budget, files, zips = _Budget(), [], []
+    stack = [(submission, ())]
+    while stack:  # iterative: no recursion limit, whatever the depth
+        folder, parts = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as err:
+            intake.refused.append(f"{clean_name('/'.join(parts))}: cannot be read ({type(err).__name__})")
+            continue
+        budget.take(len(entries))
+        for entry in entries:
+            here = parts + (entry.name,)
+            label = clean_name("/".join(here))
+            if entry.is_symlink():
+                intake.refused.append(f"{label}: symbolic link")
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name in SKIPPED_DIRS:
+                    intake.ignored.append(f"{label}/ (skipped)")
+                elif len(here) >= MAX_DEPTH:
+                    intake.refused.append(f"{label}: more than {MAX_DEPTH} folders deep")
+                else:
+                    stack.append((Path(entry.path), here))
+            elif entry.is_file(follow_symlinks=False):
+                if entry.name.lower().endswith(".zip"):
+                    zips.append((Path(entry.path), label))
+                else:
+                    files.append(File(label, here, entry.stat(follow_symlinks=False).st_size,
+                                      lambda p=entry.path: _open_no_follow(p)))
+    for path, label in zips[:MAX_ZIPS]:
+        files += zip_members(path, label, budget, intake)
+    for _, label in zips[MAX_ZIPS:]:
+        intake.refused.append(f"{label}: more than {MAX_ZIPS} zips in the submission")
+    return files
+
+
+def zip_members(path: Path, label: str, budget: _Budget, intake: Intake) -> List[File]:
+    try:
+        budget.take(zip_entry_count(path))
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except Refused:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged, hostile or undecodable zip is refused, not a crash
+        intake.refused.append(f"{label}: not a readable zip ({type(err).__name__})")
+        return []
+    members = []
+    for info in infos:
+        name = f"{label}:{clean_name(info.filename)}"
+        if info.is_dir():
+            continue
+        problem = unsafe_member(info.filename)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            intake.refused.append(f"{name}: symbolic link")
+        elif problem:
+            intake.refused.append(f"{name}: {problem}")
+        else:
+            parts = tuple(p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", "."))
+            if any(p in SKIPPED_DIRS for p in parts[:-1]):
+                continue
+            members.append(File(name, parts, info.file_size, lambda i=info: _ZipMember(path, i)))
+    return members
+
+
+_OPEN_ZIPS: Dict[Path, zipfile.ZipFile] = {}  # one ZipFile per zip while its members are copied
+
+
+# -- choosing what to grade -------------------------------------------------------------------------
+
+def choose_code(files: List[File], config: dict, intake: Intake) -> Tuple[Optional[Tuple[str, ...]], List[File]]:
+    """(the chosen code folder's path parts, its .py files); Refused when two candidates tie."""
+    roots: Dict[Tuple[str, ...], List[File]] = {}
+    for f in files:
+        if f.parts[-1].endswith(".py") and "proj4_code" in f.parts[:-1]:
+            at = len(f.parts) - 2 - f.parts[-2::-1].index("proj4_code")  # the innermost proj4_code/ above it
+            roots.setdefault(f.parts[:at + 1], []).append(f)
+    loose = [f for f in files if len(f.parts) == 1 and f.parts[0] in config["student_files"]]
+    if loose:
+        roots.setdefault((), []).extend(loose)
+    if not roots:
+        return None, []
+    checkpoints = set(config["checkpoints"])
+
+    def beside(root):
+        project = root[:-1] if root else ()
+        near = {f.parts[-1] for f in files if f.parts[-1] in checkpoints
+                and f.parts[:-1] in (project, project + ("model_output",))}
+        return len(near)
+
+    ranked = sorted(roots, key=lambda r: (-beside(r), len(r), r))
+    best = ranked[0]
+    for other in ranked[1:]:
+        if (beside(other), len(other)) == (beside(best), len(best)) and _content(roots[other]) != _content(roots[best]):
+            raise Refused(f"the submission holds two different proj4_code/ folders, {_show(best)} and {_show(other)}, "
+                          "equally placed: keep one (zip_submission.py zips the right one)")
+    for other in ranked[1:]:
+        intake.ignored.append(f"{_show(other)} (another proj4_code/: {_show(best)} is graded)")
+    return best, roots[best]
+
+
+def _show(root: Tuple[str, ...]) -> str:
+    return clean_name("/".join(root) + "/") if root else "the top of the submission"
+
+
+def _content(files: List[File]) -> Dict[Tuple[str, ...], int]:
+    return {f.parts[-1:]: f.size for f in files}
+
+
+def choose_checkpoints(files: List[File], root: Optional[Tuple[str, ...]], config: dict) -> Dict[str, File]:
+    project = (root[:-1] if root else ()) if root is not None else ()
+    chosen = {}
+    for name in config["checkpoints"]:
+        copies = [f for f in files if f.parts[-1] == name]
+        near = [f for f in copies if f.parts[:-1] in (project + ("model_output",), project)]
+        ordered = sorted(near or copies, key=lambda f: (len(f.parts), f.label))
+        if ordered:
+            chosen[name] = ordered[0]
+    return chosen
+
+
+def take_submission(submission: Path, work: Path, config: dict) -> Intake:
+    """Copy the graded files of `submission` into `work` (proj4_code/..., model_output/...)."""
+    intake = Intake()
+    files = collect(submission, intake)
+    root, code = choose_code(files, config, intake)
+    checkpoints = choose_checkpoints(files, root, config)
+    if root is not None:
+        intake.code_folder = _show(root)
+    if len(code) > MAX_CODE_FILES:
+        raise Refused(f"{_show(root)} holds {len(code)} .py files, more than {MAX_CODE_FILES}")
+    picked = {id(f) for f in code} | {id(f) for f in checkpoints.values()}
+    targets: List[Tuple[str, File, int]] = []
+    for f in code:
+        inside = f.parts[len(root):] if root else f.parts
+        if any(part.startswith(".") or part == "__pycache__" for part in inside):
+            continue
+        targets.append(("proj4_code/" + "/".join(inside), f, config["max_source_bytes"]))
+    for name, f in checkpoints.items():
+        targets.append((f"model_output/{name}", f, config["max_checkpoint_bytes"]))
+    total = 0
+    for target, f, limit in sorted(targets, key=lambda t: t[0]):
+        if f.size > limit:
+            intake.refused.append(f"{f.label}: {f.size:,} bytes, more than the {limit:,} allowed")
+            continue
+        total += f.size
+        if total > config["max_submission_bytes"]:
+            intake.refused.append(f"{f.label}: the graded files pass {config['max_submission_bytes']:,} bytes")
+            continue
+        dest = work / target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with f.open() as src:
+                if not _copy_limited(src, dest, limit):
+                    intake.refused.append(f"{f.label}: more than the {limit:,} bytes allowed")
+                    continue
+        except Exception as err:  # noqa: BLE001 - a damaged or encrypted member, a file that became a link
+            intake.refused.append(f"{f.label}: cannot be read ({type(err).__name__})")
+            continue
+        os.chmod(dest, 0o644)  # readable by the sandbox user, whatever mode the student's file had
+        intake.accepted[target] = f.label
+    for f in files:
+        if id(f) not in picked:
+            intake.ignored.append(f.label)
+    for zf in _OPEN_ZIPS.values():
+        zf.close()
+    _OPEN_ZIPS.clear()
+    return intake
 
 
 def _copy_limited(src: IO[bytes], dst: Path, limit: int) -> bool:
@@ -73,87 +304,21 @@ def _copy_limited(src: IO[bytes], dst: Path, limit: int) -> bool:
     return True
 
 
-def take_submission(submission: Path, work: Path, config: dict) -> Intake:
-    """Copy the allow-listed files of the submission (loose files and the members of any zip)."""
-    intake = Intake()
-    candidates: List[Tuple[str, int, Callable[[], IO[bytes]]]] = []  # (path, size, opener)
-
-    def consider_zip(zip_path: Path, label: str) -> None:
-        try:
-            with zipfile.ZipFile(zip_path) as zf:
-                for info in zf.infolist():
-                    name = f"{label}:{info.filename}"
-                    if info.is_dir():
-                        continue
-                    if stat.S_ISLNK(info.external_attr >> 16):
-                        intake.refused.append(f"{name}: symbolic link")
-                    elif unsafe_member(info.filename):
-                        intake.refused.append(f"{name}: {unsafe_member(info.filename)}")
-                    else:
-                        candidates.append((info.filename, info.file_size,
-                                           lambda zp=zip_path, i=info.filename: _open_zip_member(zp, i)))
-        except (zipfile.BadZipFile, OSError) as err:
-            intake.refused.append(f"{label}: not a readable zip ({err})")
-
-    for folder, dirs, files in os.walk(submission, followlinks=False):
-        for name in sorted(dirs):  # os.walk does not enter symlinked folders; say so
-            if (Path(folder) / name).is_symlink():
-                intake.refused.append(f"{(Path(folder) / name).relative_to(submission).as_posix()}: symbolic link")
-        for name in sorted(files):
-            path = Path(folder) / name
-            rel = path.relative_to(submission).as_posix()
-            if path.is_symlink():
-                intake.refused.append(f"{rel}: symbolic link")
-            elif path.suffix.lower() == ".zip":
-                consider_zip(path, rel)
-            else:
-                candidates.append((rel, path.lstat().st_size, lambda p=path: _open_no_follow(p)))
-
-    # The shallowest copy of a file wins (a zip of the project folder nests everything one deeper).
-    chosen: Dict[str, Tuple[str, int, Callable]] = {}
-    for candidate in sorted(candidates, key=lambda c: (c[0].count("/"), c[0])):
-        target = target_of(candidate[0], config)
-        if target is None:
-            intake.ignored.append(candidate[0])
-        elif target in chosen:
-            intake.ignored.append(f"{candidate[0]} (duplicate of {chosen[target][0]})")
-        else:
-            chosen[target] = candidate
-    for target, (name, size, opener) in sorted(chosen.items()):
-        limit = config["max_checkpoint_bytes"] if target.endswith(".pt") else config["max_source_bytes"]
-        dest = work / target
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if size > limit:
-            intake.refused.append(f"{name}: {size:,} bytes, more than the {limit:,} allowed")
-            continue
-        try:
-            with opener() as src:
-                if not _copy_limited(src, dest, limit):
-                    intake.refused.append(f"{name}: more than the {limit:,} bytes allowed")
-                    continue
-        except Exception as err:  # a damaged or encrypted zip member, a file that became a symlink
-            intake.refused.append(f"{name}: cannot be read ({type(err).__name__}: {err})")
-            continue
-        os.chmod(dest, 0o644)  # readable by the sandbox user, whatever mode the student's file had
-        intake.accepted[target] = name
-    return intake
-
-
-def _open_no_follow(path: Path) -> IO[bytes]:
+def _open_no_follow(path: str) -> IO[bytes]:
     return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
 
 
-class _open_zip_member:
-    """Context manager: one member of a zip, opened for reading."""
+class _ZipMember:
+    """Context manager: one member of a zip, opened for reading (the zip is opened once)."""
 
-    def __init__(self, zip_path: Path, member: str):
-        self.zip_path, self.member = zip_path, member
+    def __init__(self, zip_path: Path, info: zipfile.ZipInfo):
+        self.zip_path, self.info = zip_path, info
 
     def __enter__(self):
-        self.zf = zipfile.ZipFile(self.zip_path)
-        self.file = self.zf.open(self.member)
+        if self.zip_path not in _OPEN_ZIPS:
+            _OPEN_ZIPS[self.zip_path] = zipfile.ZipFile(self.zip_path)
+        self.file = _OPEN_ZIPS[self.zip_path].open(self.info)
         return self.file
 
     def __exit__(self, *exc):
         self.file.close()
-        self.zf.close()

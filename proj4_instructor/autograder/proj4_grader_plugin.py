@@ -5,8 +5,9 @@ sandbox: its events are feedback only (shown with 0 points); nothing in them is 
 Environment:
     GRADER_EVENTS       file to append events to (JSON lines)
 
-Events: {"event": "collected", "items": [...], "excluded": [...]}, {"event": "collect_error", ...},
-{"event": "test", "nodeid", "when", "outcome", ...}.
+Events: {"event": "collected", "items": [nodeid, ...], "excluded": [...]} (the release reads it to
+list the public tests the results show: names never come from the sandbox's run),
+{"event": "collect_error", ...}, {"event": "test", "nodeid", "when", "outcome", ...}.
 
 Not runnable here (deselected): tests marked slow, and tests that need the training split
 (fixture data_dir): the autograder ships only the test split.
@@ -49,19 +50,6 @@ def not_gradable(item) -> str:
     return ""
 
 
-def describe(item) -> dict:
-    points = item.get_closest_marker("points")
-    visibility = item.get_closest_marker("visibility")
-    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip()
-    return {
-        "nodeid": item.nodeid,
-        "file": item.nodeid.split("::")[0],
-        "doc": doc.splitlines()[0] if doc else "",
-        "points": float(points.args[0]) if points and points.args else 1.0,
-        "visibility": visibility.args[0] if visibility and visibility.args else "visible",
-    }
-
-
 def pytest_collection_modifyitems(session, config, items):
     keep, drop = [], []
     for item in items:
@@ -73,7 +61,7 @@ def pytest_collection_modifyitems(session, config, items):
     if drop:
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
-    _emit({"event": "collected", "items": [describe(i) for i in keep], "excluded": drop})
+    _emit({"event": "collected", "items": [i.nodeid for i in keep], "excluded": drop})
 
 
 def pytest_collectreport(report):

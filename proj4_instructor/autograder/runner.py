@@ -1,31 +1,35 @@
 """The proj4 Gradescope autograder: submission in, results.json out. Standard library only.
 
-Principle: points come only from evidence a submission cannot forge except by being correct. The
-trusted side (this runner, as root, and facts.py, which imports no student code) computes every
-score; the process that runs student code (answers.py, in the sandbox) only writes answers.
+Principle: a point comes only from evidence a submission cannot produce without correct work. The
+trusted side computes every number the points depend on; student code only ever answers.
 
- 1. intake.py copies the allow-listed files of the submission (every proj4_code/*.py, the four
-    checkpoints) into a root-owned work folder; a missing student module is the starter's.
-    Provided packages (proj4_lib/) come from the autograder's pristine copy.
- 2. facts.py reads each checkpoint with torch.load(weights_only=True) before any student code runs.
- 3. sandbox.py runs answers.py as the unprivileged user: probes of the student functions on fixed
-    inputs and each checkpoint's predictions on the anonymous test images (labels stay here).
- 4. sandbox.py runs the public tests (pytest + proj4_grader_plugin) for feedback: shown, 0 points.
- 5. scoring.py compares the answers with the reference's (expected.json, made at build time) and
-    the predictions with the test key; results.json is written here, after the sandbox is gone.
+ 0. results.json is written at once with an "Autograder error" entry and padded to RESERVED bytes,
+    so a disk the sandbox fills cannot stop the real one (written in place, in those bytes, at the end).
+ 1. intake.py copies the graded files (one proj4_code/ folder, the four checkpoints) into a
+    root-owned work folder, within fixed bounds; a missing student module is the starter's.
+ 2. trusted.py, before any student code runs, from a folder of pristine code (deleted right after):
+    reads each checkpoint with weights_only, evaluates it on the test images in the pristine
+    architecture, and computes the reference's answers to the probes on inputs drawn from a seed
+    drawn for this grading alone.
+ 3. answers.py in the sandbox (sandbox.py): the student's answers to the same probes.
+ 4. the public tests in the sandbox, as feedback only (0 points).
+ 5. scoring.py compares; every sandbox process is dead and its files removed before results.json
+    is written.
 
-Environment (all optional): AUTOGRADER_ROOT (/autograder), AUTOGRADER_DATA_DIR (ROOT/data: the
-anonymous test images), AUTOGRADER_PYTHON (ROOT/venv/bin/python if present, else this
-interpreter), AUTOGRADER_TOTAL_TIMEOUT (seconds for the answers; default in config.json),
-AUTOGRADER_TEST_TIMEOUT (pytest's per-test timeout), AUTOGRADER_PUBLIC_TIMEOUT (seconds for the
-public tests), AUTOGRADER_THREADS (torch threads, 1), AUTOGRADER_MEMORY_MB, AUTOGRADER_SANDBOX_USER
-(proj4grader; "none" runs student code as the current user, without a sandbox: local use only).
+Run as a module from the folder that holds the package: `cd source/grader && python -m
+proj4_autograder.runner` (run_autograder does; the package is proj4_instructor.autograder in the
+instructor repository). Environment (all optional): AUTOGRADER_ROOT (/autograder),
+AUTOGRADER_PYTHON (ROOT/venv/bin/python if present, else this interpreter), AUTOGRADER_TOTAL_TIMEOUT,
+AUTOGRADER_PUBLIC_TIMEOUT, AUTOGRADER_TEST_TIMEOUT, AUTOGRADER_THREADS (1), AUTOGRADER_MEMORY_MB,
+AUTOGRADER_SANDBOX_USER (proj4grader; "none" runs student code as the current user, without a
+sandbox: local use only), AUTOGRADER_SEED (tests only: a fixed seed instead of a random one).
 """
 from __future__ import annotations
 
 import json
 import os
 import resource
+import secrets
 import shutil
 import sys
 import time
@@ -34,16 +38,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import intake  # noqa: E402
-import sandbox  # noqa: E402
-import scoring  # noqa: E402
+from . import intake, sandbox, scoring
 
 OUTPUT_LIMIT = 5000  # characters of output kept per test in results.json
+RESULTS_LIMIT = 900_000  # bytes: results.json stays well under 1 MB
+RESERVED = 1 << 20
 ANSWERS_LIMIT = 8 * 2**20  # bytes of answers.json read
+TRUSTED_LIMIT = 16 * 2**20
 EVENTS_LIMIT = 16 * 2**20
 PLUGIN = "proj4_grader_plugin"
 PUBLIC = "proj4_unit_tests"
+PACKAGE = Path(__file__).resolve().parent
 
 
 def clip(text: str, limit: int = OUTPUT_LIMIT) -> str:
@@ -55,10 +60,15 @@ def clip(text: str, limit: int = OUTPUT_LIMIT) -> str:
     return f"{text[:head]}\n[... {len(text) - limit} characters cut ...]\n{text[-(limit - head):]}"
 
 
+def clean(text) -> str:
+    """Valid UTF-8 text without control characters (lone surrogates become '?')."""
+    text = str(text).encode("utf-8", "replace").decode("utf-8", "replace")
+    return "".join(c if c.isprintable() or c in "\n\t" else "?" for c in text)
+
+
 @dataclass
 class Settings:
     root: Path
-    data_dir: Path
     python: str
     total_timeout: Optional[float]  # None: config.json's
     test_timeout: Optional[float]
@@ -66,6 +76,7 @@ class Settings:
     threads: int
     memory_mb: Optional[int]
     sandbox_user: str
+    seed: Optional[int]
 
     @property
     def source(self) -> Path:
@@ -90,7 +101,6 @@ class Settings:
         number = lambda name: float(env[name]) if env.get(name) else None  # noqa: E731
         return cls(
             root=root,
-            data_dir=Path(env.get("AUTOGRADER_DATA_DIR", root / "data")).resolve(),
             python=env.get("AUTOGRADER_PYTHON") or (str(venv_python) if venv_python.exists() else sys.executable),
             total_timeout=number("AUTOGRADER_TOTAL_TIMEOUT"),
             test_timeout=number("AUTOGRADER_TEST_TIMEOUT"),
@@ -98,44 +108,95 @@ class Settings:
             threads=int(env.get("AUTOGRADER_THREADS", "1")),
             memory_mb=int(env["AUTOGRADER_MEMORY_MB"]) if env.get("AUTOGRADER_MEMORY_MB") else None,
             sandbox_user=env.get("AUTOGRADER_SANDBOX_USER", "proj4grader"),
+            seed=int(env["AUTOGRADER_SEED"]) if env.get("AUTOGRADER_SEED") else None,
         )
 
 
-# -- the work folder ------------------------------------------------------------------------------
+# -- results.json ---------------------------------------------------------------------------------
 
-def prepare_work(settings: Settings, config: dict, user: Optional[sandbox.Identity]) -> Path:
-    """A fresh, root-owned work folder: code/ (read-only for the sandbox), model_output/, and one
-    private writable folder per sandboxed step (created by `step_folder`)."""
+def reserve(path: Path, max_score: float) -> None:
+    """Write an error result now, padded to RESERVED bytes: the final one goes into the same blocks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink():
+        path.unlink()
+    body = json.dumps(error_results("grading did not finish", max_score)).encode()
+    with open(path, "wb") as f:
+        f.write(body + b" " * (RESERVED - len(body)))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def encode(results: dict) -> bytes:
+    """results.json as valid UTF-8 JSON under RESULTS_LIMIT bytes (outputs shortened if needed)."""
+    def cleaned(value):
+        if isinstance(value, str):
+            return clean(value)
+        if isinstance(value, list):
+            return [cleaned(v) for v in value]
+        if isinstance(value, dict):
+            return {clean(k): cleaned(v) for k, v in value.items()}
+        return value
+
+    results = cleaned(results)
+    limit = OUTPUT_LIMIT
+    while True:
+        body = json.dumps(results, indent=1, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        if len(body) <= RESULTS_LIMIT or limit < 50:
+            return body
+        limit //= 2
+        results["output"] = clip(results.get("output", ""), limit * 4)
+        for test in results.get("tests", []):
+            test["output"] = clip(test.get("output", ""), limit)
+
+
+def write_results(path: Path, results: dict) -> None:
+    """Into the reserved file, in place (no new blocks needed); after every sandbox process is dead."""
+    body = encode(results)
+    try:
+        with open(path, "r+b") as f:
+            f.write(body)
+            f.truncate(len(body))
+    except FileNotFoundError:  # not reserved (the runner failed before it could)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+
+
+def error_results(details: str, max_score: float = 0.0) -> dict:
+    return {
+        "score": 0.0,
+        "output": "The autograder itself failed; this is not a grade. Please tell the course staff.",
+        "visibility": "visible",
+        "tests": [{
+            "name": "Autograder error", "number": "0.1", "score": 0.0, "max_score": max_score,
+            "status": "failed", "visibility": "visible",
+            "output": "The autograder failed while grading your submission. Please tell the course staff.\n\n"
+                      + clip(details, 300),
+        }],
+    }
+
+
+# -- the work folder ---------------------------------------------------------------------------------
+
+def copy_readable(src: Path, dst: Path) -> None:
+    """A root-owned copy the sandbox user may read but not change."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [dst, *dst.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def prepare_work(settings: Settings) -> Path:
+    """A fresh, root-owned work folder: code/ (read-only for the sandbox) and model_output/."""
     work = settings.work
     if work.exists():
-        shutil.rmtree(work)
-    code = work / "code"
-    (code / "proj4_code").mkdir(parents=True)
+        sandbox.remove(work)
+    (work / "code").mkdir(parents=True)
+    os.chmod(work, 0o755)
     (work / "model_output").mkdir()
-    source = settings.source
-    for package in sorted((source / "provided").iterdir()):
-        shutil.copytree(package, code / package.name)
-    shutil.copytree(source / "tests" / "public", code / PUBLIC)
-    shutil.copytree(source / "sandbox", code / "grader")  # answers.py, the plugin, pytest.ini
-    # What the answer process needs to know; the thresholds stay here.
-    parts = [{k: v for k, v in part.items() if k not in ("threshold", "floor")} for part in config["parts"]]
-    public_config = {"parts": parts, "pixel_mean": config["pixel_mean"], "pixel_std": config["pixel_std"]}
-    (code / "grader" / "answers_config.json").write_text(json.dumps({
-        **public_config, "threads": settings.threads, "model_dir": str(work / "model_output"),
-        "images_dir": str(settings.data_dir)}))
-    for folder in (settings.source, settings.submission, settings.results.parent):
-        if user and folder.exists():
-            os.chmod(folder, 0o700)
+    for package in sorted((settings.source / "provided").iterdir()):
+        copy_readable(package, work / "code" / package.name)
+    copy_readable(settings.source / "tests" / "public", work / "code" / PUBLIC)
+    copy_readable(settings.source / "sandbox", work / "code" / "grader")
     return work
-
-
-def add_starter(work: Path, source: Path, config: dict, taken: intake.Intake) -> List[str]:
-    notes = []
-    for name in config["student_files"]:
-        if f"proj4_code/{name}" not in taken.accepted:
-            shutil.copy2(source / "starter" / "proj4_code" / name, work / "code" / "proj4_code" / name)
-            notes.append(f"proj4_code/{name} is not in the submission: graded with the starter's version")
-    return notes
 
 
 def step_folder(work: Path, name: str, user: Optional[sandbox.Identity]) -> Path:
@@ -148,51 +209,67 @@ def step_folder(work: Path, name: str, user: Optional[sandbox.Identity]) -> Path
     return folder
 
 
-def sandbox_env(settings: Settings, work: Path, folder: Path) -> Dict[str, str]:
+def sandbox_env(settings: Settings, folder: Path, pythonpath: str) -> Dict[str, str]:
     return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "LANG": "C.UTF-8",
-        "HOME": str(folder),
-        "TMPDIR": str(folder),
-        "PYTHONPATH": str(work / "code"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-        "MPLBACKEND": "Agg",
-        "OMP_NUM_THREADS": str(settings.threads),
-        "MKL_NUM_THREADS": str(settings.threads),
+        "PATH": os.defpath, "LANG": "C.UTF-8", "HOME": str(folder), "TMPDIR": str(folder),
+        "PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": str(settings.threads), "MKL_NUM_THREADS": str(settings.threads),
         "TORCH_HOME": str(folder / "torch"),
     }
 
 
-# -- the steps ------------------------------------------------------------------------------------
-
-def checkpoint_facts(settings: Settings, work: Path, config: dict, user) -> dict:
-    """facts.py as the sandbox user, before any student code has run; JSON on its stdout."""
-    paths = [str(work / "model_output" / name) for name in config["checkpoints"]]
-    script = (settings.source / "grader" / "facts.py").read_text()
-    outcome = sandbox.run([settings.python, "-I", "-c", script, *paths], cwd=Path("/"),
-                          env={"PATH": os.defpath, "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1"}, user=user,
-                          limits=sandbox.Limits(seconds=120, memory_bytes=_memory(settings, config)),
-                          python=settings.python, log_limit=1 << 22)
-    for line in reversed(outcome.log.splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError(f"facts.py failed ({outcome.describe()}):\n{outcome.log[-3000:]}")
+def limits(settings: Settings, config: dict, seconds: float) -> sandbox.Limits:
+    return sandbox.Limits(seconds=seconds, memory_bytes=(settings.memory_mb or config["memory_limit_mb"]) * 2**20)
 
 
-def _memory(settings: Settings, config: dict) -> int:
-    return (settings.memory_mb or config["memory_limit_mb"]) * 2**20
+# -- the steps ------------------------------------------------------------------------------------------
+
+def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) -> dict:
+    """trusted.py on pristine code, before any student code runs; retried without a checkpoint that
+    stopped it. The folder with the reference solution is gone when this returns."""
+    folder = work / "trusted"
+    copy_readable(settings.source / "grader" / "trusted_code", folder)
+    copy_readable(settings.source / "grader" / "prepared", folder / "prepared")
+    tmp = step_folder(folder, "tmp", user)
+    skip: List[str] = []
+    try:
+        for _ in range(len(config["parts"]) + 1):
+            request = {"seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"),
+                       "prepared": str(folder / "prepared"), "parts": config["parts"], "workdir": str(tmp),
+                       "pixel_mean": config["pixel_mean"], "pixel_std": config["pixel_std"], "skip": skip}
+            (folder / "request.json").write_text(json.dumps(request))
+            os.chmod(folder / "request.json", 0o644)
+            out = tmp / "trusted.json"
+            outcome = sandbox.run([settings.python, "-I", str(folder / "trusted.py"), str(folder / "request.json"),
+                                   str(out)], cwd=tmp, env={"PATH": os.defpath, "LANG": "C.UTF-8",
+                                                           "HOME": str(tmp), "TMPDIR": str(tmp),
+                                                           "OMP_NUM_THREADS": str(settings.threads)},
+                                  user=user, limits=limits(settings, config, config["trusted_timeout"]))
+            print(f"---- trusted evaluation: {outcome.describe()} after {outcome.seconds:.1f} s, "
+                  f"{outcome.peak_mb:.0f} MB ----\n{outcome.log[-3000:]}")
+            data = sandbox.read_file(out, TRUSTED_LIMIT) if outcome.returncode == 0 else None
+            if data:
+                return json.loads(data)
+            started = [line.split(" ", 1)[1] for line in outcome.log.splitlines() if line.startswith("checkpoint ")]
+            if not started or started[-1] in skip:
+                raise RuntimeError(f"the trusted evaluation failed ({outcome.describe()}):\n{outcome.log[-3000:]}")
+            skip.append(started[-1])  # that checkpoint stopped it: grade the others without it
+        raise RuntimeError("the trusted evaluation kept failing")
+    finally:
+        sandbox.remove(folder)  # the reference solution must be gone before student code runs
 
 
-def produce_answers(settings: Settings, work: Path, config: dict, user, seconds: float,
-                    probes_only: bool = False):
-    """answers.py in the sandbox; returns (answers dict, outcome). Nothing here trusts its content."""
+def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float):
+    """answers.py in the sandbox; returns (answers, outcome). Nothing here trusts its content."""
     folder = step_folder(work, "answers", user)
+    answers_config = folder / "config.json"
+    answers_config.write_text(json.dumps({
+        "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"),
+        "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
     cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
-           str(work / "code" / "grader" / "answers_config.json")] + (["--probes-only"] if probes_only else [])
-    outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, work, folder), user=user,
-                          limits=sandbox.Limits(seconds=seconds, memory_bytes=_memory(settings, config)),
-                          python=settings.python)
+           str(answers_config)]
+    outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, folder, str(work / "code")), user=user,
+                          limits=limits(settings, config, seconds))
     data = sandbox.read_file(folder / "answers.json", ANSWERS_LIMIT)
     try:
         answers = json.loads(data) if data else {}
@@ -201,19 +278,17 @@ def produce_answers(settings: Settings, work: Path, config: dict, user, seconds:
     return (answers if isinstance(answers, dict) else {}), outcome
 
 
-def public_tests(settings: Settings, work: Path, config: dict, user, seconds: float):
+def public_step(settings: Settings, work: Path, config: dict, user, seconds: float):
     """The public tests in the sandbox, for the student's feedback only; returns (events, outcome)."""
     folder = step_folder(work, "public", user)
-    env = {**sandbox_env(settings, work, folder), "CI": "1", "PROJ4_DATA_DIR": str(folder / "no-data"),
-           "PROJ4_MODEL_DIR": str(work / "model_output"), "GRADER_EVENTS": str(folder / "events.jsonl")}
-    env["PYTHONPATH"] += os.pathsep + str(work / "code" / "grader")
+    env = {**sandbox_env(settings, folder, f"{work / 'code'}{os.pathsep}{work / 'code' / 'grader'}"), "CI": "1",
+           "PROJ4_DATA_DIR": str(folder / "no-data"), "PROJ4_MODEL_DIR": str(work / "model_output"),
+           "GRADER_EVENTS": str(folder / "events.jsonl")}
     test_timeout = settings.test_timeout or config["test_timeout"]
     cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", str(work / "code" / "grader" / "pytest.ini"),
            "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "-o", f"timeout={test_timeout:g}",
            str(work / "code" / PUBLIC)]
-    outcome = sandbox.run(cmd, cwd=folder, env=env, user=user,
-                          limits=sandbox.Limits(seconds=seconds, memory_bytes=_memory(settings, config)),
-                          python=settings.python)
+    outcome = sandbox.run(cmd, cwd=folder, env=env, user=user, limits=limits(settings, config, seconds))
     events = []
     for line in (sandbox.read_file(folder / "events.jsonl", EVENTS_LIMIT) or b"").decode("utf-8", "replace") \
             .splitlines():
@@ -226,63 +301,91 @@ def public_tests(settings: Settings, work: Path, config: dict, user, seconds: fl
     return events, outcome
 
 
-def feedback_tests(events: List[dict], start: int) -> List[dict]:
-    """The public tests' outcomes as 0-point results: what the student's own run reported."""
+def feedback_tests(events: List[dict], known: List[str]) -> List[dict]:
+    """The public tests' outcomes as 0-point results: what the student's own run reported, for the
+    tests the release collected (names come from that list, never from the sandbox)."""
     outcomes: Dict[str, str] = {}
     messages: Dict[str, str] = {}
+    files = {nodeid.split("::")[0] for nodeid in known}
     for event in events:
-        nodeid = str(event.get("nodeid", ""))
-        if event.get("event") == "test" and nodeid.startswith(PUBLIC):
-            if event.get("outcome") != "passed" or nodeid not in outcomes:
-                outcomes[nodeid] = "passed" if event.get("outcome") == "passed" and \
-                    outcomes.get(nodeid, "passed") == "passed" else "failed"
-            if event.get("outcome") == "failed":
-                messages[nodeid] = str(event.get("message", ""))
-        elif event.get("event") == "collect_error" and nodeid.startswith(PUBLIC):
-            # A test file that cannot be imported (a student module that does not import) is shown failed,
-            # not dropped from the feedback.
-            outcomes[nodeid] = "failed"
-            messages[nodeid] = "collection error (the test file could not be imported):\n" + \
-                str(event.get("message", ""))[-1200:]
+        nodeid = event.get("nodeid")
+        if not isinstance(nodeid, str):
+            continue
+        if event.get("event") == "test" and nodeid in known:
+            if event.get("outcome") != "passed":
+                outcomes[nodeid] = "failed" if event.get("outcome") == "failed" else outcomes.get(nodeid, "skipped")
+                if event.get("outcome") == "failed":
+                    messages[nodeid] = str(event.get("message", ""))[-1200:]
+            else:
+                outcomes.setdefault(nodeid, "passed")
+        elif event.get("event") == "collect_error" and nodeid in files:
+            for test in known:
+                if test.startswith(nodeid + "::"):
+                    outcomes[test] = "failed"
+                    messages[test] = "collection error (the test file could not be imported):\n" + \
+                        str(event.get("message", ""))[-1200:]
     tests = []
-    for i, (nodeid, outcome) in enumerate(sorted(outcomes.items()), start=start):
-        tests.append({"name": f"public test {nodeid.split('/', 1)[-1]}", "number": f"3.{i - start + 1}",
-                      "score": 0.0, "max_score": 0.0, "status": outcome, "visibility": "visible",
+    for i, nodeid in enumerate(known, start=1):
+        outcome = outcomes.get(nodeid, "not run")
+        note = {"not run": "Not run (the public tests stopped before it, or it needs data the grader does not "
+                           "have).", "skipped": "Skipped."}.get(outcome, "")
+        tests.append({"name": f"public test {nodeid.split('/', 1)[-1]}", "number": f"3.{i}", "score": 0.0,
+                      "max_score": 0.0, "status": "passed" if outcome == "passed" else "failed",
+                      "visibility": "visible",
                       "output": clip("Feedback only, worth 0 points: the points come from the grader's checks "
-                                     "above.\n" + messages.get(nodeid, ""), 1500)})
+                                     f"above. {note}\n" + messages.get(nodeid, ""), 1500)})
     return tests
 
 
-# -- results.json -----------------------------------------------------------------------------------
+def add_starter(work: Path, source: Path, config: dict, taken: intake.Intake) -> List[str]:
+    notes = []
+    for name in config["student_files"]:
+        if f"proj4_code/{name}" not in taken.accepted:
+            shutil.copy2(source / "starter" / "proj4_code" / name, work / "code" / "proj4_code" / name)
+            os.chmod(work / "code" / "proj4_code" / name, 0o644)
+            notes.append(f"proj4_code/{name} is not in the submission: graded with the starter's version")
+    return notes
 
-def grade(settings: Settings) -> dict:
+
+# -- one grading ------------------------------------------------------------------------------------------
+
+def grade(settings: Settings, config: dict) -> dict:
     grader = settings.source / "grader"
-    config = json.loads((grader / "config.json").read_text())
-    expected = json.loads((grader / "expected.json").read_text())
     key = json.loads((grader / "test_key.json").read_text())
     user, sandbox_note = sandbox.identity(settings.sandbox_user)
-    work = prepare_work(settings, config, user)
-    taken = intake.take_submission(settings.submission, work / "code", config)
+    if user is not None:
+        sandbox.kill_uid(user.uid)  # whatever an earlier grading on this machine left
+        sandbox.clean_shared_dirs(user.uid)
+    for folder in (settings.source, settings.submission, settings.results.parent):
+        if user and folder.exists():
+            os.chmod(folder, 0o700)
+    work = prepare_work(settings)
+    try:
+        taken = intake.take_submission(settings.submission, work / "code", config)
+    except intake.Refused as err:
+        return refused_results(str(err), config)
     for name in list(taken.accepted):
         if name.startswith("model_output/"):
             os.replace(work / "code" / name, work / name)
-    shutil.rmtree(work / "code" / "model_output", ignore_errors=True)
+    sandbox.remove(work / "code" / "model_output")
     notes = add_starter(work, settings.source, config, taken)
+    seed = settings.seed if settings.seed is not None else secrets.randbits(62)
 
     total = settings.total_timeout or config["total_timeout"]
     deadline = time.monotonic() + total
-    facts = checkpoint_facts(settings, work, config, user)
-    answers, answer_run = produce_answers(settings, work, config, user, max(5.0, deadline - time.monotonic()))
+    trusted = trusted_step(settings, work, config, user, seed)
+    answers, answer_run = answers_step(settings, work, config, user, seed, max(5.0, deadline - time.monotonic()))
     answer_note = f"the answer process {answer_run.describe()}" if answer_run.returncode != 0 else ""
-    tests = scoring.score(answers, expected, facts, key, config, answer_note)
-    public_seconds = settings.public_timeout or config["public_timeout"]
-    events, public_run = public_tests(settings, work, config, user, public_seconds)
-    tests += feedback_tests(events, 1)
+    evidence = scoring.Evidence(answers, trusted, key)
+    tests, leaderboard = scoring.score(evidence, config, answer_note)
+    events, public_run = public_step(settings, work, config, user, settings.public_timeout or config["public_timeout"])
+    tests += feedback_tests(events, config["public_tests"])
     for test in tests:
         test["output"] = clip(test["output"])
 
-    lines = [f"Files graded: {', '.join(sorted(taken.accepted)) or 'none'}"]
-    lines += [f"Refused: {r}" for r in taken.refused]
+    lines = [f"Code graded: {taken.code_folder or 'none found (the starter was graded)'}"]
+    lines.append(f"Files graded: {', '.join(sorted(taken.accepted)) or 'none'}")
+    lines += [f"Refused: {r}" for r in taken.refused[:20]]
     lines += notes
     if taken.ignored:
         lines.append("Not used (provided files come from the autograder; others are not graded): "
@@ -290,12 +393,18 @@ def grade(settings: Settings) -> dict:
                      + (f" and {len(taken.ignored) - 20} more" if len(taken.ignored) > 20 else ""))
     if answer_note:
         lines.append(f"Your code's process {answer_run.describe()}; the checks it did not answer score 0.")
+    if evidence.grader_errors:
+        lines.append("The grader failed on its own side for: " + ", ".join(evidence.grader_errors)
+                     + " (not your fault: the course staff will regrade).")
     lines.append("Points come from the grader's checks (1.x, 2.x); your public tests (3.x) are feedback.")
-    # The staff's log (stdout, hidden from students): what the sandboxed processes printed, clipped.
-    print("\n".join(lines))
-    print(sandbox_note)
-    print(f"---- answers: {answer_run.describe()} after {answer_run.seconds:.1f} s ----\n{answer_run.log}")
-    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s ----\n{public_run.log}")
+    print("\n".join(lines))  # the staff's log (stdout, hidden from students)
+    print(sandbox_note + ("; network: cut off" if user and sandbox.network_isolated(user) else
+                          "; network: not cut off (the container does not allow a network namespace)"))
+    print(f"seed of this grading: {seed}; trusted side: {json.dumps(trusted.get('seconds', {}))}")
+    print(f"---- answers: {answer_run.describe()} after {answer_run.seconds:.1f} s, {answer_run.peak_mb:.0f} MB "
+          f"----\n{answer_run.log}")
+    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, {public_run.peak_mb:.0f} MB "
+          f"----\n{public_run.log}")
     print(f"peak memory of the sandboxed processes: "
           f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     return {
@@ -304,60 +413,46 @@ def grade(settings: Settings) -> dict:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
+        "leaderboard": leaderboard,
     }
 
 
-def error_results(details: str, settings: Optional[Settings] = None) -> dict:
-    max_score = 0.0
-    try:  # out of how many points, if the config can be read
-        max_score = scoring.max_score(json.loads((settings.source / "grader" / "config.json").read_text()))
-    except Exception:  # noqa: BLE001 - the error entry must be written whatever broke
-        pass
-    return {
-        "score": 0.0,
-        "output": "The autograder itself failed; this is not a grade. Please tell the course staff.",
-        "visibility": "visible",
-        "tests": [{
-            "name": "Autograder error",
-            "number": "0.1",
-            "score": 0.0,
-            "max_score": max_score,
-            "status": "failed",
-            "visibility": "visible",
-            "output": "The autograder failed while grading your submission (not your code's fault unless "
-                      "the message says so). Please tell the course staff.\n\n" + clip(details, 3000),
-        }],
-    }
-
-
-def write_results(path: Path, results: dict) -> None:
-    """Written by root after every sandboxed process is dead; the folder is not the sandbox's."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, path)
+def refused_results(reason: str, config: dict) -> dict:
+    return {"score": 0.0, "output": f"The submission could not be graded: {reason}", "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [{"name": "Submission", "number": "0.1", "score": 0.0, "max_score": scoring.max_score(config),
+                       "status": "failed", "visibility": "visible", "output": clip(reason, 2000)}],
+            "leaderboard": [{"name": f"Part {p['number']} {p['class_name']} test accuracy (%)", "value": 0.0,
+                             "order": "desc"} for p in config["parts"] if p.get("leaderboard")]}
 
 
 def main() -> int:
     start = time.monotonic()
-    settings: Optional[Settings] = None
+    os.umask(0o022)  # the code folder must be readable by the sandbox user
+    settings = Settings.from_env()
     results: Optional[dict] = None
+    max_score = 0.0
     try:
-        os.umask(0o022)  # the code folder must be readable by the sandbox user
-        settings = Settings.from_env()
-        results = grade(settings)
+        config = json.loads((settings.source / "grader" / "config.json").read_text())
+        max_score = scoring.max_score(config)
+        reserve(settings.results, max_score)
+        sandbox.become_subreaper()
+        results = grade(settings, config)
     except BaseException:  # noqa: B036 - whatever happens, Gradescope gets a results.json
         details = traceback.format_exc()
-        print(details, file=sys.stderr)
-        results = error_results(details, settings)
+        print(details, file=sys.stderr)  # the staff's log; the student sees only the last line
+        results = error_results(details.strip().splitlines()[-1], max_score)
     finally:
+        try:
+            user, _ = sandbox.identity(settings.sandbox_user)
+            if user is not None:
+                sandbox.kill_uid(user.uid)
+        except Exception:  # noqa: BLE001 - a breach here is reported below, never a missing results.json
+            results = error_results(traceback.format_exc().strip().splitlines()[-1], max_score)
         if results is None:
-            results = error_results("grading stopped before it finished", settings)
+            results = error_results("grading stopped before it finished", max_score)
         results["execution_time"] = round(time.monotonic() - start, 1)
-        root = settings.root if settings else Path(os.environ.get("AUTOGRADER_ROOT", "/autograder"))
-        write_results(root / "results" / "results.json", results)
+        write_results(settings.results, results)
     return 0
 
 

@@ -1,29 +1,50 @@
 """The sandbox: run one command as the unprivileged user, with limits, and leave nothing behind.
 
-Rule: student code runs only through `run()`: as the sandbox user (setup.sh creates it; the runner
-refuses to run student code as root on Gradescope), in its own empty working folder that is the
-only place it may write, with no supplementary groups, a new session, resource limits (address
-space for data, processes, file size, CPU time, no core files), a wall-clock limit, and output
-read through a pipe and clipped. When it ends or times out, every process of the user is killed
-(kill(-1) as that user reaches the ones that left the session), so nothing it started can act
-after the runner moves on. A process killed by SIGKILL that was not killed by us was most probably
-stopped by the kernel's out-of-memory killer (or the memory limit), and is reported as such.
-Reason: the trusted side only reads the sandbox's answer file after all of this.
+Rule: student code runs only through `run()`, as the sandbox user: no supplementary groups, no new
+privileges (setuid programs do not elevate), a new session, its own network namespace where the
+kernel allows one, an OOM score that makes it the kernel's first choice, resource limits (data
+size, processes, file size, CPU time, no core files), a wall clock, and a watchdog that counts what
+RLIMIT_DATA does not (shared memory: RssShmem and /dev/shm) and the files it writes. When it ends,
+ROOT kills every process of that uid, by scanning /proc, until none is left (a process of the user
+cannot kill root's loop, as it could kill a killer of its own uid), reaps them (the runner is the
+child subreaper), and deletes what the user left in the shared writable folders (/tmp, /var/tmp,
+/dev/shm, ...). If a process survives all that, `SandboxBreach` stops the grading loudly.
+Reason: the trusted side reads the sandbox's files only after all of this, and the next step (or
+the next grading on the same machine) starts from nothing the user made.
+
+Without a sandbox user (a non-root runner, or AUTOGRADER_SANDBOX_USER=none: local use only) the
+command runs as the current user, in its own process group, with the limits but no isolation.
 """
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import os
 import pwd
 import resource
 import signal
+import socket
+import stat
+import struct
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 LOG_LIMIT = 20_000  # characters of output kept (head and tail)
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock", "/var/lock", "/run/shm")
+CLONE_NEWNET = 0x40000000
+SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
+PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
+KILL_ROUNDS = 60
+
+_libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: the child must not dlopen
+
+
+class SandboxBreach(RuntimeError):
+    """A process of the sandbox user survived every attempt to kill it."""
 
 
 class HeadTail:
@@ -47,9 +68,11 @@ class HeadTail:
 @dataclass
 class Limits:
     seconds: float  # wall clock
-    memory_bytes: int  # RLIMIT_DATA: heap and anonymous mappings (not the mapped libraries)
-    processes: int = 512  # RLIMIT_NPROC: threads and processes of the user (fork bombs)
-    file_bytes: int = 256 * 2**20  # RLIMIT_FSIZE: largest file it may write (disk floods)
+    memory_bytes: int  # RLIMIT_DATA, and the watchdog's limit on private + shared memory
+    processes: int = 256  # RLIMIT_NPROC: processes and threads of the user (fork bombs)
+    file_bytes: int = 256 * 2**20  # RLIMIT_FSIZE: the largest file it may write
+    disk_bytes: int = 1 * 2**30  # the watchdog's limit on its folder and what it owns in SHARED_DIRS
+    disk_files: int = 20_000  # ... and on the number of files there (inodes)
 
 
 @dataclass
@@ -58,15 +81,24 @@ class Outcome:
     timed_out: bool
     seconds: float
     log: str
+    stopped_for: str = ""  # "memory" or "disk" when the watchdog stopped it
+    peak_mb: float = 0.0  # the watchdog's largest reading of private + shared memory
+    notes: List[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """What happened to the process, in words for the student."""
+        if self.stopped_for:
+            return f"stopped: it went over the {self.stopped_for} limit"
         if self.timed_out:
             return f"stopped at the time limit after {self.seconds:.0f} s"
         if self.returncode == -signal.SIGKILL:
             return "killed by signal 9, probably out of memory"
         if self.returncode is not None and self.returncode < 0:
-            return f"killed by signal {-self.returncode} ({signal.Signals(-self.returncode).name})"
+            try:
+                name = signal.Signals(-self.returncode).name
+            except ValueError:
+                name = "unknown"
+            return f"killed by signal {-self.returncode} ({name})"
         return f"ended with exit code {self.returncode}"
 
 
@@ -78,7 +110,7 @@ class Identity:
 
 
 def identity(name: str) -> Tuple[Optional[Identity], str]:
-    """The sandbox user, or None (and why) when the grader runs as a normal user."""
+    """The sandbox user, or None (and why) when student code runs as the current user."""
     if not name or name == "none":
         return None, "student code ran as the current user (AUTOGRADER_SANDBOX_USER=none): no sandbox"
     if os.geteuid() != 0:
@@ -87,41 +119,200 @@ def identity(name: str) -> Tuple[Optional[Identity], str]:
         entry = pwd.getpwnam(name)
     except KeyError:
         raise RuntimeError(f"the sandbox user {name!r} does not exist: setup.sh creates it "
-                           "(AUTOGRADER_SANDBOX_USER=none grades without a sandbox, for local use only)")
+                           "(`proj4-instructor grade` creates it when run as root)") from None
+    if entry.pw_uid == 0:
+        raise RuntimeError(f"the sandbox user {name!r} is root")
     return Identity(entry.pw_uid, entry.pw_gid, name), f"student code ran as the unprivileged user {name!r}"
 
 
-def _limit(limits: Limits):
+def become_subreaper() -> None:
+    """Orphans of the sandbox become the runner's children, so it can reap them (Linux)."""
+    _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+# -- processes of a uid ------------------------------------------------------------------------------
+
+def processes_of(uid: int) -> List[int]:
+    """Live (not zombie) processes with `uid` as real, effective, saved or filesystem uid."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as f:
+                status = f.read()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uids = fields.get("Uid", "").split()
+        if str(uid) in uids and not fields.get("State", "").strip().startswith(("Z", "X")):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process of `uid`, from root, until none is left; SandboxBreach if one survives."""
+    for _ in range(KILL_ROUNDS):
+        pids = processes_of(uid)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)  # stopped first: a stopped process forks no more
+            except OSError:
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        reap()
+        time.sleep(0.02)
+    left = processes_of(uid)
+    if left:
+        raise SandboxBreach(f"processes {left[:10]} of uid {uid} survived {KILL_ROUNDS} rounds of SIGKILL")
+
+
+def memory_of(uid: int) -> int:
+    """Bytes of private and shared memory held by the processes of `uid` (RssAnon + RssShmem)."""
+    total = 0
+    for pid in processes_of(uid):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(("RssAnon:", "RssShmem:")):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def _shared(info: os.stat_result) -> bool:
+    """A folder anyone may write in (like /tmp): where a user's files can hide inside others' folders."""
+    return stat.S_ISDIR(info.st_mode) and bool(info.st_mode & stat.S_IWOTH)
+
+
+def owned_usage(folders, uid: int, budget: int, scan_limit: int = 200_000) -> Tuple[int, int]:
+    """(bytes, files) that `uid` owns under `folders`: inside its own folders and inside folders anyone
+    may write in; stops once `budget` files are counted or `scan_limit` entries looked at."""
+    size = files = seen = 0
+    stack = [Path(f) for f in folders]
+    while stack and files <= budget and seen < scan_limit:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                files += 1
+                size += info.st_blocks * 512
+            if stat.S_ISDIR(info.st_mode) and (info.st_uid == uid or _shared(info)):
+                stack.append(Path(entry.path))
+    return size, files
+
+
+def clean_shared_dirs(uid: int) -> List[str]:
+    """Delete what `uid` owns in the folders anyone may write in (SHARED_DIRS and world-writable
+    folders inside them); returns what was removed. Its own step folders are the runner's to remove."""
+    removed = []
+    stack = [Path(top) for top in SHARED_DIRS]
+    seen = 0
+    while stack and seen < 200_000:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_uid == uid:
+                remove(Path(entry.path))
+                removed.append(entry.path)
+            elif _shared(info):
+                stack.append(Path(entry.path))
+    return removed
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a tree of any depth without following links (rm copes where rmtree recurses)."""
+    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+# -- running a command --------------------------------------------------------------------------------
+
+def _child_setup(user: Optional[Identity], limits: Limits):
+    """preexec_fn: runs in the child after fork, as root, before exec. Only os calls (no imports)."""
     def apply():
+        os.setsid()
+        if user is not None and _libc.unshare(CLONE_NEWNET) == 0:  # best effort: containers may refuse
+            _loopback_up()  # tests may serve files on 127.0.0.1; nothing else is reachable
         cpu = int(limits.seconds) + 30
-        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        for what, value in ((resource.RLIMIT_DATA, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.file_bytes),
+                            (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_CORE, 0),
+                            (resource.RLIMIT_NPROC, limits.processes)):
+            resource.setrlimit(what, (value, value))
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")
+        except OSError:
+            pass
+        _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user.gid)
+            os.setuid(user.uid)
     return apply
 
 
-def kill_user(user: Optional[Identity], python: str) -> None:
-    """SIGKILL every process of the sandbox user (no-op without one)."""
+def _loopback_up() -> None:
+    """Bring up `lo` in a new network namespace (as root, in the child)."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            fcntl.ioctl(s, SIOCSIFFLAGS, struct.pack("16sH", b"lo", IFF_UP | IFF_LOOPBACK | IFF_RUNNING))
+    except OSError:
+        pass
+
+
+def network_isolated(user: Optional[Identity]) -> bool:
+    """Whether a child of this root process can get a network namespace of its own."""
     if user is None:
-        return
-    for _ in range(3):  # a process forking while we kill: go again
-        subprocess.run([python, "-I", "-S", "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"], cwd="/",
-                       env={"PATH": os.defpath}, user=user.uid, group=user.gid, extra_groups=[],
-                       capture_output=True, timeout=60)
+        return False
+    done = subprocess.run(["true"], preexec_fn=lambda: os._exit(0 if _libc.unshare(CLONE_NEWNET) == 0 else 1),
+                          check=False)
+    return done.returncode == 0
 
 
 def run(cmd: List[str], *, cwd: Path, env: Dict[str, str], user: Optional[Identity], limits: Limits,
-        python: str, log_limit: int = LOG_LIMIT) -> Outcome:
+        log_limit: int = LOG_LIMIT, watch: Optional[List[Path]] = None) -> Outcome:
     """Run `cmd` in the sandbox and return once it and everything it started is gone."""
-    kill_user(user, python)  # nothing left over from an earlier step
-    ids = {"user": user.uid, "group": user.gid, "extra_groups": []} if user else {}
+    if user is not None:
+        kill_uid(user.uid)  # nothing left over from an earlier step or grading
     log = HeadTail(log_limit)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_limit(limits),
-                            **ids)
+                            stderr=subprocess.STDOUT, preexec_fn=_child_setup(user, limits),
+                            close_fds=True)
 
     def read():
         for chunk in iter(lambda: proc.stdout.read1(1 << 16), b""):
@@ -129,19 +320,48 @@ def run(cmd: List[str], *, cwd: Path, env: Dict[str, str], user: Optional[Identi
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    timed_out = False
-    try:
-        proc.wait(timeout=limits.seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    stopped, peak = _watch(proc, user, limits, watch or [cwd], start)
+    timed_out = stopped == "time"
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
     proc.wait()
-    kill_user(user, python)
+    notes = []
+    if user is not None:
+        kill_uid(user.uid)
+        reap()
+        notes = clean_shared_dirs(user.uid)
     reader.join(timeout=10)  # a grandchild that kept the pipe open is dead now
-    return Outcome(proc.returncode, timed_out, time.monotonic() - start, log.text())
+    return Outcome(proc.returncode, timed_out, time.monotonic() - start, log.text(),
+                   "" if stopped in ("", "time") else stopped, peak / 2**20,
+                   [f"removed {len(notes)} files it left in shared folders"] if notes else [])
+
+
+def _watch(proc: subprocess.Popen, user: Optional[Identity], limits: Limits, folders: List[Path],
+           start: float) -> Tuple[str, int]:
+    """Wait for `proc`, checking memory 4 times a second and disk once a second; returns (why it was
+    stopped: "" if it ended, "time", "memory" or "disk", the peak memory seen)."""
+    peak, tick = 0, 0
+    while True:
+        try:
+            proc.wait(timeout=0.25)
+            return "", peak
+        except subprocess.TimeoutExpired:
+            pass
+        tick += 1
+        if time.monotonic() - start > limits.seconds:
+            return "time", peak
+        if user is None:
+            continue
+        used = memory_of(user.uid) + owned_usage(["/dev/shm"], user.uid, limits.disk_files)[0]
+        peak = max(peak, used)
+        if used > limits.memory_bytes:
+            return "memory", peak
+        if tick % 4 == 0:
+            size, files = owned_usage([*folders, *SHARED_DIRS], user.uid, limits.disk_files)
+            if size > limits.disk_bytes or files > limits.disk_files:
+                return "disk", peak
 
 
 def read_file(path: Path, limit: int) -> Optional[bytes]:
@@ -151,7 +371,7 @@ def read_file(path: Path, limit: int) -> Optional[bytes]:
     except OSError:
         return None
     with os.fdopen(fd, "rb") as f:
-        if not os.path.stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             return None
         data = f.read(limit + 1)
     return data if len(data) <= limit else None

@@ -1,22 +1,28 @@
 """Scores, computed on the trusted side only (standard library).
 
-Rule: a check earns its points when every answer it names equals the reference's answer (numbers
-within a small tolerance, everything else exactly) or satisfies its rule; an accuracy check earns
-clip((accuracy - floor) / (threshold - floor), 0, 1) of its points, the accuracy being computed
-here from the sandbox's predicted classes and the labels in the root-only test key, and only if
-the checkpoint's own facts (facts.py) show the right class and head. Public tests are shown with
-0 points. Reason: the sandbox can write any answer it likes, but it cannot read what it is
-compared with, so only a correct computation scores.
+Rule: a check earns its points when every answer it names equals the trusted side's answer for
+this grading's inputs (numbers within REL/ABS) and its rule finds nothing wrong; an accuracy
+check earns clip((accuracy - floor) / (threshold - floor), 0, 1) of its points, the accuracy being
+computed here from the trusted side's own predictions and the root-only labels. Feedback says what
+is wrong in words and shapes (which answer, how many values, how far off); it never shows an
+expected value, so nothing in it can be replayed (and the next grading draws new inputs anyway).
+Every value read from the sandbox is checked for type and size first; a hostile or broken answer
+fails the checks that read it, with a message, and nothing else.
 """
 from __future__ import annotations
 
 import math
+import traceback
 from typing import Dict, List, Optional, Tuple
 
-import checks as checks_table
+from . import checks as table
 
 MISSING = object()
-REL, ABS = 1e-3, 2e-3  # answers are rounded to 4-6 digits by answers.py
+RAISED = "__raised__"  # probes.py's marker: the student's code raised while computing this answer
+REL, ABS = 1e-3, 1e-4
+MAX_DEPTH = 8
+AUGMENT_DRAWS, AUGMENT_SIZE = 20, (16, 24)  # probes.py's: 20 outputs of (1, 16, 24)
+GRADER_ERROR = "The grader could not work out the reference's answer for this check (not your code's fault)"
 
 
 def lookup(tree, path: str):
@@ -28,150 +34,311 @@ def lookup(tree, path: str):
     return node
 
 
-def same(answer, expected) -> bool:
-    """Equal JSON values, numbers within tolerance (bool and int exactly)."""
-    if isinstance(expected, bool) or isinstance(answer, bool):
-        return type(answer) is type(expected) and answer == expected
-    if isinstance(expected, float) or (isinstance(expected, int) and isinstance(answer, float)):
-        if not isinstance(answer, (int, float)) or not math.isfinite(answer) or not math.isfinite(expected):
-            return answer == expected
-        return abs(answer - expected) <= ABS + REL * abs(expected)
-    if isinstance(expected, list):
-        return isinstance(answer, list) and len(answer) == len(expected) and all(map(same, answer, expected))
-    if isinstance(expected, dict):
-        return isinstance(answer, dict) and set(answer) == set(expected) and all(
-            same(answer[k], expected[k]) for k in expected)
-    return type(answer) is type(expected) and answer == expected
-
-
-def short(value, limit: int = 300) -> str:
-    text = repr(value) if value is not MISSING else "no answer"
+def short(value, limit: int = 120) -> str:
+    text = "no answer" if value is MISSING else repr(value)
     return text if len(text) <= limit else text[:limit] + " ..."
 
 
-def judge_check(check, probes: Dict[str, dict], expected: Dict[str, dict], show_expected: bool,
-                facts: Optional[dict] = None) -> Tuple[float, str]:
-    """(credit, message) of one behaviour check."""
-    answers = {name: entry.get("answer") for name, entry in probes.items() if isinstance(entry, dict)}
-    needed = {path.split("/")[0] for path in check.paths} or ({"simple_net_final"} if check.rule else set())
-    for probe in sorted(needed):
-        entry = probes.get(probe)
-        if not isinstance(entry, dict):
-            return 0.0, f"Not run: the answers for '{probe}' are missing (the process stopped before it)"
-        if "error" in entry:
-            return 0.0, f"Your code raised {entry['error']}\n{str(entry.get('traceback', ''))[-2500:]}"
-    if check.rule is not None:
-        problem = check.rule(answers, facts or {})
-        return (0.0, problem) if problem else (1.0, "")
-    for path in check.paths:
-        got, want = lookup(answers, path), lookup(expected, path)
-        if want is MISSING:
-            raise RuntimeError(f"check {check.name!r}: the reference has no answer {path}")
-        if not same(got, want):
-            detail = f", expected {short(want)}" if show_expected else ""
-            return 0.0, f"{path}: got {short(got)}{detail}"
-    return 1.0, ""
+def is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
+
+def shape_of(x, depth: int = 0):
+    """(d1, d2, ...) of a rectangular nested list of numbers, else None."""
+    if is_number(x):
+        return ()
+    if not isinstance(x, list) or not x or depth > MAX_DEPTH:
+        return None if not isinstance(x, list) else ((0,) if not x else None)
+    inner = [shape_of(item, depth + 1) for item in x]
+    if inner[0] is None or any(s != inner[0] for s in inner):
+        return None
+    return (len(x),) + inner[0]
+
+
+def flat(x) -> list:
+    return [v for item in x for v in flat(item)] if isinstance(x, list) else [x]
+
+
+def close(a, b) -> bool:
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a == b
+    return abs(a - b) <= ABS + REL * abs(b)
+
+
+def difference(got, want, depth: int = 0) -> str:
+    """How `got` differs from `want` in words ("" if it does not): types, shapes, counts and sizes of
+    the differences, never `want`'s values."""
+    if depth > MAX_DEPTH:
+        return "is nested too deeply"
+    if got is MISSING:
+        return "has no answer"
+    if isinstance(want, bool) or want is None or isinstance(want, str):
+        if type(got) is type(want) and got == want:
+            return ""
+        return f"is {short(got)}, which is not what the reference gives"
+    if isinstance(want, int) and not isinstance(want, bool):
+        if type(got) is int and got == want:
+            return ""
+        return f"is {short(got)}, which is not what the reference gives"
+    if isinstance(want, float):
+        if is_number(got) and close(float(got), want):
+            return ""
+        if not is_number(got):
+            return f"is {short(got)}, not a number"
+        off = abs(float(got) - want) / max(abs(want), 1e-12) if math.isfinite(got) else float("inf")
+        return f"is off by {off:.1%} of the reference's value"
+    if isinstance(want, list):
+        if not isinstance(got, list):
+            return f"is a {type(got).__name__}, not a list"
+        want_shape, got_shape = shape_of(want), shape_of(got)
+        if want_shape is not None:  # a numeric array
+            if got_shape != want_shape:
+                return f"has shape {got_shape if got_shape is not None else 'that is not rectangular'}; " \
+                       f"the reference's is {want_shape}"
+            wrong = [(g, w) for g, w in zip(flat(got), flat(want)) if not close(float(g), float(w))]
+            if not wrong:
+                return ""
+            largest = max(abs(float(g) - float(w)) for g, w in wrong)
+            return f"{len(wrong)} of {len(flat(want))} values differ from the reference's (largest difference " \
+                   f"{largest:.3g})"
+        if len(got) != len(want):
+            return f"has {len(got)} entries; the reference's has {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            inner = difference(g, w, depth + 1)
+            if inner:
+                return f"entry {i} {inner}"
+        return ""
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return f"is a {type(got).__name__}, not a mapping"
+        missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want), key=str)
+        if missing or extra:
+            parts = ([f"lacks {', '.join(map(str, missing[:4]))}"] if missing else []) + \
+                    ([f"has extra {', '.join(short(k, 40) for k in extra[:4])}"] if extra else [])
+            return " and ".join(parts)
+        for key in want:
+            inner = difference(got[key], want[key], depth + 1)
+            if inner:
+                return f"[{key}] {inner}"
+        return ""
+    return "cannot be compared"  # pragma: no cover - the trusted side writes JSON types only
+
+
+def describe(path: str) -> str:
+    leaf = path.rsplit("/", 1)[-1]
+    return f"{path} ({table.WORDS[leaf]})" if leaf in table.WORDS else path
+
+
+class Evidence:
+    """Everything a check may read: the sandbox's answers, the trusted side's, the test key."""
+
+    def __init__(self, answers, trusted: dict, key: dict):
+        answers = answers if isinstance(answers, dict) else {}
+        probes = answers.get("probes") if isinstance(answers.get("probes"), dict) else {}
+        self.errors: Dict[str, str] = {}
+        self.got: Dict[str, object] = {}
+        for name, entry in probes.items():
+            if not isinstance(entry, dict):
+                continue
+            if "answer" in entry:
+                self.got[name] = entry["answer"]
+            elif "error" in entry:
+                self.errors[name] = f"{str(entry['error'])[-600:]}\n{str(entry.get('traceback', ''))[-2000:]}"
+        outputs = answers.get("checkpoint_outputs")
+        self.got["checkpoint_outputs"] = outputs if isinstance(outputs, dict) else {}
+        self.expected = {name: e["answer"] for name, e in trusted["expected"].items() if "answer" in e}
+        self.expected["checkpoint_outputs"] = trusted["checkpoint_outputs"]
+        self.unavailable = {name: e.get("unavailable") or GRADER_ERROR for name, e in trusted["expected"].items()
+                            if "answer" not in e}
+        self.grader_errors = [name for name, e in trusted["expected"].items() if "grader_error" in e]
+        self.checkpoints = trusted["checkpoints"]
+        self.key = key
+        self.augmentation = augmentation_evidence(self.got.get("data_transforms"),
+                                                  self.expected.get("data_transforms"),
+                                                  self.errors.get("data_transforms"))
+
+    def as_rule_input(self) -> dict:
+        return {"checkpoints": self.checkpoints, "augmentation": self.augmentation}
+
+
+def compare(path: str, ev: Evidence) -> str:
+    probe = path.split("/")[0]
+    if probe in ev.unavailable:
+        extra = ev.checkpoints.get("SimpleNetFinal", {}).get("problem", "") if probe == "simple_net_final" else ""
+        return ev.unavailable[probe] + (f": {extra}" if extra else "")
+    if probe in ev.errors:
+        return f"Your code raised an error in the grader's {probe} probe:\n{ev.errors[probe]}"
+    if probe not in ev.got:
+        return f"Not run: there is no answer for {probe} (your code's process stopped before it)"
+    want = lookup(ev.expected, path)
+    if want is MISSING:
+        return GRADER_ERROR
+    node, keys = ev.got, path.split("/")
+    for depth, key in enumerate(keys):  # a marker on the way: the student's code raised computing it
+        if isinstance(node, dict) and isinstance(node.get(key), dict) and RAISED in node[key]:
+            return f"Your code raised while computing {'/'.join(keys[:depth + 1])}: {short(node[key][RAISED], 400)}"
+        node = node.get(key) if isinstance(node, dict) else None
+    problem = difference(lookup(ev.got, path), want)
+    return f"{describe(path)} {problem}" if problem else ""
+
+
+def judge_check(check: table.Check, ev: Evidence) -> Tuple[float, str]:
+    """(credit, message) of one check; never raises (a failure to judge is the grader's, and said so)."""
+    try:
+        for path in check.paths:
+            problem = compare(path, ev)
+            if problem:
+                return 0.0, problem
+        if check.rule is not None:
+            problem = check.rule(ev.as_rule_input())
+            if problem:
+                return 0.0, problem
+        return 1.0, ""
+    except Exception:  # noqa: BLE001
+        print(f"grader error judging {check.name!r}:\n{traceback.format_exc()}")  # the staff's log
+        return 0.0, GRADER_ERROR
+
+
+# -- the augmentation presets, by what they do to the grader's step image ------------------------------
+
+def _median(values: list) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def augmentation_evidence(got, expected, error: Optional[str]) -> Dict[str, Dict[str, str]]:
+    """For each augmentation preset, what is wrong ("" = nothing) with its shape, range, flip and
+    jitter, and randomness, from its 20 outputs for the step image (dark left, bright right; see
+    probes.step_image): a flip puts the dark side right; a brightness or contrast jitter moves the
+    levels of the two sides; a crop keeping 70 % of the view moves neither."""
+    kinds = ("shape", "range", "flip_and_jitter", "random", "normalize")
+    height, width = AUGMENT_SIZE
+    out = {}
+    for preset in ("augmentation", "all"):
+        if error:
+            out[preset] = dict.fromkeys(kinds, f"Your code raised an error in the data_transforms probe:\n{error}")
+            continue
+        entry = got.get(preset) if isinstance(got, dict) else None
+        outputs = entry.get("outputs") if isinstance(entry, dict) else None
+        if not isinstance(expected, dict) or not isinstance(expected.get("mean_std"), list):
+            out[preset] = dict.fromkeys(kinds, GRADER_ERROR)
+            continue
+        if not (isinstance(outputs, list) and len(outputs) == AUGMENT_DRAWS
+                and all(shape_of(o) == (height, width) for o in outputs)
+                and all(math.isfinite(v) for o in outputs for v in flat(o))):
+            shapes = entry.get("shapes") if isinstance(entry, dict) else None
+            out[preset] = dict.fromkeys(kinds, f"the {preset} preset must turn an image into a (1, {height}, {width}) "
+                                               f"float tensor for inp_size ({height}, {width}); it gave "
+                                               f"{short(shapes, 60)}")
+            continue
+        mean, std = expected["mean_std"]
+        images = [[[v * std + mean if preset == "all" else v for v in row] for row in o] for o in outputs]
+        problems = dict.fromkeys(kinds, "")
+        low = min(v for o in images for v in flat(o))
+        high = max(v for o in images for v in flat(o))
+        if low < -0.02 or high > 1.02:
+            problems["range"] = (f"the {preset} preset's values span [{low:.2f}, {high:.2f}]"
+                                 + (" after undoing Normalize(mean, std) with the mean and std it was given"
+                                    if preset == "all" else "") + "; they must stay in [0, 1]")
+        edge = max(1, width // 8)  # columns that stay on one side under any crop that keeps 70 % of the view
+        sides = [([v for row in o for v in row[:edge]], [v for row in o for v in row[-edge:]]) for o in images]
+        flipped = [_median(left) > _median(right) for left, right in sides]
+        levels = [(min(_median(a), _median(b)), max(_median(a), _median(b))) for a, b in sides]
+        spread = max(max(lv[i] for lv in levels) - min(lv[i] for lv in levels) for i in (0, 1))
+        if all(flipped) or not any(flipped):
+            problems["flip_and_jitter"] = (f"the {preset} preset never flips the image horizontally in "
+                                           f"{AUGMENT_DRAWS} draws (RandomHorizontalFlip)" if not any(flipped) else
+                                           f"the {preset} preset flips every image: a flip must be random")
+        elif spread < 0.05:
+            problems["flip_and_jitter"] = (f"the {preset} preset never changes brightness or contrast in "
+                                           f"{AUGMENT_DRAWS} draws (ColorJitter with brightness and/or contrast)")
+        if all(o == outputs[0] for o in outputs):
+            problems["random"] = f"the {preset} preset gives the same output in all {AUGMENT_DRAWS} draws"
+        problems["levels"] = [_median([lv[i] for lv in levels]) for i in (0, 1)]
+        out[preset] = problems
+    # Normalize with the given mean and std: undone with them, "all" must look like "augmentation".
+    plain, normalized = out["augmentation"].pop("levels", None), out["all"].pop("levels", None)
+    if plain and normalized and any(abs(a - b) > 0.08 for a, b in zip(plain, normalized)):
+        out["all"]["normalize"] = ("undoing Normalize(mean, std) with the mean and std get_all_transforms was given "
+                                   "does not bring its images back to the augmentation preset's levels: does it "
+                                   "normalise with exactly those?")
+    return out
+
+
+# -- accuracy ---------------------------------------------------------------------------------------------
 
 def credit(accuracy: float, threshold: float, floor: float) -> float:
     return min(1.0, max(0.0, (accuracy - floor) / (threshold - floor)))
 
 
-def checkpoint_problem(part: dict, facts: Optional[dict]) -> str:
-    """Why the checkpoint cannot be graded for accuracy ("" if it can), from the trusted facts."""
-    class_name, name = part["class_name"], part["checkpoint"]
-    if not facts or not facts.get("present"):
-        return f"{name} is not in the submission: add it to your zip (see zip_submission.py)"
-    if facts.get("error"):
-        return f"{name} {facts['error']}; save it again with save_trained_model_weights"
-    if facts.get("class_name") != class_name:
-        return f"{name} holds a {facts.get('class_name')!r}, not a {class_name}"
-    if facts.get("format") != "full":
-        return (f"{name} is a {facts.get('format')!r} checkpoint; the grader has no ImageNet weights: save it "
-                "with save_trained_model_weights(model, out_dir, compact=False)")
-    kwargs = facts.get("model_kwargs")
-    backbone = kwargs.get("backbone", "resnet18") if isinstance(kwargs, dict) else None
-    if not isinstance(kwargs, dict) or set(kwargs) - {"backbone"} or backbone not in checks_table.FEATURES:
-        return f"{name}: unexpected model_kwargs {kwargs}"
-    outputs, inputs = part["outputs"], checks_table.FIXED_HEAD_INPUTS.get(class_name)
-    if "backbone" in kwargs:
-        inputs = checks_table.FEATURES[backbone]
-    weights = [s for k, s in (facts.get("head_shapes") or {}).items() if k.endswith("weight") and len(s) == 2]
-    if not weights or weights[-1][0] != outputs or (inputs and "backbone" in kwargs and weights != [[outputs, inputs]]):
-        return f"{name}: the head's weights {weights} do not end in {outputs} outputs" + (
-            f" from {inputs} features" if inputs and "backbone" in kwargs else "")
-    if not facts.get("finite"):
-        return f"{name} holds NaN or infinite values"
-    return ""
-
-
-def judge_accuracy(part: dict, prediction: Optional[dict], facts: Optional[dict], key: dict) -> Tuple[float, str]:
-    class_name, rule = part["class_name"], part
-    problem = checkpoint_problem(part, facts)
-    if problem:
-        return 0.0, problem
-    if not isinstance(prediction, dict):
-        return 0.0, "Not run: the answer process stopped before evaluating this checkpoint"
-    if "error" in prediction:
-        return 0.0, f"Evaluating the checkpoint with your class failed:\n{str(prediction['error'])[-1500:]}"
-    answer = prediction.get("answer") or {}
-    if "error" in answer:
-        return 0.0, str(answer["error"])[:1500]
-    if part["multilabel"]:
-        flags, probs = key["flags"], answer.get("probabilities")
-        if not (isinstance(probs, list) and len(probs) == len(flags)
-                and all(isinstance(r, list) and len(r) == len(flags[0]) for r in probs)):
-            return 0.0, f"{class_name} must return ({len(flags)}, {len(flags[0])}) probabilities"
-        values = [p for row in probs for p in row]
-        if not all(isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1 for p in values):
-            return 0.0, f"{class_name} must return probabilities in [0, 1] (a sigmoid)"
-        right = sum((p >= 0.5) == bool(f) for row, frow in zip(probs, flags) for p, f in zip(row, frow))
-        total, what = len(values), "element-wise attribute accuracy"
+def judge_accuracy(part: dict, ev: Evidence) -> Tuple[float, str, Optional[float]]:
+    """(credit, message, accuracy) of a part's checkpoint, from the trusted side's predictions."""
+    class_name = part["class_name"]
+    entry = ev.checkpoints.get(class_name) or {"problem": f"{part['checkpoint']} was not evaluated"}
+    if "problem" in entry:
+        return 0.0, str(entry["problem"]), None
+    for path in table.accuracy_gates(part, entry.get("backbone")):
+        problem = compare(path, ev)
+        if problem:
+            return 0.0, (f"Your {class_name} class does not compute what the grader evaluated from "
+                         f"{part['checkpoint']}, so its accuracy does not count: {problem}\nThe accuracy is "
+                         f"graded for the class you submit: train and save it with the code in your zip."), None
+    key = ev.key
+    if part["task"] == "multi":
+        flags = entry.get("flags") or []
+        rows = [flags[i] for i in key["attribute_index"]]
+        right = sum(int(p == f) for row, frow in zip(rows, key["flags"]) for p, f in zip(row, frow))
+        total, what = sum(len(r) for r in key["flags"]), "element-wise attribute accuracy"
+        images = len(key["flags"])
     else:
-        labels, classes = key["labels"], answer.get("classes")
-        if answer.get("shape") != [len(labels), 15] or not isinstance(classes, list) or len(classes) != len(labels):
-            return 0.0, f"{class_name} returned shape {answer.get('shape')} for {len(labels)} images, expected " \
-                        f"({len(labels)}, 15)"
-        right = sum(type(c) is int and c == y for c, y in zip(classes, labels))
-        total, what = len(labels), "accuracy"
+        right = sum(int(c == y) for c, y in zip(entry.get("classes") or [], key["labels"]))
+        total = images = len(key["labels"])
+        what = "accuracy"
     accuracy = right / total
-    fraction = credit(accuracy, rule["threshold"], rule["floor"])
-    points = checks_table.ACCURACY_POINTS
-    images = len(key["flags"]) if part["multilabel"] else total
-    return fraction, (f"{class_name}: test {what} {accuracy:.2%} on {images} images; threshold "
-                      f"{rule['threshold']:.0%}, floor {rule['floor']:.0%}. credit = clip((accuracy - floor) / "
-                      f"(threshold - floor), 0, 1) = {fraction:.3f} -> {fraction * points:.2f} / {points:g} points")
+    fraction = credit(accuracy, part["threshold"], part["floor"])
+    points = table.ACCURACY_POINTS
+    backbone = f" (backbone {entry['backbone']})" if entry.get("backbone") else ""
+    return fraction, (f"{class_name}{backbone}: test {what} {accuracy:.2%} on {images} images, evaluated by the "
+                      f"grader from your checkpoint's weights; threshold {part['threshold']:.0%}, floor "
+                      f"{part['floor']:.0%}. credit = clip((accuracy - floor) / (threshold - floor), 0, 1) = "
+                      f"{fraction:.3f} -> {fraction * points:.2f} / {points:g} points"), accuracy
 
 
-def score(answers: dict, expected: dict, facts: dict, key: dict, config: dict, answer_note: str) -> List[dict]:
-    """results.json tests for the graded checks (1.x), hidden structure and accuracy (2.x)."""
-    probes = answers.get("probes") if isinstance(answers.get("probes"), dict) else {}
-    predictions = answers.get("predictions") if isinstance(answers.get("predictions"), dict) else {}
-    tests = []
+# -- the results ----------------------------------------------------------------------------------------------
+
+def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict], List[dict]]:
+    """(results.json tests, leaderboard): the checks (1.x), the hidden checks and accuracy (2.x)."""
+    tests, leaderboard = [], []
 
     def add(number, name, points, fraction, message, visibility):
+        if answer_note and fraction < 1 and message.startswith("Not run"):
+            message += f" ({answer_note})"
         tests.append({"name": name, "number": number, "score": round(fraction * points, 2),
                       "max_score": float(points), "status": "passed" if fraction >= 1.0 else "failed",
                       "visibility": visibility, "output": message})
 
-    for i, check in enumerate(checks_table.CHECKS, start=1):
-        fraction, message = judge_check(check, probes, expected, show_expected=True, facts=facts)
-        add(f"1.{i}", check.name, check.points, fraction, message or "", check.visibility)
-    for i, check in enumerate(checks_table.HIDDEN, start=1):
-        fraction, message = judge_check(check, probes, expected, show_expected=False, facts=facts)
-        add(f"2.{i}", check.name, check.points, fraction, message.splitlines()[-1] if message else "",
+    for i, check in enumerate(table.CHECKS, start=1):
+        fraction, message = judge_check(check, ev)
+        add(f"1.{i}", check.name, check.points, fraction, message, check.visibility)
+    for i, check in enumerate(table.HIDDEN, start=1):
+        fraction, message = judge_check(check, ev)
+        add(f"2.{i}", check.name, check.points, fraction, message.splitlines()[0] if message else "",
             check.visibility)
-    for j, part in enumerate(config["parts"], start=len(checks_table.HIDDEN) + 1):
-        class_name = part["class_name"]
-        fraction, message = judge_accuracy(part, predictions.get(class_name), facts.get(part["checkpoint"]), key)
-        add(f"2.{j}", f"test-split accuracy of the submitted checkpoint [{class_name}]", checks_table.ACCURACY_POINTS,
-            fraction, message, "visible")
-    for test in tests:
-        if answer_note and test["score"] == 0 and test["output"].startswith("Not run"):
-            test["output"] += f" ({answer_note})"  # why it stopped: time limit, out of memory, exit code
-    return tests
+    for j, part in enumerate(config["parts"], start=len(table.HIDDEN) + 1):
+        try:
+            fraction, message, accuracy = judge_accuracy(part, ev)
+        except Exception:  # noqa: BLE001
+            print(f"grader error judging the accuracy of {part['class_name']}:\n{traceback.format_exc()}")
+            fraction, message, accuracy = 0.0, GRADER_ERROR, None
+        add(f"2.{j}", f"test-split accuracy of the submitted checkpoint [{part['class_name']}]",
+            table.ACCURACY_POINTS, fraction, message, "visible")
+        if part.get("leaderboard"):
+            leaderboard.append({"name": f"Part {part['number']} {part['class_name']} test accuracy (%)",
+                                "value": round(100 * accuracy, 2) if accuracy is not None else 0.0,
+                                "order": "desc"})
+    return tests, leaderboard
 
 
 def max_score(config: dict) -> float:
-    return float(sum(c.points for c in checks_table.CHECKS + checks_table.HIDDEN)
-                 + checks_table.ACCURACY_POINTS * len(config["parts"]))
+    return float(sum(c.points for c in table.CHECKS + table.HIDDEN) + table.ACCURACY_POINTS * len(config["parts"]))

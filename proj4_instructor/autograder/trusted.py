@@ -1,0 +1,252 @@
+"""The trusted evaluator: every number the points depend on, computed without student code.
+
+Rule: run by the runner BEFORE any student code has run in this grading, as the sandbox user,
+with `python -I` from a folder that holds pristine code only (the autograder's proj4_lib, the
+reference solution's proj4_code, probes.py and this file; the runner deletes it before student
+code runs). It
+  - reads each submitted checkpoint with torch.load(weights_only=True, mmap=True), checks every
+    tensor's type and declared shape BEFORE computing on it, loads the weights into the pristine
+    architecture (Part 1: the course's figure, i.e. the reference class; Part 2: the layer list the
+    checkpoint declares, rebuilt by proj4_lib.architecture within its size limits; Parts 3-4: the
+    head only, on the grader's own features of the pristine pretrained backbone), and predicts the
+    test images itself;
+  - computes the reference's answers to every probe on this grading's secret inputs (probes.py);
+  - runs each from-scratch checkpoint on the inputs the sandbox will run it on in the student's class.
+Reason: the sandbox can write anything, so nothing it reports is believed; what it reports is only
+ever compared with what this process computed.
+
+    python -I trusted.py REQUEST.json OUT.json
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pristine code only: see the module docstring
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import probes  # noqa: E402
+from proj4_lib import architecture  # noqa: E402
+
+FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
+MAX_TENSORS = 2000
+MAX_KEY = 300
+FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+BATCH = 100
+
+
+class Unusable(ValueError):
+    """The checkpoint cannot be graded; the message is for the student and names what is wrong."""
+
+
+def load_checkpoint(path: Path, part: dict) -> dict:
+    """The checkpoint dict, its container checked (types, sizes, class); tensors are not touched yet."""
+    if not path.is_file():
+        raise Unusable(f"{path.name} is not in the submission: add it to your zip (zip_submission.py does)")
+    try:
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # the legacy (non-zip) format cannot be memory-mapped
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure to read is the file's problem
+        raise Unusable(f"{path.name} cannot be read with torch.load(weights_only=True) "
+                       f"({type(err).__name__}); save it again with save_trained_model_weights") from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
+        raise Unusable(f"{path.name} was not written by save_trained_model_weights (no state_dict)")
+    state = checkpoint["state_dict"]
+    if len(state) > MAX_TENSORS:
+        raise Unusable(f"{path.name} holds {len(state)} entries, more than {MAX_TENSORS}")
+    for key, tensor in state.items():
+        if not isinstance(key, str) or len(key) > MAX_KEY or not isinstance(tensor, torch.Tensor):
+            raise Unusable(f"{path.name}: every state_dict entry must be a tensor under a short text key")
+        if tensor.layout != torch.strided:
+            raise Unusable(f"{path.name}: {key[:80]} is not a dense tensor")
+    if checkpoint.get("class_name") != part["class_name"]:
+        found = checkpoint.get("class_name")
+        raise Unusable(f"{path.name} holds a {str(found)[:60]!r}, not a {part['class_name']}")
+    kwargs = checkpoint.get("model_kwargs") or {}
+    if not isinstance(kwargs, dict) or any(not isinstance(k, str) for k in kwargs) or len(kwargs) > 8:
+        raise Unusable(f"{path.name}: model_kwargs must be a small dict")
+    return checkpoint
+
+
+def tensor_as(tensor: torch.Tensor, shape, key: str, name: str) -> torch.Tensor:
+    """`tensor` as float32 once its declared shape is the expected one (nothing is computed before)."""
+    if tuple(tensor.shape) != tuple(shape):
+        raise Unusable(f"{name}: {key[:80]} has shape {tuple(tensor.shape)[:6]}, the model needs {tuple(shape)}")
+    if key.endswith("num_batches_tracked"):
+        return tensor.to(torch.int64).clone()
+    if tensor.dtype not in FLOATS:
+        raise Unusable(f"{name}: {key[:80]} is {tensor.dtype}, not a floating-point tensor")
+    out = tensor.to(torch.float32).clone()
+    if not bool(torch.isfinite(out).all()):
+        raise Unusable(f"{name}: {key[:80]} holds NaN or infinite values")
+    return out
+
+
+def load_by_position(model: nn.Module, state: dict, name: str) -> nn.Module:
+    """The checkpoint's conv_layers/fc_layers tensors into `model`, pairing them in canonical order
+    (names may differ: a student's Sequential indices are theirs) and checking kind and shape."""
+    want = probes.canonical(model.state_dict().items())
+    got = probes.canonical((k, t) for k, t in state.items() if k.split(".")[0] in probes.FIRST)
+    if len(got) != len(want):
+        raise Unusable(f"{name} holds {len(got)} tensors in conv_layers/fc_layers; the architecture "
+                       f"needs {len(want)}")
+    loaded = {}
+    for (wkey, wtensor), (gkey, gtensor) in zip(want, got):
+        if wkey.rsplit(".", 1)[-1] != gkey.rsplit(".", 1)[-1]:
+            raise Unusable(f"{name}: {gkey[:80]} is where the architecture has a {wkey.rsplit('.', 1)[-1]}")
+        loaded[wkey] = tensor_as(gtensor, wtensor.shape, gkey, name)
+    model.load_state_dict(loaded, strict=True)
+    return model.eval()
+
+
+def from_scratch_model(part: dict, checkpoint: dict, name: str) -> nn.Module:
+    """Part 1: the course's figure (the reference class); Part 2: the declared layer list."""
+    if part["design"] == "fixed":
+        model = getattr(importlib.import_module(part["module"]), part["class_name"])()
+    else:
+        try:
+            model = architecture.build(checkpoint.get("architecture"), part["outputs"])
+        except architecture.ArchitectureError as err:
+            raise Unusable(f"{name}: its layer list cannot be rebuilt: {err}") from None
+    return load_by_position(model, checkpoint["state_dict"], name)
+
+
+def head_of(part: dict, checkpoint: dict, name: str, features: dict):
+    """Parts 3-4: (backbone, weight (outputs, D), bias (outputs,)) of the one Linear head."""
+    backbone = (checkpoint.get("model_kwargs") or {}).get("backbone", "resnet18")
+    if backbone not in FEATURES:
+        raise Unusable(f"{name}: unknown backbone {str(backbone)[:40]!r}; choose one of {', '.join(FEATURES)}")
+    if backbone not in features:
+        raise Unusable(f"{name}: this autograder has no {backbone} features (its ImageNet weights were not "
+                       f"available when the course staff built it); tell the course staff")
+    head = [(k, t) for k, t in checkpoint["state_dict"].items() if k.startswith("fc_layers.")]
+    weights = [(k, t) for k, t in head if k.endswith("weight")]
+    biases = [(k, t) for k, t in head if k.endswith("bias")]
+    if len(weights) != 1 or len(biases) > 1 or len(head) != len(weights) + len(biases):
+        raise Unusable(f"{name}: the head must be one Linear({FEATURES[backbone]}, {part['outputs']}); "
+                       f"fc_layers holds {len(head)} tensors")
+    shape = (part["outputs"], FEATURES[backbone])
+    weight = tensor_as(weights[0][1], shape, weights[0][0], name)
+    bias = tensor_as(biases[0][1], shape[:1], biases[0][0], name) if biases else torch.zeros(shape[0])
+    return backbone, weight, bias
+
+
+def predict(part: dict, checkpoint: dict, name: str, prepared: dict, config: dict, model=None) -> dict:
+    """The model's predictions on the test images: class indices, or 0/1 attribute flags."""
+    with torch.no_grad():
+        if part["backbone"]:
+            backbone, weight, bias = head_of(part, checkpoint, name, prepared["features"])
+            out = prepared["features"][backbone] @ weight.T + bias
+            if part["task"] == "multi":
+                out = torch.sigmoid(out)
+            fact = {"backbone": backbone}
+        else:
+            images = prepared["images"]
+            outs = []
+            for start in range(0, len(images), BATCH):
+                x = images[start:start + BATCH].float() / 255.0
+                if part["normalize"]:
+                    x = (x - config["pixel_mean"]) / config["pixel_std"]
+                outs.append(model(x))
+            out = torch.cat(outs)
+            fact = {"parameters": int(sum(p.numel() for p in model.parameters()))}
+    if tuple(out.shape) != (len(prepared["images"]), part["outputs"]) or not bool(torch.isfinite(out).all()):
+        raise Unusable(f"{name}: the model gives {tuple(out.shape)} (or non-finite) outputs")
+    if part["task"] == "multi":
+        return {**fact, "flags": (out >= 0.5).to(torch.int64).tolist()}
+    return {**fact, "classes": out.argmax(dim=1).tolist()}
+
+
+def _raised(answer, path=""):
+    """Paths of the answer where the code raised (probes.RAISED markers)."""
+    if isinstance(answer, dict):
+        if probes.RAISED in answer:
+            yield f"{path}: {answer[probes.RAISED]}"
+        for key, value in answer.items():
+            yield from _raised(value, f"{path}/{key}")
+    elif isinstance(answer, list):
+        for value in answer[:50]:
+            yield from _raised(value, path)
+
+
+def load_prepared(folder: Path) -> dict:
+    prepared = {"images": torch.load(folder / "images64.pt", weights_only=True), "features": {}}
+    for backbone in FEATURES:
+        path = folder / f"features-{backbone}.pt"
+        if path.is_file():
+            prepared["features"][backbone] = torch.load(path, weights_only=True).float()
+    return prepared
+
+
+def evaluate(request: dict) -> dict:
+    torch.set_num_threads(int(request.get("threads", 1)))
+    seed = int(request["seed"])
+    prepared = load_prepared(Path(request["prepared"]))
+    result = {"checkpoints": {}, "checkpoint_outputs": {}, "expected": {}, "seconds": {}}
+    design = {}
+    for part in request["parts"]:
+        name = part["checkpoint"]
+        start = time.monotonic()
+        print(f"checkpoint {name}", flush=True)  # the runner blames the last one named if this process dies
+        entry = {}
+        try:
+            if name in request.get("skip", ()):
+                raise Unusable(f"{name}: reading it stopped the grader's evaluator (out of memory or a crash); "
+                               "save it again with save_trained_model_weights")
+            checkpoint = load_checkpoint(Path(request["model_dir"]) / name, part)
+            model = None if part["backbone"] else from_scratch_model(part, checkpoint, name)
+            entry = predict(part, checkpoint, name, prepared, request, model)
+            if model is not None:
+                with torch.no_grad():
+                    result["checkpoint_outputs"][part["class_name"]] = probes.values(
+                        model(probes.checkpoint_inputs(seed)))
+            if part["design"] == "student":
+                entry["layers"] = architecture.check(checkpoint["architecture"], part["outputs"])
+                design[part["class_name"]] = checkpoint["architecture"]
+        except Unusable as err:
+            entry = {"problem": str(err)}
+        result["checkpoints"][part["class_name"]] = entry
+        result["seconds"][name] = round(time.monotonic() - start, 2)
+    for probe, fn in probes.PROBES.items():
+        start = time.monotonic()
+        try:
+            if probe == "simple_net_final":
+                spec = design.get("SimpleNetFinal")
+                if spec is None:
+                    result["expected"][probe] = {"unavailable": "SimpleNetFinal's layers are read from its checkpoint"}
+                    continue
+                answer = fn(probes.Draw(seed, probe), make=lambda s=spec: architecture.build(s))
+            else:
+                answer = fn(probes.Draw(seed, probe))
+            raised = [path for path in _raised(answer)]
+            if raised:
+                raise RuntimeError(f"the reference raised computing {raised[:3]}")
+            result["expected"][probe] = {"answer": answer}
+        except Exception:  # noqa: BLE001 - the reference failing a probe is the grader's fault
+            result["expected"][probe] = {"grader_error": traceback.format_exc()[-3000:]}
+        result["seconds"][probe] = round(time.monotonic() - start, 2)
+    return result
+
+
+def main(argv) -> int:
+    request = json.loads(Path(argv[0]).read_text())
+    os.chdir(request["workdir"])  # the probes make their temporary files here
+    out = Path(argv[1])
+    result = evaluate(request)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result))
+    os.replace(tmp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

