@@ -3,7 +3,8 @@
 From Gradescope's autograder specifications (gradescope-autograders.readthedocs.io, "Autograder
 Specifications", Output format): a top-level score (or one per test), optional execution_time,
 output, visibility, stdout_visibility, extra_data, and tests, each with score, max_score, status,
-name, number, output, tags, visibility. Unknown keys are reported too: Gradescope ignores them, so a
+name, number, output, tags, visibility; and leaderboard, a list of {name, value, order: asc|desc}
+(autograder_samples' docs/leaderboards.md). Unknown keys are reported too: Gradescope ignores them, so a
 misspelt key would silently lose its setting.
 """
 from __future__ import annotations
@@ -58,6 +59,18 @@ def problems(results: Any) -> List[str]:
             found.append(f"{where}: no score, and results.json has no top-level score")
         if "tags" in test and not all(isinstance(tag, str) for tag in test["tags"] or []):
             found.append(f"{where}.tags: every tag must be a string")
+    board = results.get("leaderboard", [])
+    for index, entry in enumerate(board if isinstance(board, list) else []):
+        where = f"leaderboard[{index}]"
+        if not isinstance(entry, dict) or set(entry) - {"name", "value", "order"} or "name" not in entry \
+                or "value" not in entry:
+            found.append(f"{where}: expected {{name, value[, order]}}")
+            continue
+        if not isinstance(entry["name"], str) or isinstance(entry["value"], bool) \
+                or not isinstance(entry["value"], (int, float, str)):
+            found.append(f"{where}: name must be a string and value a number or a string")
+        if entry.get("order", "desc") not in ("asc", "desc"):
+            found.append(f"{where}.order: {entry['order']!r} is not asc or desc")
     if "score" not in results and not tests:
         found.append("results: no score and no tests")
     return found
