@@ -43,6 +43,7 @@ setup(
             "python-pptx",
             "scikit-image",
             "ipywidgets",
+            "pyyaml",  # proj4-instructor regrade reads Gradescope's submission_metadata.yml
         ],
     },
     entry_points={"console_scripts": ["proj4=proj4_lib.cli:main",

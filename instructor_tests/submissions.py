@@ -17,7 +17,7 @@ def write_zip(path: Path, code: Path = REFERENCE, *, overrides: Optional[Dict[st
     with `overrides` {name: text}, {prefix}model_output/*.pt, and `extra` {path in the zip: bytes}."""
     with zipfile.ZipFile(path, "w") as zf:
         names = sorted(f.name for f in code.glob("*.py")) if files is None else list(files)
-        for name in names:
+        for name in [n for n in names if n not in (overrides or {})]:
             zf.writestr(f"{prefix}proj4_code/{name}", (code / name).read_text())
         for name, text in (overrides or {}).items():
             zf.writestr(f"{prefix}proj4_code/{name}", text)

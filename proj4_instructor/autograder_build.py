@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from proj4_instructor import markers, pins, testset
-from proj4_instructor.autograder import checks, scoring
+from proj4_instructor.autograder import checks, probes, scoring
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def grader_config(stats: Tuple[float, float], student_files: List[str], public_t
     mean, std = stats
     return {**GRADER_DEFAULTS, "pixel_mean": mean, "pixel_std": std, "parts": trusted_parts(),
             "student_files": student_files, "checkpoints": [p.checkpoint for p in PARTS],
-            "public_tests": public_tests}
+            "probes": list(probes.PROBES), "public_tests": public_tests}
 
 
 def self_check(dest: Path, python: str) -> None:

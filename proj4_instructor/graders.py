@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -20,6 +21,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
+
+from proj4_instructor.autograder import sandbox
 
 # Worker k's user is SANDBOX_USER + k (k > 0); PROJ4_GRADER_USERS names another base (two test
 # runs on one machine must not share users: the runner kills every process of its user).
@@ -29,6 +32,10 @@ PACKAGES = "torch, torchvision, timm, pytest, PIL, numpy"
 
 class GradingSetupError(RuntimeError):
     """This machine cannot grade as asked; the message says what to change."""
+
+
+class GradingTimeout(RuntimeError):
+    """A grading ran past the time given to it (every process it started is stopped)."""
 
 
 def worker_user(worker: int) -> str:
@@ -102,7 +109,7 @@ def prepare_workers(workers: int, python: str = sys.executable, allow_unsandboxe
 
 
 def run_in_mimic(source: Path, submission: Path, root: Path, env: Optional[Dict[str, str]] = None,
-                 python: str = sys.executable) -> dict:
+                 python: str = sys.executable, timeout: Optional[float] = None) -> dict:
     """Run the autograder in `source` on `submission` (zip or folder) under `root`; returns results.json.
 
     `root` becomes the /autograder stand-in: source/ is copied there (the runner rewrites work/),
@@ -125,8 +132,17 @@ def run_in_mimic(source: Path, submission: Path, root: Path, env: Optional[Dict[
     run_env = {**os.environ, "AUTOGRADER_ROOT": str(root.resolve()), "AUTOGRADER_PYTHON": python, **(env or {})}
     log = root / "run_autograder.log"
     with open(log, "wb") as out:
-        subprocess.run(["bash", str(root / "run_autograder")], env=run_env, stdout=out, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.Popen(["bash", str(root / "run_autograder")], env=run_env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:  # as Gradescope's own limit would: the grading gets no result
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            user = (env or {}).get("AUTOGRADER_SANDBOX_USER", SANDBOX_USER)
+            if user != "none" and user_exists(user):
+                sandbox.kill_uid(pwd.getpwnam(user).pw_uid)
+            raise GradingTimeout(f"the grading did not finish in {timeout:.0f} s") from None
     return json.loads((root / "results" / "results.json").read_text())
 
 
@@ -152,14 +168,14 @@ class Grader:
         os.chmod(self.base, 0o755)  # mkdtemp's 0700 would keep the sandbox users out
 
     def grade(self, submission: Path, worker: int = 0, name: str = "submission",
-              log_to: Optional[Path] = None) -> dict:
+              log_to: Optional[Path] = None, timeout: Optional[float] = None) -> dict:
         """results.json of `submission`, graded by worker `worker`; its log copied to `log_to`."""
         root = (self.keep or self.base) / f"{name}-w{worker}" / "autograder"
         if root.exists():
             shutil.rmtree(root)
         env = {**self.env, "AUTOGRADER_SANDBOX_USER": self.users[worker]}
         try:
-            return run_in_mimic(self.source, submission, root, env=env, python=self.python)
+            return run_in_mimic(self.source, submission, root, env=env, python=self.python, timeout=timeout)
         finally:
             if log_to is not None and (root / "run_autograder.log").is_file():
                 shutil.copy2(root / "run_autograder.log", log_to)

@@ -163,7 +163,10 @@ def zip_members(path: Path, label: str, budget: _Budget, intake: Intake) -> List
         intake.refused.append(f"{label}: not a readable zip ({type(err).__name__})")
         return []
     members = []
+    last = {info.filename: info for info in infos}  # a name written twice: the last one, as unzip keeps
     for info in infos:
+        if last[info.filename] is not info:
+            continue
         name = f"{label}:{clean_name(info.filename)}"
         if info.is_dir():
             continue

@@ -259,23 +259,53 @@ def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) 
         sandbox.remove(folder)  # the reference solution must be gone before student code runs
 
 
-def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float):
-    """answers.py in the sandbox; returns (answers, outcome). Nothing here trusts its content."""
+def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, deadline: float):
+    """answers.py in the sandbox, run again without the probe under way each time its process dies,
+    until every probe has an answer or the time is up; returns (answers, the last outcome, what
+    happened). Nothing here trusts the answers' content."""
     folder = step_folder(work, "answers", user)
-    answers_config = folder / "config.json"
-    answers_config.write_text(json.dumps({
-        "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"),
-        "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
-    cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
-           str(answers_config)]
-    outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, folder, str(work / "code")), user=user,
-                          limits=limits(settings, config, seconds))
-    data = sandbox.read_file(folder / "answers.json", ANSWERS_LIMIT)
-    try:
-        answers = json.loads(data) if data else {}
-    except (ValueError, RecursionError):
-        answers = {}
-    return (answers if isinstance(answers, dict) else {}), outcome
+    answers: dict = {"probes": {}}
+    notes: List[str] = []
+    outcome = None
+    names = list(config["probes"]) + ["checkpoint_outputs"]
+    while time.monotonic() < deadline - 5:
+        skip = [n for n in names if n in answers["probes"] or (n == "checkpoint_outputs" and n in answers)]
+        if len(skip) == len(names):
+            break
+        answers_config = folder / "config.json"
+        answers_config.write_text(json.dumps({
+            "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"), "skip": skip,
+            "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
+        (folder / "answers.json").unlink(missing_ok=True)
+        cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
+               str(answers_config)]
+        outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, folder, str(work / "code")), user=user,
+                              limits=limits(settings, config, max(5.0, deadline - time.monotonic())))
+        data = sandbox.read_file(folder / "answers.json", ANSWERS_LIMIT)
+        try:
+            got = json.loads(data) if data else {}
+        except (ValueError, RecursionError):
+            got = {}
+        got = got if isinstance(got, dict) else {}
+        probes = got.get("probes") if isinstance(got.get("probes"), dict) else {}
+        for name in names:  # only the probes this run was asked for, and only as a whole answer
+            if name in probes and name not in skip and name != "checkpoint_outputs":
+                answers["probes"][name] = probes[name]
+        if "checkpoint_outputs" not in skip and isinstance(got.get("checkpoint_outputs"), dict):
+            answers["checkpoint_outputs"] = got["checkpoint_outputs"]
+        running = got.get("running")
+        if outcome.returncode == 0 and not running:
+            break
+        if outcome.timed_out or outcome.stopped_for or running not in names:
+            notes.append(f"your code's process {outcome.describe()}")
+            break
+        stopped = f"your code's process {outcome.describe()} while this probe ran"
+        notes.append(f"{stopped} ({running}): it was run again without that probe")
+        if running == "checkpoint_outputs":
+            answers["checkpoint_outputs"] = {"error": stopped}
+        else:
+            answers["probes"][running] = {"error": stopped, "traceback": outcome.log[-1500:]}
+    return answers, outcome, notes
 
 
 def public_step(settings: Settings, work: Path, config: dict, user, seconds: float):
@@ -374,8 +404,9 @@ def grade(settings: Settings, config: dict) -> dict:
     total = settings.total_timeout or config["total_timeout"]
     deadline = time.monotonic() + total
     trusted = trusted_step(settings, work, config, user, seed)
-    answers, answer_run = answers_step(settings, work, config, user, seed, max(5.0, deadline - time.monotonic()))
-    answer_note = f"the answer process {answer_run.describe()}" if answer_run.returncode != 0 else ""
+    answers, answer_run, answer_notes = answers_step(settings, work, config, user, seed,
+                                                     max(time.monotonic() + 10, deadline))
+    answer_note = answer_notes[-1] if answer_notes else ""
     evidence = scoring.Evidence(answers, trusted, key)
     tests, leaderboard = scoring.score(evidence, config, answer_note)
     events, public_run = public_step(settings, work, config, user, settings.public_timeout or config["public_timeout"])
@@ -391,8 +422,8 @@ def grade(settings: Settings, config: dict) -> dict:
         lines.append("Not used (provided files come from the autograder; others are not graded): "
                      + ", ".join(taken.ignored[:20])
                      + (f" and {len(taken.ignored) - 20} more" if len(taken.ignored) > 20 else ""))
-    if answer_note:
-        lines.append(f"Your code's process {answer_run.describe()}; the checks it did not answer score 0.")
+    for note in answer_notes:
+        lines.append(f"Note: {note}; the checks it did not answer score 0.")
     if evidence.grader_errors:
         lines.append("The grader failed on its own side for: " + ", ".join(evidence.grader_errors)
                      + " (not your fault: the course staff will regrade).")
@@ -401,8 +432,9 @@ def grade(settings: Settings, config: dict) -> dict:
     print(sandbox_note + ("; network: cut off" if user and sandbox.network_isolated(user) else
                           "; network: not cut off (the container does not allow a network namespace)"))
     print(f"seed of this grading: {seed}; trusted side: {json.dumps(trusted.get('seconds', {}))}")
-    print(f"---- answers: {answer_run.describe()} after {answer_run.seconds:.1f} s, {answer_run.peak_mb:.0f} MB "
-          f"----\n{answer_run.log}")
+    if answer_run is not None:
+        print(f"---- answers (last run): {answer_run.describe()} after {answer_run.seconds:.1f} s, "
+              f"{answer_run.peak_mb:.0f} MB ----\n{answer_run.log}")
     print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, {public_run.peak_mb:.0f} MB "
           f"----\n{public_run.log}")
     print(f"peak memory of the sandboxed processes: "

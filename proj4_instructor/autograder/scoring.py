@@ -333,6 +333,8 @@ def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict]
             fraction, message, accuracy = 0.0, GRADER_ERROR, None
         add(f"2.{j}", f"test-split accuracy of the submitted checkpoint [{part['class_name']}]",
             table.ACCURACY_POINTS, fraction, message, "visible")
+        if accuracy is not None:
+            tests[-1]["extra_data"] = {"accuracy": round(accuracy, 6)}  # for the TA's regrade report
         if part.get("leaderboard"):
             leaderboard.append({"name": f"Part {part['number']} {part['class_name']} test accuracy (%)",
                                 "value": round(100 * accuracy, 2) if accuracy is not None else 0.0,
