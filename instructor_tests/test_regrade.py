@@ -1,9 +1,9 @@
 """`proj4-instructor regrade` on a realistic Gradescope export, built here from real gradings.
 
-The export (Gradescope's layout: submission_metadata.yml and submission_<id>/ folders) holds 13
+The export (Gradescope's layout: submission_metadata.yml and submission_<id>/ folders) holds 12
 submissions: the reference, the starter, two partial solutions, three realistic bugs, a copied
-pair (the copy with renamed names and new comments), a group of two, code that crashes its
-process, code that hangs, and loose files. Its recorded scores and results come from grading
+pair (a student's own implementation, and a copy of it with renamed names and new comments), a
+group of two, code that crashes its process and code that hangs. Its recorded scores and results come from grading
 them with an earlier version of the autograder, whose only difference is SimpleNet's threshold
 (0.60 instead of the registry's): so the regrade must list exactly the submissions whose SimpleNet
 accuracy credit moves, keep every other check's score, and flag the copied pair.
@@ -33,11 +33,62 @@ def mutate(name: str, old: str, new: str) -> dict:
     return {name: text.replace(old, new, 1)}
 
 
+HEIDI = {  # her own way of writing three solution blocks (correct, and unlike the reference)
+    "confusion_matrix.py": [
+        ("""    np.add.at(confusion_matrix, (np.asarray(targets, dtype=int), np.asarray(preds, dtype=int)), 1)
+    if normalize:
+        row_sums = confusion_matrix.sum(axis=1, keepdims=True)
+        confusion_matrix = np.divide(confusion_matrix, row_sums, out=np.zeros_like(confusion_matrix),
+                                     where=row_sums > 0)
+""", """    for true_label, predicted_label in zip(np.asarray(targets).tolist(), np.asarray(preds).tolist()):
+        confusion_matrix[int(true_label), int(predicted_label)] += 1.0
+    if normalize:
+        for row_index in range(num_classes):
+            total_in_row = confusion_matrix[row_index].sum()
+            if total_in_row > 0:
+                confusion_matrix[row_index] = confusion_matrix[row_index] / total_in_row
+"""),
+        ("""    accuracy_table = (np.asarray(preds).reshape(-1, num_attributes)
+                      == np.asarray(targets).reshape(-1, num_attributes)).mean(axis=0)
+""", """    predicted = np.asarray(preds).reshape(-1, num_attributes)
+    truth = np.asarray(targets).reshape(-1, num_attributes)
+    for column in range(num_attributes):
+        accuracy_table[column] = float(np.mean(predicted[:, column] == truth[:, column]))
+""")],
+    "optimizer.py": [
+        ("""    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer_type == "sgd":
+        optimizer = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=config.get("momentum", 0.0))
+    else:
+        optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+""", """    trainable_parameters = list(filter(lambda parameter: parameter.requires_grad, model.parameters()))
+    builders = {
+        "sgd": lambda: torch.optim.SGD(trainable_parameters, lr=lr, momentum=config.get("momentum", 0.0),
+                                       weight_decay=weight_decay),
+        "adam": lambda: torch.optim.Adam(trainable_parameters, lr=lr, weight_decay=weight_decay),
+    }
+    optimizer = builders[optimizer_type]()
+""")],
+}
+
+
+def heidi() -> dict:
+    out = {}
+    for name, changes in HEIDI.items():
+        text = (REFERENCE / name).read_text()
+        for old, new in changes:
+            assert old in text, (name, old[:60])
+            text = text.replace(old, new)
+        out[name] = text
+    return out
+
+
 def renamed(text: str) -> str:
-    """A copy dressed up: new comments and renamed local names, the same code."""
-    out = text.replace("batch_accuracy", "acc_value").replace("confusion_matrix =", "cm_out =") \
-        .replace("confusion_matrix)", "cm_out)").replace("return confusion_matrix", "return cm_out")
-    return "# my own work\n" + out.replace("# (N, D)", "# features")
+    """A copy dressed up: new comments and renamed names, the same code."""
+    for old, new in (("true_label", "t"), ("predicted_label", "p"), ("row_index", "r"), ("total_in_row", "s"),
+                     ("trainable_parameters", "ps"), ("builders", "table"), ("column", "j")):
+        text = text.replace(old, new)
+    return "# All my own work.\n" + text.replace("    if normalize:\n", "    # rows sum to one\n    if normalize:\n")
 
 
 def own(checkpoints: dict, seed: int) -> dict:
@@ -53,7 +104,7 @@ def own(checkpoints: dict, seed: int) -> dict:
     return out
 
 
-TIMEOUTS = {"AUTOGRADER_TOTAL_TIMEOUT": "40", "AUTOGRADER_PUBLIC_TIMEOUT": "20"}
+TIMEOUTS = {"AUTOGRADER_TOTAL_TIMEOUT": "60", "AUTOGRADER_PUBLIC_TIMEOUT": "20", "AUTOGRADER_PROBE_TIMEOUT": "8"}
 
 
 def files_of(zip_path: Path, dest: Path) -> Path:
@@ -71,7 +122,8 @@ def export(grading_source, reference_checkpoints, tmp_path_factory):
     mine = lambda n: own(reference_checkpoints, n)  # noqa: E731
     simple = {k: v for k, v in mine(9).items() if "SimpleNet_" in k}
     copied_checkpoints = mine(8)
-    copied = {name: renamed((REFERENCE / name).read_text()) for name in ("dl_utils.py", "confusion_matrix.py")}
+    original = heidi()
+    copied = {name: renamed(text) for name, text in original.items()}
     plan = {  # id: (submitters, zip or folder maker)
         "101": (["Ada Lovelace"], lambda p: write_zip(p, checkpoints=mine(1))),
         "102": (["Bob Stub"], lambda p: write_zip(p, starter)),
@@ -87,7 +139,7 @@ def export(grading_source, reference_checkpoints, tmp_path_factory):
             "my_resnet.py", "param.requires_grad = False", "param.requires_grad = True"))),
         "107": (["Grace Decay"], lambda p: write_zip(p, checkpoints=mine(7), overrides=mutate(
             "optimizer.py", "torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)", "torch.optim.Adam(params, lr=lr)"))),
-        "108": (["Heidi Orig"], lambda p: write_zip(p, checkpoints=copied_checkpoints)),
+        "108": (["Heidi Orig"], lambda p: write_zip(p, checkpoints=copied_checkpoints, overrides=original)),
         "109": (["Ivan Copy"], lambda p: write_zip(p, checkpoints=copied_checkpoints, overrides=copied)),
         "110": (["Judy Group", "Mallory Group"], lambda p: write_zip(p, checkpoints=simple)),
         "111": (["Oscar Crash"], lambda p: write_zip(p, starter, overrides={
@@ -96,21 +148,11 @@ def export(grading_source, reference_checkpoints, tmp_path_factory):
         "112": (["Peggy Hang"], lambda p: write_zip(p, starter, overrides={
             "stats_helper.py": (REFERENCE / "stats_helper.py").read_text(),
             "simple_net.py": "while True:\n    pass\n" + (starter / "simple_net.py").read_text()})),
-        "113": (["Trent Loose"], None),
     }
     files, entries = {}, {}
     for number, (names, make) in plan.items():
         key = f"submission_{number}"
-        if make is None:  # loose files, dragged in one by one
-            folder = tmp / "files" / key
-            folder.mkdir(parents=True)
-            for f in REFERENCE.glob("*.py"):
-                shutil.copy2(f, folder / f.name)
-            for name, data in simple.items():
-                (folder / name).write_bytes(data)
-        else:
-            folder = files_of(make(tmp / f"{number}.zip"), tmp / "files" / key)
-        files[key] = folder
+        files[key] = files_of(make(tmp / f"{number}.zip"), tmp / "files" / key)
         people = [Submitter(n, f"9{number}{i}", f"{n.split()[0].lower()}@example.edu") for i, n in enumerate(names)]
         entries[key] = gradescope_export.metadata_entry(people, f"2026-11-2{number[-1]} 10:00:00 -0500", 0.0, {})
     folder = gradescope_export.write_export(tmp / "assignment_4_export", entries, files)
@@ -182,10 +224,9 @@ def test_regrade_of_an_export(export, grading_source, tmp_path, monkeypatch):
     flags = rows(out / "flags.csv")
     pair = [f for f in flags if {f["a"], f["b"]} == {"submission_108", "submission_109"}]
     assert {f["kind"] for f in pair} >= {"identical checkpoint", "near-identical code"}, flags
-    assert any("confusion_matrix.py" in f["evidence"] for f in pair if f["kind"] == "near-identical code")
-    assert [f for f in flags if f["kind"] == "identical checkpoint"] == [f for f in pair
-                                                                        if f["kind"] == "identical checkpoint"]
-    assert not [f for f in flags if "submission_102" in (f["a"], f["b"])]  # the starter is nobody's copy
+    assert any("confusion_matrix.py" in f["evidence"] and "optimizer.py" in f["evidence"]
+               for f in pair if f["kind"] == "near-identical code")
+    assert flags == pair, flags  # code that is the starter's or the reference's is nobody's evidence
     page = (out / "summary.html").read_text()
     for text in ("Grades that change", "Flags for review", "Pass rate per check", "data:image/png;base64,",
                  "submission_109"):

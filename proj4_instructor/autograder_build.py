@@ -47,6 +47,7 @@ GRADER_DEFAULTS = {
     # below 600 so that a hanging submission still gets its results.json; the reference takes ~90 s.
     "trusted_timeout": 150,
     "total_timeout": 200,  # the answer process (student code)
+    "probe_timeout": 60,  # one probe in it (an endless loop costs that probe's checks only)
     "public_timeout": 180,  # the public tests (feedback only)
     "test_timeout": 120,  # pytest's per-test timeout in the public tests
     "memory_limit_mb": 1536,  # per sandboxed process: RLIMIT_DATA and the watchdog (private + shared memory)

@@ -3,8 +3,9 @@ histograms, and flags for review (never penalties), gathered in summary.html (op
 
 Flags: byte-identical checkpoints across different submitters; identical student code; and
 near-identical code, by the Jaccard similarity of normalised token 5-grams (comments, strings,
-whitespace and names removed, and the starter's own 5-grams left out, so provided code and stubs
-do not make everyone alike). Each flag names both submissions and the evidence.
+whitespace and names removed). The 5-grams of the starter and of the reference solution are left
+out: provided code, stubs and the canonical answer to a small TODO make honest students alike, so
+only what is a student's own counts as evidence. Each flag names both submissions and the evidence.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from proj4_instructor.gradescope_export import Submission
 
 NGRAM = 5
 SIMILAR = 0.85  # Jaccard similarity of code 5-grams at which a pair is flagged
-MIN_NGRAMS = 40  # a module with fewer of its own 5-grams says too little to compare
+MIN_NGRAMS = 25  # a module with fewer of its own 5-grams says too little to compare
 CHANGED = 0.005
 
 
@@ -152,13 +153,17 @@ def ngrams(source: str) -> set:
     return {tuple(toks[i:i + NGRAM]) for i in range(len(toks) - NGRAM + 1)}
 
 
-def flags(rows: List[Row], starter: Dict[str, str]) -> List[dict]:
-    """Pairs of submissions by different submitters that look copied, with the evidence."""
+def flags(rows: List[Row], *known: Dict[str, str]) -> List[dict]:
+    """Pairs of submissions by different submitters that look copied, with the evidence. `known`:
+    {module: source} of code everyone may have (the starter, the reference solution)."""
     found = []
-    common = {name: ngrams(text) for name, text in starter.items()}
+    common: Dict[str, set] = defaultdict(set)
+    for sources in known:
+        for name, text in sources.items():
+            common[name] |= ngrams(text)
     prints: Dict[str, Dict[str, set]] = {}
     for row in rows:
-        prints[row.submission.id] = {m: ngrams(t) - common.get(m, set()) for m, t in row.code.items()}
+        prints[row.submission.id] = {m: ngrams(t) - common[m] for m, t in row.code.items()}
     people = {r.submission.id: {p.sid or p.email or p.name for p in r.submission.submitters} for r in rows}
     by_hash: Dict[str, List[Tuple[str, str]]] = defaultdict(list)
     for row in rows:
@@ -172,6 +177,7 @@ def flags(rows: List[Row], starter: Dict[str, str]) -> List[dict]:
                     found.append({"kind": "identical checkpoint", "a": a, "b": b,
                                   "evidence": f"{owners[0][1]} has the same SHA-256 {digest[:16]}..."})
     ids = [r.submission.id for r in rows]
+    code = {r.submission.id: r.code for r in rows}
     for i, a in enumerate(ids):
         for b in ids[i + 1:]:
             if people[a] & people[b]:
@@ -181,9 +187,7 @@ def flags(rows: List[Row], starter: Dict[str, str]) -> List[dict]:
                 x, y = prints[a][module], prints[b][module]
                 if len(x) < MIN_NGRAMS or len(y) < MIN_NGRAMS:
                     continue
-                code_a = next(r.code[module] for r in rows if r.submission.id == a)
-                code_b = next(r.code[module] for r in rows if r.submission.id == b)
-                if code_a == code_b:
+                if code[a][module] == code[b][module]:
                     same.append(module)
                     continue
                 score = len(x & y) / len(x | y)

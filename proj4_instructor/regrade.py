@@ -115,11 +115,11 @@ class Regrade:
         return rows
 
 
-def write_report(rows: List[Row], out: Path, starter: Dict[str, str], max_score: float, seconds: float,
+def write_report(rows: List[Row], out: Path, known: List[Dict[str, str]], max_score: float, seconds: float,
                  jobs: int) -> List[dict]:
     course_report.write_grades_csv(rows, out / "grades.csv")
     course_report.write_changes_csv(rows, out / "changed_grades.csv")
-    found = course_report.flags(rows, starter)
+    found = course_report.flags(rows, *known)
     course_report.write_flags_csv(found, out / "flags.csv")
     course_report.write_summary(rows, found, out, max_score, seconds, jobs)
     return found
@@ -164,7 +164,8 @@ def main(argv: Optional[List[str]] = None, source: Optional[Path] = None) -> int
             print(f"proj4-instructor regrade: {err}", file=sys.stderr)
             return 1
         config = json.loads((source / "grader" / "config.json").read_text())
-        starter = {f.name: f.read_text() for f in (source / "starter" / "proj4_code").glob("*.py")}
+        known = [{f.name: f.read_text() for f in (source / folder).glob("*.py")}  # nobody's evidence
+                 for folder in ("starter/proj4_code", "grader/trusted_code/proj4_code")]
         max_score = json.loads((source / "grader" / "manifest.json").read_text())["max_score"]
         start = time.monotonic()
         with Grader(source, users, env={"AUTOGRADER_THREADS": str(args.threads)}) as grader:
@@ -172,7 +173,7 @@ def main(argv: Optional[List[str]] = None, source: Optional[Path] = None) -> int
             graded = regrade.run(args.force, progress=not args.no_progress)
         seconds = time.monotonic() - start
     rows = regrade.rows()
-    found = write_report(rows, out, starter, max_score, seconds, args.jobs)
+    found = write_report(rows, out, known, max_score, seconds, args.jobs)
     changes = course_report.changed_grades(rows)
     print(f"graded {graded} of {len(rows)} submissions in {seconds:.0f} s ({len(rows) - graded} already graded); "
           f"{len(changes)} grades change; {len(found)} flags; open {out / 'summary.html'}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -41,13 +42,23 @@ def main(argv) -> int:
         tmp.write_text(json.dumps(answers))
         os.replace(tmp, out)
 
+    limit = int(config.get("probe_timeout", 60))
+
+    def alarm(signum, frame):
+        raise TimeoutError(f"this probe took more than {limit} s (an endless loop in your code?)")
+
+    signal.signal(signal.SIGALRM, alarm)
+
     def attempt(key: str, fn):
         start = time.monotonic()
+        signal.alarm(limit)  # a probe that hangs costs its own checks, not the probes after it
         try:
             entry = {"answer": fn()}
         except BaseException as err:  # noqa: B036 - SystemExit from student code is one probe's failure
             entry = {"error": "".join(traceback.format_exception_only(type(err), err)).strip()[-1500:],
                      "traceback": traceback.format_exc()[-3000:]}
+        finally:
+            signal.alarm(0)
         entry["seconds"] = round(time.monotonic() - start, 2)
         answers["probes"][key] = entry
         save()

@@ -20,7 +20,8 @@ Run as a module from the folder that holds the package: `cd source/grader && pyt
 proj4_autograder.runner` (run_autograder does; the package is proj4_instructor.autograder in the
 instructor repository). Environment (all optional): AUTOGRADER_ROOT (/autograder),
 AUTOGRADER_PYTHON (ROOT/venv/bin/python if present, else this interpreter), AUTOGRADER_TOTAL_TIMEOUT,
-AUTOGRADER_PUBLIC_TIMEOUT, AUTOGRADER_TEST_TIMEOUT, AUTOGRADER_THREADS (1), AUTOGRADER_MEMORY_MB,
+AUTOGRADER_PUBLIC_TIMEOUT, AUTOGRADER_TEST_TIMEOUT, AUTOGRADER_PROBE_TIMEOUT, AUTOGRADER_THREADS (1),
+AUTOGRADER_MEMORY_MB,
 AUTOGRADER_SANDBOX_USER (proj4grader; "none" runs student code as the current user, without a
 sandbox: local use only), AUTOGRADER_SEED (tests only: a fixed seed instead of a random one).
 """
@@ -75,6 +76,7 @@ class Settings:
     public_timeout: Optional[float]
     threads: int
     memory_mb: Optional[int]
+    probe_timeout: Optional[float]
     sandbox_user: str
     seed: Optional[int]
 
@@ -107,6 +109,7 @@ class Settings:
             public_timeout=number("AUTOGRADER_PUBLIC_TIMEOUT"),
             threads=int(env.get("AUTOGRADER_THREADS", "1")),
             memory_mb=int(env["AUTOGRADER_MEMORY_MB"]) if env.get("AUTOGRADER_MEMORY_MB") else None,
+            probe_timeout=number("AUTOGRADER_PROBE_TIMEOUT"),
             sandbox_user=env.get("AUTOGRADER_SANDBOX_USER", "proj4grader"),
             seed=int(env["AUTOGRADER_SEED"]) if env.get("AUTOGRADER_SEED") else None,
         )
@@ -275,6 +278,7 @@ def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, 
         answers_config = folder / "config.json"
         answers_config.write_text(json.dumps({
             "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"), "skip": skip,
+            "probe_timeout": settings.probe_timeout or config["probe_timeout"],
             "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
         (folder / "answers.json").unlink(missing_ok=True)
         cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
