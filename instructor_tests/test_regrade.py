@@ -104,7 +104,7 @@ def own(checkpoints: dict, seed: int) -> dict:
     return out
 
 
-TIMEOUTS = {"AUTOGRADER_TOTAL_TIMEOUT": "60", "AUTOGRADER_PUBLIC_TIMEOUT": "20", "AUTOGRADER_PROBE_TIMEOUT": "8"}
+TIMEOUTS = {"AUTOGRADER_TOTAL_TIMEOUT": "100", "AUTOGRADER_PUBLIC_TIMEOUT": "30", "AUTOGRADER_PROBE_TIMEOUT": "20"}
 
 
 def files_of(zip_path: Path, dest: Path) -> Path:
@@ -120,7 +120,7 @@ def export(grading_source, reference_checkpoints, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
     starter = grading_source / "starter" / "proj4_code"
     mine = lambda n: own(reference_checkpoints, n)  # noqa: E731
-    simple = {k: v for k, v in mine(9).items() if "SimpleNet_" in k}
+    simple = lambda n: {k: v for k, v in mine(n).items() if "SimpleNet_" in k}  # noqa: E731
     copied_checkpoints = mine(8)
     original = heidi()
     copied = {name: renamed(text) for name, text in original.items()}
@@ -129,7 +129,7 @@ def export(grading_source, reference_checkpoints, tmp_path_factory):
         "102": (["Bob Stub"], lambda p: write_zip(p, starter)),
         "103": (["Carol Part"], lambda p: write_zip(p, starter, overrides={
             n: (REFERENCE / n).read_text() for n in ("simple_net.py", "dl_utils.py", "image_loader.py")},
-            checkpoints=simple)),
+            checkpoints=simple(3))),
         "104": (["Dan Half"], lambda p: write_zip(p, starter, overrides={
             n: (REFERENCE / n).read_text() for n in ("data_transforms.py", "optimizer.py", "stats_helper.py")})),
         "105": (["Eve Sum"], lambda p: write_zip(p, checkpoints=mine(5), overrides=mutate(
@@ -141,7 +141,7 @@ def export(grading_source, reference_checkpoints, tmp_path_factory):
             "optimizer.py", "torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)", "torch.optim.Adam(params, lr=lr)"))),
         "108": (["Heidi Orig"], lambda p: write_zip(p, checkpoints=copied_checkpoints, overrides=original)),
         "109": (["Ivan Copy"], lambda p: write_zip(p, checkpoints=copied_checkpoints, overrides=copied)),
-        "110": (["Judy Group", "Mallory Group"], lambda p: write_zip(p, checkpoints=simple)),
+        "110": (["Judy Group", "Mallory Group"], lambda p: write_zip(p, checkpoints=simple(10))),
         "111": (["Oscar Crash"], lambda p: write_zip(p, starter, overrides={
             "optimizer.py": (REFERENCE / "optimizer.py").read_text(),
             "simple_net.py": "import ctypes\nctypes.string_at(0)\n" + (starter / "simple_net.py").read_text()})),

@@ -249,10 +249,10 @@ def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) 
                                                            "OMP_NUM_THREADS": str(settings.threads)},
                                   user=user, limits=limits(settings, config, config["trusted_timeout"]))
             print(f"---- trusted evaluation: {outcome.describe()} after {outcome.seconds:.1f} s, "
-                  f"{outcome.peak_mb:.0f} MB ----\n{outcome.log[-3000:]}")
+                  f"peak RSS {outcome.max_rss_mb:.0f} MB ----\n{outcome.log[-3000:]}")
             data = sandbox.read_file(out, TRUSTED_LIMIT) if outcome.returncode == 0 else None
             if data:
-                return json.loads(data)
+                return {**json.loads(data), "peak_rss_mb": outcome.max_rss_mb}
             started = [line.split(" ", 1)[1] for line in outcome.log.splitlines() if line.startswith("checkpoint ")]
             if not started or started[-1] in skip:
                 raise RuntimeError(f"the trusted evaluation failed ({outcome.describe()}):\n{outcome.log[-3000:]}")
@@ -438,9 +438,11 @@ def grade(settings: Settings, config: dict) -> dict:
     print(f"seed of this grading: {seed}; trusted side: {json.dumps(trusted.get('seconds', {}))}")
     if answer_run is not None:
         print(f"---- answers (last run): {answer_run.describe()} after {answer_run.seconds:.1f} s, "
-              f"{answer_run.peak_mb:.0f} MB ----\n{answer_run.log}")
-    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, {public_run.peak_mb:.0f} MB "
-          f"----\n{public_run.log}")
+              f"peak RSS {answer_run.max_rss_mb:.0f} MB ----\n{answer_run.log}")
+    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, "
+          f"peak RSS {public_run.max_rss_mb:.0f} MB ----\n{public_run.log}")
+    print(f"peak RSS per step: trusted {trusted.get('peak_rss_mb', 0):.0f} MB, answers "
+          f"{answer_run.max_rss_mb if answer_run else 0:.0f} MB, public tests {public_run.max_rss_mb:.0f} MB")
     print(f"peak memory of the sandboxed processes: "
           f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     return {
