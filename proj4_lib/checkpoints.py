@@ -56,7 +56,7 @@ def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], comp
     weights: ~0.1 MB instead of ~45 MB for ResNet-18. Loading it needs the same weights file.
     """
     class_name = type(model).__name__
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # no copy: torch.save reads them
     checkpoint = {
         "format": "full",
         "class_name": class_name,
