@@ -62,10 +62,12 @@ def ensure_user(name: str) -> str:
 
 
 def blocked_folder(path: str) -> Optional[Path]:
-    """The first folder on the way to `path` that other users cannot enter (no o+x), if any."""
-    for parent in reversed(Path(os.path.realpath(path)).parents):
-        if not parent.stat().st_mode & stat.S_IXOTH:
-            return parent
+    """The first folder on the way to `path` (as given, and once links are resolved) that other users
+    cannot enter (no o+x), if any."""
+    for way in (Path(os.path.abspath(path)), Path(os.path.realpath(path))):
+        for parent in reversed(way.parents):
+            if not parent.stat().st_mode & stat.S_IXOTH:
+                return parent
     return None
 
 
@@ -79,9 +81,12 @@ def check_python(name: str, python: str) -> None:
             f"through (chmod o+x {blocked}; the files stay unreadable to them unless their own modes allow it), or "
             f"grade from a Python environment outside a private home, e.g. python3 -m venv /opt/proj4-venv")
     entry = pwd.getpwnam(name)
-    done = subprocess.run([python, "-c", f"import {PACKAGES}"], user=entry.pw_uid, group=entry.pw_gid,
-                          extra_groups=[], cwd="/", env={"PATH": os.defpath}, capture_output=True, text=True,
-                          timeout=300)
+    try:
+        done = subprocess.run([python, "-c", f"import {PACKAGES}"], user=entry.pw_uid, group=entry.pw_gid,
+                              extra_groups=[], cwd="/", env={"PATH": os.defpath}, capture_output=True, text=True,
+                              timeout=300)
+    except OSError as err:
+        raise GradingSetupError(f"the sandbox user {name!r} cannot run the grading Python {python}: {err}") from None
     if done.returncode != 0:
         raise GradingSetupError(f"the sandbox user {name!r} cannot import the grading packages ({PACKAGES}) "
                                 f"with {python}: {done.stderr.strip().splitlines()[-1:]}. Make the environment "
