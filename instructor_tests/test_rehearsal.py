@@ -92,11 +92,10 @@ def test_a_confined_spy_is_no_breach():
     (report(uid=0), "student code ran as root"),
     (report(folders={"/autograder/source": "listed 3 entries"}), "listed /autograder/source"),
     (report(readable={"/autograder/results/results.json": "aa"}), "read /autograder/results/results.json"),
-    (report(readable={"/autograder/work/t.py": "bb"}), "a copy of the source's tests/hidden/t.py"),
-    (report(readable={"/autograder/work/hidden_tests/t.py": "cc"}), "in a hidden-test folder"),
+    (report(readable={"/autograder/work/t.py": "bb"}), "a copy of the source's grader/expected.json"),
 ])
 def test_breaches_are_named(spy, breach):
-    assert any(breach in b for b in rehearse.sandbox_breaches([spy], {"bb": "tests/hidden/t.py"}))
+    assert any(breach in b for b in rehearse.sandbox_breaches([spy], {"bb": "grader/expected.json"}))
 
 
 def test_a_spy_that_never_ran_fails_the_proof():

@@ -1,6 +1,6 @@
-"""`proj4 bench`: the speed and accuracy figures for BENCHMARKS.md, measured on this machine.
+"""`proj4-instructor bench`: the speed and accuracy figures for BENCHMARKS.md, measured on this machine.
 
-    proj4 bench [--out DIR] [--models simple_net,...] [--no-ablation] [--ablation-epochs N]
+    proj4-instructor bench [--out DIR] [--models simple_net,...] [--no-ablation] [--ablation-epochs N]
 
 1. Each model's reference recipe (`proj4 train MODEL`, in its own process so that peak memory is
    its own): test accuracy, epochs, wall seconds, seconds per epoch, peak RSS.
@@ -157,7 +157,7 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="proj4 bench", description=__doc__.split("\n")[0],
+    parser = argparse.ArgumentParser(prog="proj4-instructor bench", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="bench_output", help="where the runs write (checkpoints, metrics)")
     parser.add_argument("--data-dir", default="data")

@@ -51,9 +51,9 @@ CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SPY_TAG = "PROJ4-SPY: "
 PEAK_LINE = re.compile(r"peak memory of the [\w ]+?: (\d+) MB")  # the runner's own line
 # Files of the autograder source that student code must never read: the root-only grader (its expected
-# answers, test labels, manifest) and any hidden tests. A file of a few bytes (an empty __init__.py)
-# has a content too common to tell a leak.
-SECRET_PARTS = ("grader/", "tests/hidden/")
+# answers, test labels, manifest). A file of a few bytes (an empty __init__.py) has a content too
+# common to tell a leak.
+SECRET_PARTS = ("grader/",)
 SECRET_MIN_BYTES = 64
 CHECKPOINTS = tuple(part.checkpoint for part in PARTS)
 
@@ -472,8 +472,6 @@ def sandbox_breaches(reports: List[dict], secrets: Dict[str, str]) -> List[str]:
                 breaches.append(f"student code read {path}")
             elif digest in secrets:
                 breaches.append(f"student code read {path}, a copy of the source's {secrets[digest]}")
-            elif "hidden" in Path(path).parts or "hidden_tests" in Path(path).parts:
-                breaches.append(f"student code read {path}, in a hidden-test folder")
     return sorted(set(breaches))
 
 
@@ -627,7 +625,7 @@ def rehearse(args: argparse.Namespace) -> int:
         print("REHEARSAL FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
     print("rehearsal passed: setup.sh ran unchanged as root; reference full marks, starter 0; the spy ran "
-          "unprivileged and read none of the source, the results or the hidden tests")
+          "unprivileged and read none of the source, the results or the grader's files")
     return 0
 
 

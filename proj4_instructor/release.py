@@ -1,7 +1,7 @@
-"""`proj4 release`: the student starter and the Gradescope autograder, from the one source.
+"""`proj4-instructor release`: the student starter and the Gradescope autograder, from the one source.
 
-    proj4 release student --out DIR                 the starter: solution blocks -> stubs
-    proj4 release autograder --out autograder.zip   setup.sh + run_autograder at the zip root
+    proj4-instructor release student --out DIR                 the starter: solution blocks -> stubs
+    proj4-instructor release autograder --out autograder.zip   setup.sh + run_autograder at the zip root
 
 The student release copies the student-facing files (STUDENT_FILES), replaces every solution block
 of every .py file with its stub (proj4_instructor.markers), clears notebook outputs, drops the
@@ -400,7 +400,7 @@ def build_autograder(out_zip, repo: Path = REPO_ROOT, data_dir=None, target_pyth
 # -- the command --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="proj4 release", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="proj4-instructor release", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     student = sub.add_parser("student", help="write the student starter",
                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -428,7 +428,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"wrote {args.out}: {len(manifest['checks'])} checks and 4 accuracy checks, "
                   f"{manifest['max_score']:g} points; the public tests are shown as feedback (0 points)")
     except (ReleaseError, markers.MarkerError, pins.PinError) as err:
-        print(f"proj4 release: {err}", file=sys.stderr)
+        print(f"proj4-instructor release: {err}", file=sys.stderr)
         return 1
     return 0
 

@@ -67,7 +67,6 @@ def test_augmentation_contents():
         assert transforms.RandomVerticalFlip not in kinds(compose), "an upside-down scene is not a scene"
 
 
-@pytest.mark.points(2)
 @pytest.mark.parametrize("height, width", [(256, 256), (200, 411)])
 def test_augmentation_keeps_the_scene_on_real_size_images(height, width):
     """On 15-Scene-sized images the augmentation keeps at least 70 % of the width and of the height in
@@ -85,7 +84,6 @@ def test_augmentation_keeps_the_scene_on_real_size_images(height, width):
                 f"came out with {seen} of them: the augmentation keeps only about {seen / CYCLES:.0%} of the scene")
 
 
-@pytest.mark.points(2)
 def test_flips_horizontally_only():
     """Over 20 draws an image with a bright left half comes out mirrored sometimes, never upside down."""
     pixels = np.zeros((200, 300), np.uint8)

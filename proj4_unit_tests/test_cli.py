@@ -27,7 +27,6 @@ def train_args(tree, out, epochs=1):
             "--out", str(out), "--device", "cpu", "--no-progress"]
 
 
-@pytest.mark.points(2)
 def test_train_writes_outputs_and_resumes(tree, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(train_args(tree, out)) == 0

@@ -54,7 +54,6 @@ def cross_entropy_by_hand():
     return sum(losses) / len(losses)
 
 
-@pytest.mark.points(2)
 def test_compute_loss_mean_criterion():
     model = ToyNet(nn.CrossEntropyLoss(reduction="mean"))
     expected = cross_entropy_by_hand()  # 1.1327...
@@ -87,7 +86,6 @@ def test_compute_loss_bce():
 
 # -- saving and loading -------------------------------------------------------------------------
 
-@pytest.mark.points(2)
 def test_save_and_load_round_trip(tmp_path):
     assert_save_load_round_trip(tmp_path, SimpleNet, (2, 1, 64, 64))
 

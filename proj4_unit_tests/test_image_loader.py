@@ -22,7 +22,6 @@ def write_image(path, value=128, size=(8, 8), fmt=None):
 # -- real data -------------------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.points(2)
 def test_class_dict_on_real_data(data_dir):
     for split in ("train", "test"):
         class_dict = ImageLoader(data_dir, split=split).class_dict
@@ -101,7 +100,6 @@ def reverse_listing(monkeypatch):
     monkeypatch.setattr(os, "scandir", reversed_scandir)
 
 
-@pytest.mark.points(2)
 def test_sorted_classes_and_ignores_other_files(tmp_path, reverse_listing):
     for name in ("b", "c", "a"):
         write_image(tmp_path / "train" / name / "2.png")

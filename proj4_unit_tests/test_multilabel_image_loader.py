@@ -24,7 +24,6 @@ def write_csv(path, rows):
 
 
 @pytest.mark.slow
-@pytest.mark.points(2)
 def test_multilabel_loader_on_real_data(data_dir):
     for split, expected in (("train", 1196), ("test", 500)):
         csv_path = default_attribute_csv(data_dir, split)

@@ -15,7 +15,6 @@ def resnet():
     return MultilabelResNet18(pretrained=False, backbone="resnet18")
 
 
-@pytest.mark.points(2)
 def test_parameter_counts_resnet18(resnet):
     assert count(resnet, trainable=True) == 3_591, "only the head Linear(512 -> 7) trains"
     assert count(resnet, trainable=False) == 11_176_512
@@ -29,7 +28,6 @@ def test_parameter_counts_efficientnet():
     assert not any(p.requires_grad for p in model.conv_layers.parameters())
 
 
-@pytest.mark.points(2)
 def test_activation_and_loss(resnet):
     assert isinstance(resnet.activation, nn.Sigmoid)
     assert not any(isinstance(m, nn.Sigmoid) for m in resnet.fc_layers.modules()), \
@@ -52,7 +50,6 @@ def test_output_is_probabilities(backbone):
     assert torch.allclose(probs, from_rgb, atol=1e-5)
 
 
-@pytest.mark.points(2)
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_frozen_backbone_stays_frozen(backbone):
     torch.manual_seed(0)

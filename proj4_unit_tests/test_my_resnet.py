@@ -26,7 +26,6 @@ def resnet():
     return MyResNet18(pretrained=False, backbone="resnet18")
 
 
-@pytest.mark.points(2)
 def test_parameter_counts_resnet18(resnet):
     assert count(resnet, trainable=True) == 7_695, "only the head Linear(512 -> 15) trains"
     assert count(resnet, trainable=False) == 11_176_512, "the whole backbone is frozen"
@@ -64,7 +63,6 @@ def test_output_shape_gray_and_rgb(backbone):
     assert torch.allclose(from_gray, from_rgb, atol=1e-5), "a gray image is the RGB image with equal channels"
 
 
-@pytest.mark.points(2)
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_frozen_backbone_stays_frozen(backbone):
     """One training step moves the head only: no weight and no BatchNorm statistic of the backbone."""

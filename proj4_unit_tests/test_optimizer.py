@@ -32,7 +32,6 @@ def test_adam():
     assert (group["lr"], group["weight_decay"]) == (3e-3, 1e-4)
 
 
-@pytest.mark.points(2)
 @pytest.mark.parametrize("optimizer_type", ["sgd", "adam"])
 def test_only_trainable_parameters(optimizer_type):
     model = small_model()

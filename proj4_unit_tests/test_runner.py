@@ -51,7 +51,6 @@ HISTORIES = ("train_loss_history", "validation_loss_history", "train_accuracy_hi
              "validation_accuracy_history")
 
 
-@pytest.mark.points(2)
 def test_training_loop_fills_histories_and_checkpoints(tree, tmp_path):
     reset_seed(0)
     trainer = make_trainer(tree, tmp_path)
@@ -91,7 +90,6 @@ def test_validate_runs_without_gradients_in_eval_mode(tree, tmp_path):
     assert seen and all(state == (True, True) for state in seen), f"train_epoch: {seen}"
 
 
-@pytest.mark.points(3)
 def test_resume_is_exact(tree, tmp_path):
     """2 epochs in one go == 1 epoch, stop, a new Trainer resumes for the 2nd (augmentation + shuffling)."""
     reset_seed(0)
@@ -192,7 +190,6 @@ def fresh_gradients(model, x, y):
     return [p.grad for p in copy.parameters()]
 
 
-@pytest.mark.points(2)
 def test_training_step_zeroes_gradients_before_each_step(tree, tmp_path):
     """After a training_step, .grad holds the gradient of that batch alone, not a sum with earlier batches."""
     reset_seed(0)
@@ -212,7 +209,6 @@ def test_training_step_zeroes_gradients_before_each_step(tree, tmp_path):
                 "(optimizer.zero_grad()) before loss.backward(), or they add up over batches")
 
 
-@pytest.mark.points(2)
 def test_validate_changes_nothing_after_real_training(tree, tmp_path):
     """validate after real training steps (the optimizer holds gradients and momentum now) leaves every
     weight as it was, and its loss is the mean cross-entropy over the test split."""

@@ -17,13 +17,11 @@ def test_attributes(model):
     assert_classifier_attributes(model)
 
 
-@pytest.mark.points(2)
 def test_parameter_count(model):
     assert sum(p.numel() for p in model.parameters()) == 56_895
     assert all(p.requires_grad for p in model.parameters())
 
 
-@pytest.mark.points(2)
 def test_layers_match_the_figure(model):
     conv = list(model.conv_layers)
     assert [type(m) for m in conv] == [nn.Conv2d, nn.MaxPool2d, nn.ReLU] * 2, conv

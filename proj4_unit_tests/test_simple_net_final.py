@@ -21,7 +21,6 @@ def test_attributes(model):
     assert_classifier_attributes(model)
 
 
-@pytest.mark.points(2)
 def test_required_layers(model):
     assert count(model, nn.Conv2d) >= 3
     assert count(model, nn.BatchNorm2d) >= 1
