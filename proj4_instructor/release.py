@@ -33,7 +33,7 @@ import zipfile
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from proj4_lib.parts import PARTS  # one source: names, checkpoints and thresholds of the four parts
+from proj4_lib import parts  # one source: names, checkpoints, thresholds and kinds of the parts
 from proj4_instructor import markers, pins
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ STUDENT_FILES = (
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.pt", "*.pth",
                                  "model_output*")
 
-CHECKPOINTS = tuple(part.checkpoint for part in PARTS)
+CHECKPOINTS = tuple(part.checkpoint for part in parts.PARTS)
 FLOOR_BELOW_THRESHOLD = 0.15  # partial credit grows linearly from threshold - 0.15 to the threshold
 GRADER_DEFAULTS = {
     "test_timeout": 240,  # seconds per test: the slowest (MyResNet18 accuracy) takes ~2 min on half a vCPU
@@ -218,10 +218,12 @@ def grader_config(repo: Path, stats: Tuple[float, float], student_files: List[st
 
 def trusted_parts() -> List[dict]:
     """The autograder's own copy of the parts registry (proj4_lib/parts.py), made at build time: the
-    runner reads config.json, never the proj4_lib that sits beside student code."""
-    return [{"class_name": p.class_name, "module": p.module, "checkpoint": p.checkpoint, "inp_size": p.inp_size,
-             "normalize": p.recipe.normalize, "multilabel": p.multilabel, "outputs": 7 if p.multilabel else 15,
-             "threshold": p.threshold, "floor": round(p.threshold - FLOOR_BELOW_THRESHOLD, 4)} for p in PARTS]
+    runner reads config.json, never the proj4_lib that sits beside student code. Every value is the
+    registry's (multilabel is task == "multi", kept for the runner's readers of it)."""
+    return [{"class_name": p.class_name, "module": p.module, "checkpoint": p.checkpoint, "task": p.task,
+             "outputs": p.outputs, "backbone": p.backbone, "inp_size": p.inp_size, "normalize": p.recipe.normalize,
+             "multilabel": p.multilabel, "threshold": p.threshold,
+             "floor": round(p.threshold - FLOOR_BELOW_THRESHOLD, 4)} for p in parts.PARTS]
 
 
 def dataset_stats(data_dir: Path) -> Tuple[float, float]:
