@@ -23,7 +23,6 @@ import numpy as np
 from proj4_lib.evaluation import plot_accuracy_table
 from proj4_lib.files import IMAGE_EXTENSIONS, SPLITS
 from proj4_lib.parts import get_part
-from proj4_lib.trainer import one_cycle  # noqa: F401 (nb.one_cycle(lr, epochs): the notebook's schedule)
 
 QUICK_EPOCHS = 2  # enough for two points on each curve
 QUICK_IMAGES_PER_CLASS = {"train": 6, "test": 3}
