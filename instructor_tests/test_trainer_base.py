@@ -5,16 +5,15 @@ for the student's Trainer, so these tests depend on no student code.
 """
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset
 from torchvision import transforms
 
 from proj4_lib.backbones import FrozenBackboneModel
 from proj4_lib.files import load_grayscale_image
+from proj4_lib.fixtures import class_tree, darker_by_class
 from proj4_lib.trainer import one_cycle
 from proj4_lib.trainer import DecodedImageCache, TrainerBase
 from proj4_lib.utils import course_device, pick_device
@@ -85,15 +84,8 @@ class TinyFrozen(FrozenBackboneModel):
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("three_classes")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c in range(CLASSES):
-            (root / split / f"c{c}").mkdir(parents=True)
-            for i in range(PER_CLASS):
-                pixels = rng.integers(0, 256, (20, 20), dtype=np.uint8) // (c + 1)
-                Image.fromarray(pixels, mode="L").save(root / split / f"c{c}" / f"{i}.png")
-    return root
+    return class_tree(tmp_path_factory.mktemp("three_classes"), [f"c{c}" for c in range(CLASSES)], PER_CLASS,
+                      darker_by_class((20, 20)))
 
 
 TO_TENSOR = transforms.Compose([transforms.Resize((16, 16)), transforms.ToTensor()])

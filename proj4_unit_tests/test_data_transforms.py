@@ -7,6 +7,7 @@ from PIL import Image
 from torchvision import transforms
 
 from proj4_code import data_transforms as dt
+from proj4_lib import expectations as expect
 
 SIZE = (48, 64)  # (H, W): not square, so a swapped H and W shows
 MEAN, STD = 0.45, 0.25
@@ -28,10 +29,8 @@ def image():
 @pytest.mark.parametrize("preset", PRESETS)
 def test_returns_compose_with_shape(preset, image):
     compose = PRESETS[preset]()
-    assert isinstance(compose, transforms.Compose), f"{preset}: {type(compose)}"
-    out = compose(image)
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
-    assert out.shape == (1, *SIZE), f"{preset}: {tuple(out.shape)}"
+    expect.transform_types(compose)
+    expect.image_tensor(compose(image), SIZE, in_unit_range=preset == "fundamental")
 
 
 def test_unnormalised_range(image):
@@ -47,9 +46,7 @@ def test_fundamental_values(image):
 
 
 def test_normalize_with_given_stats():
-    norms = [t for t in PRESETS["normalization"]().transforms if isinstance(t, transforms.Normalize)]
-    assert len(norms) == 1, f"expected one Normalize, found {len(norms)}"
-    assert list(norms[0].mean) == pytest.approx([MEAN]) and list(norms[0].std) == pytest.approx([STD])
+    expect.normalize_step(PRESETS["normalization"](), MEAN, STD)
     assert not any(isinstance(t, transforms.Normalize) for t in PRESETS["fundamental"]().transforms)
 
 

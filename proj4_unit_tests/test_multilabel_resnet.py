@@ -1,12 +1,11 @@
 """Part 4: MultilabelResNet18, a frozen backbone with a 7-attribute sigmoid head (pretrained=False here)."""
 import pytest
 import torch
-from torch import nn
 
-from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains,
-                          assert_save_load_round_trip, count_parameters as count, needs_timm)
-from proj4_lib import backbones
+from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, count_parameters as count, \
+    needs_timm
 from proj4_code.multilabel_resnet import MultilabelResNet18
+from proj4_lib import backbones, expectations as expect
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +28,8 @@ def test_parameter_counts_efficientnet():
 
 
 def test_activation_and_loss(resnet):
-    assert isinstance(resnet.activation, nn.Sigmoid)
-    assert not any(isinstance(m, nn.Sigmoid) for m in resnet.fc_layers.modules()), \
-        "the sigmoid is `activation`, not part of fc_layers"
-    assert isinstance(resnet.loss_criterion, nn.BCELoss) and resnet.loss_criterion.reduction == "mean"
+    """`activation` is its own nn.Sigmoid, forward = activation(fc_layers(features)), a mean BCELoss."""
+    expect.sigmoid_head(resnet)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -60,7 +57,7 @@ def test_frozen_backbone_stays_frozen(backbone):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_head_follows_the_backbone(backbone):
     """The head is Linear(D, 7) with D the backbone's feature size (512 or 1,280), never a constant."""
-    assert_head_follows_the_backbone(MultilabelResNet18(pretrained=False, backbone=backbone), backbone, 7)
+    expect.head_follows_the_backbone(MultilabelResNet18(pretrained=False, backbone=backbone), 7)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)

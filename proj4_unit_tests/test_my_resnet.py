@@ -11,11 +11,11 @@ import torch
 import torchvision
 from torch import nn
 
-from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains, assert_raw_scores,
-                          assert_save_load_round_trip, count_parameters as count, needs_timm)
-from proj4_lib import backbones
+from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, count_parameters as count, \
+    needs_timm
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 from proj4_code.my_resnet import MyResNet18
+from proj4_lib import backbones, expectations as expect
 
 RESNET18_CHILDREN = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"]
 
@@ -74,13 +74,13 @@ def test_frozen_backbone_stays_frozen(backbone):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_head_follows_the_backbone(backbone):
     """The head is Linear(D, 15) with D the backbone's feature size (512 or 1,280), never a constant."""
-    assert_head_follows_the_backbone(MyResNet18(pretrained=False, backbone=backbone), backbone, 15)
+    expect.head_follows_the_backbone(MyResNet18(pretrained=False, backbone=backbone), 15)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_forward_returns_logits(backbone):
     torch.manual_seed(0)
-    assert_raw_scores(MyResNet18(pretrained=False, backbone=backbone), torch.rand(4, 1, 64, 64))
+    expect.raw_scores(MyResNet18(pretrained=False, backbone=backbone), torch.rand(4, 1, 64, 64))
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
