@@ -5,13 +5,13 @@ these; each raises AssertionError saying what is wrong. They never import your c
 the function, class or object under test, so this module works whatever state proj4_code is in.
 
     Part 1   scene_classes, sorted_image_folders, loader_items, mean_and_std_match_numpy,
-             image_tensor, normalize_step, simple_net_layers, simple_net_parameters,
+             image_tensor, preset_output, normalize_step, simple_net_layers, simple_net_parameters,
              classifier_attributes, loss_criterion, raw_scores, accuracy_value, loss_normalised_once,
              optimizer_follows_config, optimizes_only_trainable, optimizer_defaults,
              training_step_gradient_is_the_batch, validate_changes_nothing, steps_use_model_output
     Part 2   augmentation_kinds, keeps_the_scene, random_but_seeded, final_net_layers,
              nonlinearity_after_every_conv, confusion_matrix_rows, confusion_data
-    Part 3-4 head_follows_the_backbone, frozen_backbone_head, sigmoid_head, attribute_items,
+    Part 3-4 head_follows_the_backbone, parameter_counts, frozen_backbone_head, sigmoid_head, attribute_items,
              accuracy_table_rows, accuracy_data
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import contextlib
 import math
 import os
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -154,6 +154,16 @@ def image_tensor(out, size: Sequence[int], in_unit_range: bool = True) -> None:
         f"inp_size {tuple(size)} (H, W) should give shape (1, {size[0]}, {size[1]}), got {tuple(out.shape)}")
     if in_unit_range:
         assert 0 <= out.min() and out.max() <= 1, "values should be in [0, 1]"
+
+
+def preset_output(compose, image: Image.Image, size: Sequence[int], normalized: bool) -> None:
+    """A preset is a transforms.Compose whose output for `image` (one that reaches past half
+    brightness) is a float32 tensor (1, H, W); unnormalised, in [0, 1] and scaled, not all near 0."""
+    transform_types(compose)
+    out = compose(image)
+    image_tensor(out, size, in_unit_range=not normalized)
+    if not normalized:
+        assert out.max() > 0.5, "values must be scaled to [0, 1] (ToTensor), not all near 0"
 
 
 def normalize_step(compose, mean: float, std: float) -> None:
@@ -487,6 +497,16 @@ def head_follows_the_backbone(model: nn.Module, outputs: int) -> int:
         f"backbone {getattr(model, 'backbone_name', '?')} gives {features} features: the head should be "
         f"Linear({features}, {outputs}) (use num_features, not a constant), got Linear layers {linears}")
     return features
+
+
+def parameter_counts(model: nn.Module, trainable: int, frozen: Optional[int] = None) -> None:
+    """`trainable` parameters train (the head), every parameter of conv_layers is frozen (`frozen` of them)."""
+    got = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert got == trainable, f"{got} trainable parameters, expected {trainable:,}: only the head trains"
+    assert not any(p.requires_grad for p in model.conv_layers.parameters()), "freeze every parameter of conv_layers"
+    if frozen is not None:
+        got = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        assert got == frozen, f"{got} frozen parameters, expected {frozen:,}: the whole backbone is frozen"
 
 
 def frozen_backbone_head(model: nn.Module, outputs: int) -> torch.Tensor:

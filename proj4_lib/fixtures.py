@@ -4,7 +4,7 @@
     write_constant(path, value, size)              one image of a single gray value
     class_tree(root, classes, per_class, ...)      root/<split>/<class>/<i>.png drawn from a seeded generator
     write_attribute_csv(path, rows)                a scene-attribute CSV (class folder, file name, 7 flags)
-    noise_image, constant_image                    in-memory grayscale PIL images
+    noise_image, constant_image, ramp_image        in-memory grayscale PIL images
 
 Pixels are uint8 arrays: (H, W) for grayscale, (H, W, 3) for RGB.
 """
@@ -81,3 +81,9 @@ def noise_image(height: int, width: int, seed: int = 0) -> Image.Image:
 
 def constant_image(value: int, height: int = 50, width: int = 70) -> Image.Image:
     return Image.fromarray(np.full((height, width), value, dtype=np.uint8))
+
+
+def ramp_image(height: int, width: int = 120, seed: int = 0) -> Image.Image:
+    """A grayscale image with structure: a left-to-right ramp (0 to 200) plus noise (0 to 54)."""
+    ramp = np.tile(np.linspace(0, 200, width), (height, 1))
+    return Image.fromarray((ramp + np.random.default_rng(seed).integers(0, 55, (height, width))).astype(np.uint8))

@@ -16,10 +16,6 @@ needs_timm = pytest.mark.skipif(importlib.util.find_spec("timm") is None,
 BACKBONES = [pytest.param(b, marks=needs_timm) if b == "efficientnet_lite0" else b for b in ALL_BACKBONES]
 
 
-def count_parameters(model: nn.Module, trainable: bool) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad == trainable)
-
-
 def assert_only_head_trains(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
     """One training step in train mode changes the head and nothing in conv_layers: no weight and no
     BatchNorm running statistic."""

@@ -1,6 +1,5 @@
 """Part 1: the fundamental transforms (resize + to tensor) and the normalization transforms.
 The augmentation presets (Part 2) are tested in test_augmentation.py."""
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -17,26 +16,9 @@ PRESETS = {
 }
 
 
-@pytest.fixture
-def image():
-    """A grayscale image with structure (a left-to-right ramp plus noise), of another aspect ratio than SIZE
-    (so Resize(int), which keeps the aspect ratio, shows)."""
-    rng = np.random.default_rng(0)
-    ramp = np.tile(np.linspace(0, 200, 120), (100, 1))
-    return Image.fromarray((ramp + rng.integers(0, 55, (100, 120))).astype(np.uint8), mode="L")
-
-
 @pytest.mark.parametrize("preset", PRESETS)
 def test_returns_compose_with_shape(preset, image):
-    compose = PRESETS[preset]()
-    expect.transform_types(compose)
-    expect.image_tensor(compose(image), SIZE, in_unit_range=preset == "fundamental")
-
-
-def test_unnormalised_range(image):
-    out = PRESETS["fundamental"]()(image)
-    assert 0.0 <= out.min() and out.max() <= 1.0
-    assert out.max() > 0.5, "values must be scaled to [0, 1], not all near 0"
+    expect.preset_output(PRESETS[preset](), image, SIZE, normalized=preset == "normalization")
 
 
 def test_fundamental_values(image):

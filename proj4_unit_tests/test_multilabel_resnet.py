@@ -2,8 +2,7 @@
 import pytest
 import torch
 
-from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, count_parameters as count, \
-    needs_timm
+from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, needs_timm
 from proj4_code.multilabel_resnet import MultilabelResNet18
 from proj4_lib import backbones, expectations as expect
 
@@ -15,16 +14,13 @@ def resnet():
 
 
 def test_parameter_counts_resnet18(resnet):
-    assert count(resnet, trainable=True) == 3_591, "only the head Linear(512 -> 7) trains"
-    assert count(resnet, trainable=False) == 11_176_512
+    expect.parameter_counts(resnet, trainable=3_591, frozen=11_176_512)  # the head: Linear(512 -> 7)
     assert isinstance(resnet.conv_layers[0], backbones.BackboneInput)
 
 
 @needs_timm
 def test_parameter_counts_efficientnet():
-    model = MultilabelResNet18(pretrained=False, backbone="efficientnet_lite0")
-    assert count(model, trainable=True) == 1280 * 7 + 7
-    assert not any(p.requires_grad for p in model.conv_layers.parameters())
+    expect.parameter_counts(MultilabelResNet18(pretrained=False, backbone="efficientnet_lite0"), trainable=1280 * 7 + 7)
 
 
 def test_activation_and_loss(resnet):

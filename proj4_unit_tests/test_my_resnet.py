@@ -11,8 +11,7 @@ import torch
 import torchvision
 from torch import nn
 
-from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, count_parameters as count, \
-    needs_timm
+from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, needs_timm
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 from proj4_code.my_resnet import MyResNet18
 from proj4_lib import backbones, expectations as expect
@@ -27,16 +26,12 @@ def resnet():
 
 
 def test_parameter_counts_resnet18(resnet):
-    assert count(resnet, trainable=True) == 7_695, "only the head Linear(512 -> 15) trains"
-    assert count(resnet, trainable=False) == 11_176_512, "the whole backbone is frozen"
-    assert not any(p.requires_grad for p in resnet.conv_layers.parameters())
+    expect.parameter_counts(resnet, trainable=7_695, frozen=11_176_512)  # the head: Linear(512 -> 15)
 
 
 @needs_timm
 def test_parameter_counts_efficientnet():
-    model = MyResNet18(pretrained=False, backbone="efficientnet_lite0")
-    assert count(model, trainable=True) == 1280 * 15 + 15
-    assert not any(p.requires_grad for p in model.conv_layers.parameters())
+    expect.parameter_counts(MyResNet18(pretrained=False, backbone="efficientnet_lite0"), trainable=1280 * 15 + 15)
 
 
 def test_structure(resnet):
