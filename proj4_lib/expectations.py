@@ -96,14 +96,16 @@ def sorted_image_folders(loader_class: type, folder: Path) -> None:
             assert isinstance(image, torch.Tensor), "loader[i] should apply self.transform"
 
 
-def loader_items(loader, indices: Sequence[int], shape: Tuple[int, ...]) -> None:
-    """loader[i] (with a ToTensor transform) is a float32 tensor `shape` in [0, 1] and the int label of
-    loader.dataset[i]; with the transform set to None it is the PIL grayscale image."""
+def loader_items(loader, indices: Sequence[int], size: Optional[Sequence[int]] = None) -> None:
+    """loader[i] (its transform ends in ToTensor, resizing to `size` (H, W) if given) is a float32
+    tensor (1, H, W) in [0, 1] and the int label of loader.dataset[i]; with the transform set to None
+    it is the PIL grayscale image, values 0-255."""
     for index in indices:
         image, label = loader[index]
-        assert isinstance(image, torch.Tensor) and tuple(image.shape) == tuple(shape) and image.dtype == torch.float32, (
-            f"loader[{index}] should apply self.transform: expected a float32 tensor {tuple(shape)}, got "
-            f"{getattr(image, 'shape', type(image).__name__)}")
+        assert isinstance(image, torch.Tensor) and image.dtype == torch.float32 and image.dim() == 3 \
+            and image.shape[0] == 1 and (size is None or tuple(image.shape[1:]) == tuple(size)), (
+            f"loader[{index}] should apply self.transform: expected a float32 tensor (1, "
+            f"{', '.join(map(str, size)) if size else 'H, W'}), got {getattr(image, 'shape', type(image).__name__)}")
         assert 0.0 <= image.min() and image.max() <= 1.0, f"loader[{index}]: values should be in [0, 1]"
         assert type(label) is int and label == loader.dataset[index][1], (
             f"loader[{index}] should give the int label {loader.dataset[index][1]}, got {label!r}")

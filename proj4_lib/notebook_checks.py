@@ -75,7 +75,7 @@ def image_loader(data_dir) -> None:
         assert label == loader.class_dict[folder], f"{path} is labelled {label}, but {folder} is class " \
                                                    f"{loader.class_dict[folder]}"
     loader.transform = transforms.ToTensor()
-    expect.loader_items(loader, [0], (1, *np.asarray(loader.load_img_from_path(loader.dataset[0][0])).shape))
+    expect.loader_items(loader, [0])
     with tempfile.TemporaryDirectory() as folder:
         expect.sorted_image_folders(ImageLoader, Path(folder))
 

@@ -27,7 +27,7 @@ def test_lengths_on_real_data(data_dir):
 @pytest.mark.slow
 def test_getitem_on_real_data(data_dir):
     dataset = ImageLoader(data_dir, split="test", transform=get_fundamental_transforms((64, 64)))
-    expect.loader_items(dataset, (0, 777, len(dataset) - 1), (1, 64, 64))
+    expect.loader_items(dataset, (0, 777, len(dataset) - 1), (64, 64))
     # The last test image belongs to the last class.
     assert dataset[len(dataset) - 1][1] == 14
 
