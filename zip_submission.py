@@ -4,9 +4,10 @@
     python zip_submission.py --package-for-colab                 writes proj4_colab.zip
 
 The submission holds an allow-list only: your package proj4_code/ (every .py file in it),
-setup.py, the four trained models model_output/trained_<Model>_final.pt, and README.md if there is
-one (the provided library proj4_lib/ comes from the autograder's own copy). Each model must load as the class it is named after, with your code; the zip must stay under
-Gradescope's 100 MB. Nothing is half-written: the zip is built under a temporary name and renamed
+setup.py, the trained model of every part (model_output/trained_<Model>_final.pt; the parts are
+listed in proj4_lib/parts.py), and README.md if there is one (the provided library proj4_lib/
+comes from the autograder's own copy). Each model must load as the class it is named after, with
+your code; the zip must stay under Gradescope's 100 MB. Nothing is half-written: the zip is built under a temporary name and renamed
 only when it is complete and accepted.
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ import zipfile
 from pathlib import Path
 from typing import List, Optional
 
-from proj4_lib.parts import PARTS, get_part
+from proj4_lib import parts
+from proj4_lib.parts import get_part
 
 MAX_BYTES = 100 * 1000 * 1000  # Gradescope's upload limit, 100 MB
 PACKAGE = "proj4_code"  # yours
@@ -85,7 +87,7 @@ def submission_files(root: Path) -> List[str]:
     if not (root / "setup.py").is_file():
         raise SubmissionError(f"{root / 'setup.py'} is missing: run this in the project folder")
     models, problems = [], []
-    for part in PARTS:
+    for part in parts.PARTS:
         try:
             models.append(check_model(root, part.class_name))
         except SubmissionError as err:
@@ -134,7 +136,7 @@ def build_colab_package(repo_root, out_dir=None) -> Path:
     names = [name for name in COLAB_FILES if (root / name).is_file()]
     names += _files_under(root, PACKAGE) + _files_under(root, LIBRARY, names=LIBRARY_DATA)
     names += _files_under(root, "proj4_unit_tests", suffixes=None)
-    names += [model_file(p.class_name) for p in PARTS if (root / model_file(p.class_name)).is_file()]
+    names += [model_file(p.class_name) for p in parts.PARTS if (root / model_file(p.class_name)).is_file()]
     if "setup.py" not in names or f"{PACKAGE}/__init__.py" not in names:
         raise SubmissionError(f"{root} is not the project folder (no setup.py or {PACKAGE}/__init__.py)")
     return write_zip(root, sorted(names), Path(out_dir or root) / COLAB_PACKAGE)

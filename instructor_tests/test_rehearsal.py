@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from proj4_instructor import gradescope_schema, rehearse
+from proj4_instructor import debian_root, gradescope_schema, rehearse
 
 VALID = {
     "score": 3.0, "execution_time": 12.5, "output": "ok", "visibility": "visible", "stdout_visibility": "hidden",
@@ -44,16 +44,16 @@ def test_apt_mirror_reads_deb822_and_one_line_sources(tmp_path):
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n\n"
         "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\n")
-    assert rehearse.apt_mirror(tmp_path) == "http://mirror.example/debian"
+    assert debian_root.apt_mirror(tmp_path) == "http://mirror.example/debian"
     (tmp_path / "sources.list").write_text("# deb http://old.example/debian bookworm main\n"
                                            "deb [arch=amd64] http://one.example/debian bookworm main\n")
-    assert rehearse.apt_mirror(tmp_path) == "http://one.example/debian"
+    assert debian_root.apt_mirror(tmp_path) == "http://one.example/debian"
 
 
 def test_no_debian_mirror_is_an_error(tmp_path):
     (tmp_path / "sources.list").write_text("deb https://packages.example/apt stable main\n")
-    with pytest.raises(rehearse.RehearsalError, match="pass --mirror"):
-        rehearse.apt_mirror(tmp_path)
+    with pytest.raises(debian_root.RehearsalError, match="pass --mirror"):
+        debian_root.apt_mirror(tmp_path)
 
 
 def test_pip_settings_become_variables_and_read_only_binds(tmp_path):
@@ -61,7 +61,7 @@ def test_pip_settings_become_variables_and_read_only_binds(tmp_path):
     index.mkdir(parents=True)
     wheels.mkdir()
     cert.write_text("x")
-    env, binds = rehearse.pip_environment({"extra-index-url": f"file://{index} https://example.org/simple",
+    env, binds = debian_root.pip_environment({"extra-index-url": f"file://{index} https://example.org/simple",
                                            "find-links": str(wheels), "cert": str(cert), "timeout": "60"})
     inside_cert = Path("/run/host-pip") / cert.relative_to("/")
     assert env == {"PIP_EXTRA_INDEX_URL": f"file://{index} https://example.org/simple", "PIP_FIND_LINKS": str(wheels),
@@ -92,11 +92,10 @@ def test_a_confined_spy_is_no_breach():
     (report(uid=0), "student code ran as root"),
     (report(folders={"/autograder/source": "listed 3 entries"}), "listed /autograder/source"),
     (report(readable={"/autograder/results/results.json": "aa"}), "read /autograder/results/results.json"),
-    (report(readable={"/autograder/work/t.py": "bb"}), "a copy of the source's tests/hidden/t.py"),
-    (report(readable={"/autograder/work/hidden_tests/t.py": "cc"}), "in a hidden-test folder"),
+    (report(readable={"/autograder/work/t.py": "bb"}), "a copy of the source's grader/expected.json"),
 ])
 def test_breaches_are_named(spy, breach):
-    assert any(breach in b for b in rehearse.sandbox_breaches([spy], {"bb": "tests/hidden/t.py"}))
+    assert any(breach in b for b in rehearse.sandbox_breaches([spy], {"bb": "grader/expected.json"}))
 
 
 def test_a_spy_that_never_ran_fails_the_proof():
@@ -137,6 +136,6 @@ def test_host_system_ids_are_reserved_in_the_root(tmp_path):
     (host / "group").write_text("root:x:0:\nproj4grader:x:995:\n")
     (root / "passwd").write_text("root:x:0:0::/root:/bin/bash\n")
     (root / "group").write_text("root:x:0:\n")
-    rehearse.reserve_host_ids(root.parent, host)
-    assert rehearse.ids_in(root / "passwd") == {0, 999}
-    assert rehearse.ids_in(root / "group") == {0, 995}
+    debian_root.reserve_host_ids(root.parent, host)
+    assert debian_root.ids_in(root / "passwd") == {0, 999}
+    assert debian_root.ids_in(root / "group") == {0, 995}

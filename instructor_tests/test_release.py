@@ -1,7 +1,7 @@
-"""`proj4 release student`: the starter has the right files, compiles, leaks no solution line, and
+"""`proj4-instructor release student`: the starter has the right files, compiles, leaks no solution line, and
 its public tests fail with NotImplementedError exactly where the solution passes them.
 
-`proj4 release autograder`: the zip Gradescope wants (setup.sh and run_autograder at its root,
+`proj4-instructor release autograder`: the zip Gradescope wants (setup.sh and run_autograder at its root,
 executable), the trusted material (expected answers, test key) in grader/ only, an anonymous test
 split whose key is right, and a build that stops when the reference fails a check or the starter
 passes one. Grading with it is tested in test_autograder.py.
@@ -255,7 +255,7 @@ DATA_DIR = REPO_ROOT / "data"
 
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
-    """`proj4 release autograder` on the real data; pip's resolver check (pins.check_target, which asks the
+    """`proj4-instructor release autograder` on the real data; pip's resolver check (pins.check_target, which asks the
     package index) is recorded instead of run: test_pins.py tests it."""
     if not (DATA_DIR / "train").is_dir() or not (DATA_DIR / "test").is_dir():
         message = f"the dataset ({DATA_DIR}) is missing; run `proj4 data install`"

@@ -26,59 +26,36 @@ from typing import Dict, List, Sequence, Tuple
 import pytest
 
 from proj4_instructor import markers
+from proj4_lib import parts
+from proj4_lib.backbones import BACKBONES
 
 REPO = Path(__file__).resolve().parents[1]
 CODE = REPO / "proj4_code"
 TESTS = REPO / "proj4_unit_tests"
 DATA_DIR = REPO / "data"
-BACKBONES = ("resnet18", "efficientnet_lite0")
 
-# -- which public tests and notebook checks belong to which part -----------------------------------
-PART_TESTS: Dict[int, Tuple[str, ...]] = {
-    1: ("test_image_loader.py", "test_stats_helper.py", "test_data_transforms.py", "test_simple_net.py",
-        "test_dl_utils.py", "test_optimizer.py", "test_runner.py", "test_cli.py", "test_data_install.py"),
-    2: ("test_augmentation.py", "test_simple_net_final.py", "test_confusion_matrix.py"),
-    3: ("test_my_resnet.py",),
-    4: ("test_multilabel_image_loader.py", "test_multilabel_resnet.py", "test_multilabel_metrics.py",
-        "test_multilabel_trainer.py"),
-}
-PART_CHECKS: Dict[int, Tuple[str, ...]] = {
-    1: ("image_loader", "compute_mean_and_std", "fundamental_transforms", "fundamental_normalization_transforms",
-        "simple_net", "compute_accuracy", "compute_loss", "get_optimizer", "trainer"),
-    2: ("fundamental_augmentation_transforms", "all_transforms", "simple_net_final", "confusion_matrix"),
-    3: ("my_resnet",),
-    4: ("multilabel_image_loader", "multilabel_resnet", "compute_multilabel_accuracy", "accuracy_table"),
-}
-# The part of each solution block, by file and function (prefix of the qualified name).
-BLOCK_PARTS = {
-    ("image_loader.py", "ImageLoader."): 1, ("image_loader.py", "MultiLabelImageLoader."): 4,
-    ("stats_helper.py", ""): 1, ("simple_net.py", ""): 1, ("optimizer.py", ""): 1, ("runner.py", ""): 1,
-    ("data_transforms.py", "get_fundamental_transforms"): 1,
-    ("data_transforms.py", "get_fundamental_normalization_transforms"): 1,
-    ("data_transforms.py", "get_fundamental_augmentation_transforms"): 2, ("data_transforms.py", "get_all"): 2,
-    ("dl_utils.py", "compute_accuracy"): 1, ("dl_utils.py", "compute_loss"): 1,
-    ("dl_utils.py", "compute_multilabel_accuracy"): 4,
-    ("confusion_matrix.py", "generate_confusion"): 2, ("confusion_matrix.py", "generate_accuracy"): 4,
-    ("simple_net_final.py", ""): 2, ("my_resnet.py", ""): 3, ("multilabel_resnet.py", ""): 4,
-}
+# -- which public tests, notebook checks and solution blocks belong to which part: the registry's -------
+PART_TESTS: Dict[int, Tuple[str, ...]] = {p.number: p.tests for p in parts.PARTS}
+PART_CHECKS: Dict[int, Tuple[str, ...]] = {p.number: tuple(name for name, _ in p.check_calls()) for p in parts.PARTS}
+CHECK_ARGUMENTS = {name: argument for p in parts.PARTS for name, argument in p.check_calls()}
+# What the notebook's arguments stand for: the data folder, and every backbone (the notebook passes one).
+ARGUMENT_VALUES = {"DATA_DIR": (str(DATA_DIR),), "BACKBONE": BACKBONES}
 
 
 def block_part(file: str, function: str) -> int:
-    matches = [part for (name, prefix), part in BLOCK_PARTS.items() if name == file and function.startswith(prefix)]
-    assert len(matches) == 1, f"{file}:{function} has {len(matches)} parts in BLOCK_PARTS"
+    """The part whose TODOs (Notebook.todos) list this solution block."""
+    matches = [p.number for p in parts.PARTS for name, functions in p.notebook.todos
+               if name == file and function in functions]
+    assert len(matches) == 1, f"{file}:{function} is a TODO of {len(matches)} parts in proj4_lib/parts.py"
     return matches[0]
 
 
 def check_calls(names: Sequence[str]) -> List[Tuple[str, object]]:
-    """The calls the notebook makes: data checks get the data folder, model checks the backbone (both)."""
+    """The calls the notebook makes, each argument (the data folder, a backbone) with every value it takes."""
     calls = []
     for name in names:
-        if name in ("image_loader", "multilabel_image_loader"):
-            calls.append((name, str(DATA_DIR)))
-        elif name in ("my_resnet", "multilabel_resnet"):
-            calls += [(name, backbone) for backbone in BACKBONES]
-        else:
-            calls.append((name, None))
+        argument = CHECK_ARGUMENTS[name]
+        calls += [(name, None)] if argument is None else [(name, value) for value in ARGUMENT_VALUES[argument]]
     return calls
 
 
@@ -375,6 +352,8 @@ for line in sys.stdin:
             sys.path.insert(0, job["root"])
             import proj4_code
             result["imported_from"] = proj4_code.__file__
+            import proj4_lib
+            result["lib_from"] = proj4_lib.__file__
             from proj4_lib.utils import verify
             import importlib
             checks = importlib.import_module(job["checks_module"])
@@ -402,10 +381,12 @@ for line in sys.stdin:
 class Worker:
     def __init__(self, tmp: Path):
         self.tmp = tmp
+        # proj4_lib (and the tests' helpers) come from this repository, whichever copy pip installed;
+        # each child puts its mutated proj4_code before it on sys.path.
         env = {**os.environ, "MPLBACKEND": "Agg", "PROJ4_DATA_DIR": str(DATA_DIR),
-               "PROJ4_MODEL_DIR": str(tmp / "no_checkpoints"), "PYTHONDONTWRITEBYTECODE": "1"}
+               "PROJ4_MODEL_DIR": str(tmp / "no_checkpoints"), "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTHONPATH": str(REPO)}
         env.pop("CI", None)
-        env.pop("PYTHONPATH", None)
         self.process = subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True, cwd=tmp, env=env)
         self.count = 0
@@ -424,6 +405,7 @@ class Worker:
         answer["log"] = str(log)
         assert "error" not in answer, f"{answer['error']} (log: {log})"
         assert Path(answer["imported_from"]).resolve().is_relative_to(root.resolve()), answer["imported_from"]
+        assert Path(answer["lib_from"]).resolve().is_relative_to(REPO.resolve()), answer["lib_from"]
         return answer
 
     def close(self):
@@ -505,3 +487,11 @@ def test_every_test_file_has_a_part():
     listed = [t for part in PART_TESTS.values() for t in part]
     on_disk = sorted(p.name for p in TESTS.glob("test_*.py") if p.name != "test_accuracy.py")
     assert sorted(listed) == on_disk
+
+
+def test_every_solution_block_is_a_todo_of_one_part():
+    """The registry's TODO tables list every solution block of proj4_code exactly once, and nothing else."""
+    blocks = {(path.name, block.function) for path in CODE.glob("*.py") for block in markers.file_blocks(path)}
+    listed = [(name, function) for p in parts.PARTS for name, functions in p.notebook.todos for function in functions]
+    assert len(listed) == len(set(listed)), "a TODO is listed twice in proj4_lib/parts.py"
+    assert set(listed) == blocks, f"not TODOs: {sorted(blocks - set(listed))}; not blocks: {sorted(set(listed) - blocks)}"

@@ -5,19 +5,18 @@ for the student's Trainer, so these tests depend on no student code.
 """
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset
 from torchvision import transforms
 
 from proj4_lib.backbones import FrozenBackboneModel
 from proj4_lib.files import load_grayscale_image
-from proj4_lib.train import one_cycle
+from proj4_lib.fixtures import class_tree, darker_by_class
+from proj4_lib.trainer import one_cycle
 from proj4_lib.trainer import DecodedImageCache, TrainerBase
-from proj4_lib.utils import pick_device
+from proj4_lib.utils import course_device, pick_device
 
 CLASSES, PER_CLASS = 3, 6
 
@@ -85,15 +84,8 @@ class TinyFrozen(FrozenBackboneModel):
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
-    root = tmp_path_factory.mktemp("three_classes")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c in range(CLASSES):
-            (root / split / f"c{c}").mkdir(parents=True)
-            for i in range(PER_CLASS):
-                pixels = rng.integers(0, 256, (20, 20), dtype=np.uint8) // (c + 1)
-                Image.fromarray(pixels, mode="L").save(root / split / f"c{c}" / f"{i}.png")
-    return root
+    return class_tree(tmp_path_factory.mktemp("three_classes"), [f"c{c}" for c in range(CLASSES)], PER_CLASS,
+                      darker_by_class((20, 20)))
 
 
 TO_TENSOR = transforms.Compose([transforms.Resize((16, 16)), transforms.ToTensor()])
@@ -166,13 +158,28 @@ def test_schedule_of_another_length_is_refused_before_training(tree, tmp_path):
 
 def test_one_device_convention():
     assert pick_device("cpu") == torch.device("cpu")
-    assert pick_device("auto", use_cuda=False) == torch.device("cpu"), "the course's cuda=False means the CPU"
-    assert pick_device("cpu", use_cuda=True) == torch.device("cpu"), "an explicit device wins over the flag"
+    assert course_device("auto", False) == "cpu", "the course's cuda=False means the CPU"
+    assert course_device("cpu", True) == "cpu", "an explicit device wins over the flag"
+    assert course_device("mps", None) == "mps" and course_device("auto", None) == "auto"
     with pytest.raises(ValueError, match="'tpu'"):
         pick_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA"):
-            pick_device("auto", use_cuda=True)
+            pick_device(course_device("auto", True))
+    with pytest.raises(TypeError):  # below the entry points there is one device argument
+        pick_device("auto", use_cuda=False)
+
+
+def test_trainer_takes_the_course_flag_and_device(tree, tmp_path):
+    """The Trainer is an entry point: cuda= (the course's) and device= both work, device wins."""
+    model = TinyFrozen()
+    assert trainer(tree, tmp_path, model).device == torch.device("cpu")
+    optimizer = torch.optim.SGD(model.fc_layers.parameters(), lr=0.1)
+    cpu = StepTrainer(tree, model, optimizer, tmp_path, TO_TENSOR, TO_TENSOR, cuda=False, progress=False)
+    assert cpu.device == torch.device("cpu")
+    explicit = StepTrainer(tree, model, optimizer, tmp_path, TO_TENSOR, TO_TENSOR, cuda=True, device="cpu",
+                           progress=False)
+    assert explicit.device == torch.device("cpu"), "an explicit device wins over cuda="
 
 
 def test_trainer_extras_are_keyword_only(tree, tmp_path):

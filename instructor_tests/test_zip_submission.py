@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
+from proj4_lib.models import build_model
+from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-MODEL_FILES = [f"model_output/trained_{name}_final.pt"
-               for name in ("SimpleNet", "SimpleNetFinal", "MyResNet18", "MultilabelResNet18")]
+MODEL_FILES = [f"model_output/{part.checkpoint}" for part in PARTS]
 ALLOWED = {"proj4_code/__init__.py", "proj4_code/simple_net.py", "setup.py", "README.md", *MODEL_FILES}
 STRAYS = ["data/train/bedroom/image_0001.jpg", "data/scene_attributes_train.csv", "notebooks/proj4.ipynb",
           "proj4_code/.ipynb_checkpoints/simple_net-checkpoint.py", "proj4_code/__pycache__/simple_net.cpython-311.pyc",
@@ -30,16 +31,10 @@ zs = _load_zip_submission()
 
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> Path:
-    """The four models saved as the notebook saves them; the backbone models without pretrained weights."""
-    from proj4_code.multilabel_resnet import MultilabelResNet18
-    from proj4_code.my_resnet import MyResNet18
-    from proj4_code.simple_net import SimpleNet
-    from proj4_code.simple_net_final import SimpleNetFinal
-
+    """Every part's model saved as the notebook saves it; the backbone models without pretrained weights."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    for model in (SimpleNet(), SimpleNetFinal(), MyResNet18(pretrained=False, backbone="efficientnet_lite0"),
-                  MultilabelResNet18(pretrained=False, backbone="efficientnet_lite0")):
-        save_trained_model_weights(model, folder)
+    for part in PARTS:
+        save_trained_model_weights(build_model(part.name, backbone="efficientnet_lite0", pretrained=False), folder)
     return folder
 
 

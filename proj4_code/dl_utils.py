@@ -1,15 +1,16 @@
 """Metrics and the loss.
 
 Rules: metrics take tensors and return Python floats; no loops over samples (use tensor ops).
-Saving and loading trained models is provided (proj4_lib/checkpoints.py); it is imported here
-under the course's names.
+Saving and loading trained models is provided (proj4_lib/checkpoints.py, proj4_lib/models.py); it
+is imported here under the course's names.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from proj4_lib.checkpoints import load_trained_model, save_trained_model_weights  # noqa: F401 (provided)
+from proj4_lib.checkpoints import save_trained_model_weights  # noqa: F401 (provided)
+from proj4_lib.models import load_trained_model  # noqa: F401 (provided)
 
 
 def compute_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:

@@ -23,9 +23,9 @@ class SimpleNetFinal(nn.Module):
                     nn.MaxPool2d(2)]
 
         self.conv_layers = nn.Sequential(
-            *block(1, 16),  # (N, 32, 32, 32)
-            *block(16, 32),  # (N, 64, 16, 16)
-            *block(32, 64),  # (N, 128, 8, 8)
+            *block(1, 16),  # (N, 16, 32, 32)
+            *block(16, 32),  # (N, 32, 16, 16)
+            *block(32, 64),  # (N, 64, 8, 8)
             *block(64, 128),  # (N, 128, 4, 4)
         )
         self.fc_layers = nn.Sequential(

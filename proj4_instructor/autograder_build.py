@@ -33,7 +33,7 @@ from typing import List, Optional, Tuple
 
 from proj4_instructor import markers, pins, testset
 from proj4_instructor.autograder import checks, probes, scoring
-from proj4_lib.parts import PARTS
+from proj4_lib import parts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER_DIR = Path(__file__).resolve().parent / "autograder"
@@ -71,7 +71,7 @@ def trusted_parts() -> List[dict]:
              "checkpoint": p.checkpoint, "task": p.task, "outputs": p.outputs, "backbone": p.backbone,
              "design": p.design, "inp_size": p.inp_size, "normalize": p.recipe.normalize,
              "threshold": p.threshold, "floor": round(p.threshold - FLOOR_BELOW_THRESHOLD, 4),
-             "leaderboard": p.number in LEADERBOARD_PARTS} for p in PARTS]
+             "leaderboard": p.number in LEADERBOARD_PARTS} for p in parts.PARTS]
 
 
 def dataset_stats(data_dir: Path) -> Tuple[float, float]:
@@ -146,7 +146,7 @@ def public_test_ids(dest: Path, python: str) -> List[str]:
 def grader_config(stats: Tuple[float, float], student_files: List[str], public_tests: List[str]) -> dict:
     mean, std = stats
     return {**GRADER_DEFAULTS, "pixel_mean": mean, "pixel_std": std, "parts": trusted_parts(),
-            "student_files": student_files, "checkpoints": [p.checkpoint for p in PARTS],
+            "student_files": student_files, "checkpoints": [p.checkpoint for p in parts.PARTS],
             "probes": list(probes.PROBES), "public_tests": public_tests}
 
 

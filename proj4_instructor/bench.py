@@ -1,6 +1,6 @@
-"""`proj4 bench`: the speed and accuracy figures for BENCHMARKS.md, measured on this machine.
+"""`proj4-instructor bench`: the speed and accuracy figures for BENCHMARKS.md, measured on this machine.
 
-    proj4 bench [--out DIR] [--models simple_net,...] [--no-ablation] [--ablation-epochs N]
+    proj4-instructor bench [--out DIR] [--models simple_net,...] [--no-ablation] [--ablation-epochs N]
 
 1. Each model's reference recipe (`proj4 train MODEL`, in its own process so that peak memory is
    its own): test accuracy, epochs, wall seconds, seconds per epoch, peak RSS.
@@ -29,10 +29,13 @@ from typing import Dict, List
 import torch
 from torch import nn
 
-from proj4_lib.parts import NAMES, get_part
-from proj4_lib.train import build_model, build_transforms, one_cycle
+from proj4_lib import parts
+from proj4_lib.models import build_model, trainer_class
+from proj4_lib.parts import get_part
+from proj4_lib.train import build_transforms
+from proj4_lib.trainer import scheduler_factory
 
-
+ABLATION_PART = "simple_net_final"  # the Part 2 ablation trains with this part's recipe
 
 def machine() -> str:
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -51,11 +54,15 @@ def run_recipe(model: str, out: Path, data_dir: str) -> Dict:
 
 
 def pure_model_seconds(model_name: str, n_train: int, n_test: int, batch_size: int) -> float:
-    """One epoch's forward/backward/step plus one validation pass on in-memory random tensors."""
+    """One epoch's forward/backward/step (the recipe's optimizer) plus one validation pass on in-memory
+    random tensors."""
+    from proj4_code.optimizer import get_optimizer
+
     torch.manual_seed(0)
     model = build_model(model_name)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    size = get_part(model_name).inp_size
+    part = get_part(model_name)
+    optimizer = get_optimizer(model, part.recipe.optimizer_config())
+    size = part.inp_size
     x, y = torch.randn(batch_size, 1, size, size), torch.randint(0, 15, (batch_size,))
     start = time.perf_counter()
     model.train()
@@ -73,19 +80,18 @@ def pure_model_seconds(model_name: str, n_train: int, n_test: int, batch_size: i
 
 def uncached_epoch_seconds(model_name: str, data_dir: str, backbone: str) -> float:
     """One Trainer epoch (train + validate) that runs the frozen backbone on every batch."""
-    from proj4_code.optimizer import get_optimizer
-    from proj4_code.runner import MultiLabelTrainer, Trainer
     import tempfile
+
+    from proj4_code.optimizer import get_optimizer
 
     part = get_part(model_name)
     recipe = part.recipe
     model = build_model(model_name, backbone)
     train_tf, eval_tf = build_transforms(part, data_dir)
-    optimizer = get_optimizer(model, {"optimizer_type": "adam", "lr": recipe.lr})
-    trainer_cls = MultiLabelTrainer if part.multilabel else Trainer
+    optimizer = get_optimizer(model, recipe.optimizer_config())
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        trainer = trainer_cls(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=recipe.batch_size,
+        trainer = trainer_class(model_name)(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=recipe.batch_size,
                               load_from_disk=False, progress=False, cache_features=False)
         trainer.train_epoch()
         trainer.validate()
@@ -128,12 +134,14 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
     import tempfile
 
     from proj4_code import data_transforms as T
+    from proj4_code.optimizer import get_optimizer
     from proj4_code.runner import Trainer
     from proj4_code.stats_helper import compute_mean_and_std
     from proj4_lib.utils import reset_seed
 
+    recipe = get_part(ABLATION_PART).recipe
     mean, std = compute_mean_and_std(data_dir)
-    size = (64, 64)
+    size = (get_part(ABLATION_PART).inp_size,) * 2
     rows = []
     for name, factory, augment, normalize in ABLATION:
         if normalize:
@@ -144,11 +152,12 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
             eval_tf = T.get_fundamental_transforms(size)
         reset_seed(0)
         model = factory()
-        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
+        optimizer = get_optimizer(model, recipe.optimizer_config())
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            trainer = Trainer(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=64, load_from_disk=False,
-                              progress=False, scheduler_factory=one_cycle(3e-3, epochs))
+            trainer = Trainer(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=recipe.batch_size,
+                              load_from_disk=False, progress=False,
+                              scheduler_factory=scheduler_factory(recipe.schedule, recipe.lr, epochs))
             trainer.run_training_loop(epochs)
         rows.append({"change": name, "train_accuracy": trainer.train_accuracy_history[-1],
                      "test_accuracy": trainer.validation_accuracy_history[-1],
@@ -157,11 +166,11 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="proj4 bench", description=__doc__.split("\n")[0],
+    parser = argparse.ArgumentParser(prog="proj4-instructor bench", description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", default="bench_output", help="where the runs write (checkpoints, metrics)")
     parser.add_argument("--data-dir", default="data")
-    parser.add_argument("--models", default=",".join(NAMES), help="comma-separated")
+    parser.add_argument("--models", default=",".join(parts.names()), help="comma-separated")
     parser.add_argument("--no-ablation", dest="ablation", action="store_false")
     parser.add_argument("--ablation-epochs", type=int, default=20)
     args = parser.parse_args(argv)
@@ -181,7 +190,7 @@ def main(argv=None) -> int:
               f"| {m['epochs']} | {m['train_seconds']:.1f} | {m['wall_seconds']:.1f} | {m['seconds_per_epoch']:.2f} "
               f"| {m['peak_rss_mb']} |", flush=True)
 
-    scratch = [n for n in models if not get_part(n).recipe.cache_features]
+    scratch = [n for n in models if not get_part(n).backbone]
     if scratch:
         print("\nDecoding (Parts 1-2): epoch 1 decodes every JPEG; later epochs reuse decoded images.")
         print("| model | epoch 1 s | median later epoch s | pure model s (same passes, tensors in memory) | later / pure |")
@@ -193,7 +202,7 @@ def main(argv=None) -> int:
             m["pure_model_epoch_seconds"] = round(pure, 2)
             print(f"| {name} | {m['epoch_seconds'][0]:.2f} | {later:.2f} | {pure:.2f} | {later / pure:.2f} |", flush=True)
 
-    pretrained = [n for n in models if get_part(n).recipe.cache_features]
+    pretrained = [n for n in models if get_part(n).backbone]
     if pretrained:
         print("\nFeature cache (Parts 3-4): cached = features once + head epochs (measured); "
               "uncached = one measured epoch x epochs.")
@@ -208,8 +217,10 @@ def main(argv=None) -> int:
                   flush=True)
 
     if args.ablation:
-        print(f"\nPart 2 ablation ({args.ablation_epochs} epochs each, Adam + one-cycle 3e-3, batch 64, seed 0; "
-              "train accuracy is the last epoch's, with augmentation and dropout on):")
+        recipe = get_part(ABLATION_PART).recipe
+        print(f"\nPart 2 ablation ({args.ablation_epochs} epochs each, {recipe.optimizer} + {recipe.schedule} "
+              f"{recipe.lr:g}, batch {recipe.batch_size}, seed 0; train accuracy is the last epoch's, with "
+              "augmentation and dropout on):")
         print("| change | train acc | test acc | seconds |")
         print("|---|---|---|---|")
         report["ablation"] = run_ablation(args.data_dir, args.ablation_epochs)

@@ -1,7 +1,7 @@
-"""`proj4 release`: the student starter and the Gradescope autograder, from the one source.
+"""`proj4-instructor release`: the student starter and the Gradescope autograder, from the one source.
 
-    proj4 release student --out DIR                 the starter: solution blocks -> stubs
-    proj4 release autograder --out autograder.zip   setup.sh + run_autograder at the zip root
+    proj4-instructor release student --out DIR                 the starter: solution blocks -> stubs
+    proj4-instructor release autograder --out autograder.zip   setup.sh + run_autograder at the zip root
 
 The student release copies the student-facing files (STUDENT_FILES), replaces every solution block
 of every .py file with its stub (proj4_instructor.markers), clears notebook outputs, drops the
@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from proj4_lib.parts import PARTS  # one source: names, checkpoints and thresholds of the four parts
+from proj4_lib import parts  # one source: names, checkpoints, thresholds and kinds of the parts
 from proj4_instructor import markers, pins
 from proj4_instructor.autograder_build import BuildError, build_autograder
 from proj4_instructor.autograder_build import build_autograder_source, trusted_parts  # noqa: F401 (re-exported)
@@ -48,7 +48,7 @@ STUDENT_FILES = (
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.pt", "*.pth",
                                  "model_output*")
 
-CHECKPOINTS = tuple(part.checkpoint for part in PARTS)
+CHECKPOINTS = tuple(part.checkpoint for part in parts.PARTS)
 
 
 class ReleaseError(RuntimeError):
@@ -176,7 +176,7 @@ def build_student(out, repo: Path = REPO_ROOT, force: bool = False) -> List[str]
 # -- the command --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="proj4 release", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="proj4-instructor release", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     student = sub.add_parser("student", help="write the student starter",
                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -1,12 +1,20 @@
 """proj4_lib: the provided library of the project. You use it; you do not edit it.
 
-    parts.py             the four parts in one table: names, checkpoints, thresholds, recipes
+Two layers. The base layer never imports your code (proj4_code), so it works whatever state your
+files are in:
+    parts.py             every part in one table: names, classes, checkpoints, thresholds, recipes, notebook text
     files.py             reading images, split folders and attribute CSVs (used by your image_loader)
-    trainer.py           TrainerBase: loaders, image and feature caches, checkpoints, resume, plots
-    checkpoints.py       save_trained_model_weights / load_trained_model (the files you submit)
-    train.py, cli.py     the `proj4 train` and `proj4 data install` commands
-    data_install.py      verified, atomic install of the dataset
+    backbones.py         frozen pretrained backbones with grayscale input (Parts 3-4)
+    checkpoints.py       save_trained_model_weights, and reading the files you submit back
+    trainer.py           TrainerBase: loaders, image and feature caches, checkpoints, resume; the schedules
+    evaluation.py        running a model over a dataset; the plots (curves, confusion matrix, attributes)
+    expectations.py      what each TODO must do: the notebook's checks and the public tests call it
+    fixtures.py          small synthetic images and image folders for the checks and tests
     utils.py             seeds, the device convention, the notebook's verify
+    data_install.py      verified, atomic install of the dataset
+The application layer imports your code, each part's only when that part is used:
+    models.py            the registry's class names -> your classes; load_trained_model
+    train.py, cli.py     the `proj4 train` and `proj4 data install` commands (only train imports your code)
     notebook_checks.py   the check run after each TODO in the notebook
     notebook_helpers.py  the notebook's plumbing (paths, quick mode, pictures, submission)
 

@@ -2,6 +2,9 @@
 
     proj4 data install [--from PATH_OR_URL] [--dest data]
     proj4 train {simple_net,simple_net_final,my_resnet,multilabel_resnet,all} [options]
+
+Only `proj4 train` imports your code (proj4_lib.train), and only when it runs: `proj4 data install`
+works whatever state the files in proj4_code/ are in.
 """
 from __future__ import annotations
 
@@ -10,33 +13,33 @@ import os
 import sys
 from typing import List, Optional
 
-from proj4_lib.parts import NAMES
-from proj4_lib.train import TrainConfig
-from proj4_lib.utils import tune_cpu_allocator
+from proj4_lib import parts
+from proj4_lib.backbones import BACKBONES
+from proj4_lib.utils import DEFAULT_SEED, tune_cpu_allocator
 
 
 def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model with its reference recipe",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("model", choices=(*NAMES, "all"), help="which part's model; 'all' runs the four in order")
+    p.add_argument("model", choices=(*parts.names(), "all"), help="which part's model; 'all' runs every part in order")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, see proj4_lib/parts.py)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
     p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
     p.add_argument("--out", default="model_output", help="folder for checkpoints, plots, metrics.json")
     p.add_argument("--data-dir", default="data", help="folder with train/, test/ and the attribute CSVs")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed)
-    p.add_argument("--backbone", default=None, choices=("resnet18", "efficientnet_lite0"),
-                   help="Parts 3-4 backbone (default: resnet18 if its ImageNet weights are cached, "
-                        "else efficientnet_lite0)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--backbone", default=None, choices=BACKBONES,
+                   help="backbone of the pretrained parts (default: resnet18 if its ImageNet weights are "
+                        "cached, else efficientnet_lite0)")
     p.add_argument("--restart", action="store_true", help="start over instead of resuming a checkpoint")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 
 
 def _run_train(args) -> int:
-    from proj4_lib.train import train_model
+    from proj4_lib.train import TrainConfig, train_model  # imports your code: only this command needs it
 
-    names = NAMES if args.model == "all" else (args.model,)
+    names = parts.names() if args.model == "all" else (args.model,)
     for name in names:
         fields = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "device", "out", "data_dir",
                                                 "seed", "backbone", "restart", "progress")}

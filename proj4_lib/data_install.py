@@ -4,7 +4,7 @@ Source (`--from`): a folder holding proj4_data.zip and the two attribute CSVs (s
 course's shared data folder), a path to proj4_data.zip (CSVs beside it), or an http(s) URL of
 either (a TA can host the three files in one web folder).
 
-Guarantees: every file is checked against the SHA-256 sums shipped in proj4_code/SHA256SUMS
+Guarantees: every file is checked against the SHA-256 sums shipped in proj4_lib/SHA256SUMS
 before anything is unpacked; the archive is unpacked into a staging folder inside data/ and
 moved into place only when complete, so data/ never holds a half-unpacked tree; a second run
 with the same files is a no-op.

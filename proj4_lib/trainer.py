@@ -31,7 +31,8 @@ from torchvision import transforms
 from tqdm.auto import tqdm
 
 from proj4_lib.checkpoints import atomic_torch_save
-from proj4_lib.utils import pick_device
+from proj4_lib.evaluation import plot_curves
+from proj4_lib.utils import course_device, pick_device
 
 HISTORY_KEYS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "epoch_seconds")
 
@@ -46,6 +47,25 @@ def is_deterministic(transform: Optional[Callable]) -> bool:
     if isinstance(transform, transforms.Compose):
         return all(is_deterministic(t) for t in transform.transforms)
     return isinstance(transform, _DETERMINISTIC_TRANSFORMS)
+
+
+def one_cycle(lr: float, epochs: int) -> Callable:
+    """For the Trainer's scheduler_factory: a one-cycle schedule that warms up to `lr`, then decays to
+    almost zero by the last of `epochs` epochs (stepped after every batch)."""
+    def make(optimizer, steps_per_epoch: int):
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    return make
+
+
+# The schedules a part's recipe may name (proj4_lib/parts.py, Recipe.schedule).
+SCHEDULES: Dict[str, Callable[[float, int], Callable]] = {"one_cycle": one_cycle}
+
+
+def scheduler_factory(schedule: str, lr: float, epochs: int) -> Callable:
+    """The scheduler_factory of a recipe's schedule; ValueError names the known ones."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    return SCHEDULES[schedule](lr, epochs)
 
 
 class DecodedImageCache(Dataset):
@@ -101,7 +121,7 @@ class TrainerBase:
         device: "auto" (CUDA, then Apple MPS, then CPU), "cuda", "mps" or "cpu"
         lr_scheduler: a scheduler, stepped after every batch
         scheduler_factory: or a function (optimizer, batches per epoch) -> scheduler, for schedules
-            that need the number of steps (e.g. proj4_lib.train.one_cycle)
+            that need the number of steps (e.g. one_cycle below)
         cache_features: compute the frozen backbone's features once instead of every epoch
             (needs a frozen `model.conv_layers`, `model.head` and deterministic transforms)
         seed: seeds the order in which batches are drawn
@@ -131,7 +151,7 @@ class TrainerBase:
             raise ValueError("pass lr_scheduler or scheduler_factory, not both")
         self.data_dir = str(data_dir)
         self.model_dir = Path(model_dir)
-        self.device = pick_device(device, use_cuda=cuda)
+        self.device = pick_device(course_device(device, cuda))
         self.model = model.to(self.device)
         self.optimizer = optimizer
         self.batch_size = batch_size
@@ -337,20 +357,3 @@ class TrainerBase:
         """Training and validation accuracy per epoch; saved to `path` if given. Returns the figure."""
         return plot_curves(self.history["train_accuracy"], self.history["validation_accuracy"], "Accuracy", path)
 
-
-def plot_curves(train: List[float], val: List[float], what: str, path: Optional[str]):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    epochs = range(1, len(train) + 1)
-    ax.plot(epochs, train, "-b", label="training")
-    ax.plot(epochs, val, "-r", label="validation")
-    ax.set_title(f"{what} history")
-    ax.set_xlabel("Epoch")
-    ax.set_ylabel(what)
-    ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-    return fig

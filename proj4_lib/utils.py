@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ctypes
+import functools
+import inspect
 import random
 import sys
 import traceback
@@ -25,15 +27,12 @@ def reset_seed(seed: int = DEFAULT_SEED) -> None:
     torch.manual_seed(seed)
 
 
-def pick_device(device: Optional[str] = "auto", use_cuda: Optional[bool] = None) -> torch.device:
+def pick_device(device: str = "auto") -> torch.device:
     """The one device convention: "auto" picks CUDA, then Apple MPS, then the CPU.
 
-    device: "auto", "cuda", "mps" or "cpu". use_cuda: the course's flag (also spelled `cuda=`),
-    still accepted: True means "cuda", False means "cpu"; it applies only when device is "auto"
-    (or None). Asking for a device that is not there raises, instead of quietly using another.
+    device: "auto", "cuda", "mps" or "cpu". Asking for a device that is not there raises, instead
+    of quietly using another.
     """
-    if device in (None, "auto") and use_cuda is not None:
-        device = "cuda" if use_cuda else "cpu"
     if device in (None, "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -47,6 +46,33 @@ def pick_device(device: Optional[str] = "auto", use_cuda: Optional[bool] = None)
     if device == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError("device 'mps' was asked for, but torch sees no Apple MPS device")
     return torch.device(device)
+
+
+def course_device(device: str = "auto", flag: Optional[bool] = None) -> str:
+    """The course's device flag (use_cuda= / cuda=) as a device name, for the entry points you call.
+
+    True means "cuda", False "cpu"; the flag applies only when device is "auto", so an explicit
+    device wins. Everything below the entry points takes device= alone.
+    """
+    if device in (None, "auto") and flag is not None:
+        return "cuda" if flag else "cpu"
+    return device
+
+
+def accepts_use_cuda(function: Callable) -> Callable:
+    """For an entry point with a `device` argument: also accept the course's use_cuda=True/False
+    (see course_device), so the function itself only ever sees device."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def wrapper(*args, use_cuda: Optional[bool] = None, **kwargs):
+        if use_cuda is None:
+            return function(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        bound.arguments["device"] = course_device(bound.arguments["device"], use_cuda)
+        return function(*bound.args, **bound.kwargs)
+    return wrapper
 
 
 def tune_cpu_allocator() -> bool:

@@ -1,4 +1,5 @@
-"""Shared fixtures: where the data and the trained checkpoints are, and what to do when they are not.
+"""Shared fixtures: where the data and the trained checkpoints are, and what to do when they are not;
+an image for the transform tests.
 
 On a student's machine a missing dataset or checkpoint skips the tests that need it, with the
 command that makes it. In CI (environment variable CI set) a missing one is a failure.
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from proj4_lib.fixtures import ramp_image
 from proj4_lib.parts import get_part
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +49,10 @@ def checkpoint_path():
         return path
 
     return find
+
+
+@pytest.fixture
+def image():
+    """A 100 x 120 grayscale image with structure (a left-to-right ramp plus noise), of another aspect
+    ratio than the transform tests' sizes (so Resize(int), which keeps the aspect ratio, shows)."""
+    return ramp_image(100, 120)

@@ -1,5 +1,6 @@
 """Checks shared by the model tests (Parts 1-4). A plain module, not conftest.py: the test files
-import it by name, so every check a test makes is visible from the test file."""
+import it by name, so every check a test makes is visible from the test file. What the notebook
+checks too is in proj4_lib/expectations.py."""
 import importlib.util
 
 import pytest
@@ -8,22 +9,11 @@ from torch import nn
 
 from proj4_code.dl_utils import compute_loss
 from proj4_code.optimizer import get_optimizer
+from proj4_lib.backbones import BACKBONES as ALL_BACKBONES
 
 needs_timm = pytest.mark.skipif(importlib.util.find_spec("timm") is None,
                                 reason="efficientnet_lite0 needs timm: pip install -e .[offline]")
-BACKBONES = ["resnet18", pytest.param("efficientnet_lite0", marks=needs_timm)]
-
-
-def count_parameters(model: nn.Module, trainable: bool) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad == trainable)
-
-
-def assert_classifier_attributes(model: nn.Module) -> None:
-    """The course's attributes: conv_layers and fc_layers as nn.Sequential, a mean cross-entropy loss."""
-    assert isinstance(model.conv_layers, nn.Sequential)
-    assert isinstance(model.fc_layers, nn.Sequential)
-    assert isinstance(model.loss_criterion, nn.CrossEntropyLoss)
-    assert model.loss_criterion.reduction == "mean"
+BACKBONES = [pytest.param(b, marks=needs_timm) if b == "efficientnet_lite0" else b for b in ALL_BACKBONES]
 
 
 def assert_only_head_trains(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -71,35 +61,3 @@ def assert_save_load_round_trip(tmp_path, build, shape) -> None:
     assert getattr(loaded, "backbone_name", None) == getattr(model, "backbone_name", None)
     with torch.no_grad():
         assert torch.equal(loaded(x), expected)
-
-
-def assert_raw_scores(model: nn.Module, x: torch.Tensor) -> None:
-    """A single-label model returns raw scores (logits): no softmax, so the rows do not sum to 1 and the
-    scores are not all in [0, 1] (CrossEntropyLoss applies log-softmax itself)."""
-    model.eval()
-    with torch.no_grad():
-        scores = model(x) * 1000  # large enough that random logits leave [0, 1]; probabilities stay rows of sum 1000
-    sums = scores.sum(dim=1)
-    assert not torch.allclose(sums, torch.full_like(sums, 1000.0), rtol=1e-3), \
-        "every row of the output sums to 1: forward returns probabilities; return the raw scores (no softmax)"
-    assert scores.min() < 0, "no output is negative: forward should return raw scores (logits), not probabilities"
-
-
-def assert_nonlinearity_after_every_conv(conv_layers: nn.Module) -> None:
-    """Each conv block has a non-linearity: between a Conv2d and the next one (or the end) there is a ReLU."""
-    layers = [m for m in conv_layers.modules() if not list(m.children())]
-    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
-    for i, start in enumerate(convs):
-        block = layers[start:convs[i + 1] if i + 1 < len(convs) else len(layers)]
-        assert any(isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU)) for m in block), \
-            f"conv block {i + 1} ({' -> '.join(type(m).__name__ for m in block)}) has no ReLU: every conv block needs one"
-
-
-def assert_head_follows_the_backbone(model: nn.Module, backbone: str, outputs: int) -> None:
-    """The head is Linear(D, outputs) with D the backbone's feature size (512 or 1,280), never a constant."""
-    from proj4_lib.backbones import load_backbone
-
-    _, num_features = load_backbone(backbone, pretrained=False)
-    linears = [m for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == [(num_features, outputs)], model.fc_layers
-

@@ -1,25 +1,16 @@
 """`proj4 train` through proj4_lib.cli.main, on a tiny synthetic dataset."""
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from proj4_lib import cli
+from proj4_lib.fixtures import class_tree
 
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     """{train,test}/c00..c14/*.png: 16 x 16 noise images, 3 per class and split."""
-    root = tmp_path_factory.mktemp("tiny_scenes")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c in range(15):
-            folder = root / split / f"c{c:02d}"
-            folder.mkdir(parents=True)
-            for i in range(3):
-                Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), mode="L").save(folder / f"{i}.png")
-    return root
+    return class_tree(tmp_path_factory.mktemp("tiny_scenes"), [f"c{c:02d}" for c in range(15)], 3)
 
 
 def train_args(tree, out, epochs=1):
@@ -27,7 +18,6 @@ def train_args(tree, out, epochs=1):
             "--out", str(out), "--device", "cpu", "--no-progress"]
 
 
-@pytest.mark.points(2)
 def test_train_writes_outputs_and_resumes(tree, tmp_path, capsys):
     out = tmp_path / "out"
     assert cli.main(train_args(tree, out)) == 0

@@ -3,20 +3,16 @@ test_multilabel_metrics.py)."""
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 from torchvision import transforms
 
 from proj4_code import confusion_matrix as cm
 from proj4_code.image_loader import ImageLoader
+from proj4_lib import expectations as expect
+from proj4_lib.fixtures import write_constant
 
 # Class folder -> the class the toy model predicts for each of its images.
 PREDICTIONS = {"a": [0, 0, 1, 2], "b": [1, 1, 1], "c": [0, 2, 2, 2, 1]}
-
-
-def write_gray(path, value):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full((4, 4), value, dtype=np.uint8), mode="L").save(path)
 
 
 class PredictFromPixels(nn.Module):
@@ -35,38 +31,34 @@ class PredictFromPixels(nn.Module):
 def classification_set(tmp_path):
     for name, preds in PREDICTIONS.items():
         for i, k in enumerate(preds):
-            write_gray(tmp_path / "test" / name / f"{i}.png", 10 * k)
+            write_constant(tmp_path / "test" / name / f"{i}.png", 10 * k, size=(4, 4))
     return ImageLoader(tmp_path, split="test", transform=transforms.ToTensor())
 
 
 def test_generate_confusion_matrix_counts_and_rows():
     targets = np.array([0, 0, 0, 1, 1, 3, 3, 3, 3])
     preds = np.array([0, 1, 1, 1, 1, 0, 3, 3, 1])
-    counts = cm.generate_confusion_matrix(targets, preds, 4, normalize=False)
     expected = np.array([[1, 2, 0, 0],
                          [0, 2, 0, 0],
-                         [0, 0, 0, 0],
+                         [0, 0, 0, 0],  # class 2 has no samples: its row stays 0
                          [1, 1, 0, 2]], dtype=float)
-    assert counts.shape == (4, 4)
-    np.testing.assert_array_equal(counts, expected)
-    rows = cm.generate_confusion_matrix(targets, preds, 4, normalize=True)
-    assert not np.isnan(rows).any(), "class 2 has no samples: its row must be 0, not NaN"
-    np.testing.assert_allclose(rows, [[1 / 3, 2 / 3, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0.25, 0.25, 0, 0.5]])
+    expect.confusion_matrix_rows(cm.generate_confusion_matrix, targets, preds, 4, expected)
 
 
-def test_generate_confusion_data(classification_set):
-    targets, preds, class_labels = cm.generate_confusion_data(PredictFromPixels(), classification_set)
-    assert class_labels == ["a", "b", "c"]
-    expected_targets = [i for i, name in enumerate(PREDICTIONS) for _ in PREDICTIONS[name]]
-    assert targets.tolist() == expected_targets
-    assert preds.tolist() == [k for name in PREDICTIONS for k in PREDICTIONS[name]]
-    assert targets.shape == preds.shape == (12,)
+def test_generate_confusion_data_in_eval_mode(classification_set):
+    expect.confusion_data(cm.generate_confusion_data, PredictFromPixels(), classification_set,
+                          [i for i, name in enumerate(PREDICTIONS) for _ in PREDICTIONS[name]],
+                          [k for name in PREDICTIONS for k in PREDICTIONS[name]], ["a", "b", "c"])
 
 
-def test_generate_confusion_data_puts_model_in_eval_mode(classification_set):
-    model = PredictFromPixels().train()
-    cm.generate_confusion_data(model, classification_set)
-    assert not model.training
+def test_the_course_device_flag_is_accepted(classification_set):
+    """device= is the one device argument; the course's use_cuda=False still means the CPU."""
+    plain = cm.generate_confusion_data(PredictFromPixels(), classification_set)
+    for kwargs in ({"use_cuda": False}, {"device": "cpu"}, {"device": "cpu", "use_cuda": True}):
+        got = cm.generate_confusion_data(PredictFromPixels(), classification_set, **kwargs)
+        assert [a.tolist() for a in got[:2]] == [a.tolist() for a in plain[:2]], kwargs
+    paths = cm.get_pred_images_for_target(PredictFromPixels(), classification_set, 2, 2, use_cuda=False)
+    assert len(paths) == 3
 
 
 def test_get_pred_images_for_target(classification_set, tmp_path):

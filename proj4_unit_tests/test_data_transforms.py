@@ -1,12 +1,12 @@
 """Part 1: the fundamental transforms (resize + to tensor) and the normalization transforms.
 The augmentation presets (Part 2) are tested in test_augmentation.py."""
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torchvision import transforms
 
 from proj4_code import data_transforms as dt
+from proj4_lib import expectations as expect
 
 SIZE = (48, 64)  # (H, W): not square, so a swapped H and W shows
 MEAN, STD = 0.45, 0.25
@@ -16,28 +16,9 @@ PRESETS = {
 }
 
 
-@pytest.fixture
-def image():
-    """A grayscale image with structure (a left-to-right ramp plus noise), of another aspect ratio than SIZE
-    (so Resize(int), which keeps the aspect ratio, shows)."""
-    rng = np.random.default_rng(0)
-    ramp = np.tile(np.linspace(0, 200, 120), (100, 1))
-    return Image.fromarray((ramp + rng.integers(0, 55, (100, 120))).astype(np.uint8), mode="L")
-
-
 @pytest.mark.parametrize("preset", PRESETS)
 def test_returns_compose_with_shape(preset, image):
-    compose = PRESETS[preset]()
-    assert isinstance(compose, transforms.Compose), f"{preset}: {type(compose)}"
-    out = compose(image)
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32
-    assert out.shape == (1, *SIZE), f"{preset}: {tuple(out.shape)}"
-
-
-def test_unnormalised_range(image):
-    out = PRESETS["fundamental"]()(image)
-    assert 0.0 <= out.min() and out.max() <= 1.0
-    assert out.max() > 0.5, "values must be scaled to [0, 1], not all near 0"
+    expect.preset_output(PRESETS[preset](), image, SIZE, normalized=preset == "normalization")
 
 
 def test_fundamental_values(image):
@@ -47,9 +28,7 @@ def test_fundamental_values(image):
 
 
 def test_normalize_with_given_stats():
-    norms = [t for t in PRESETS["normalization"]().transforms if isinstance(t, transforms.Normalize)]
-    assert len(norms) == 1, f"expected one Normalize, found {len(norms)}"
-    assert list(norms[0].mean) == pytest.approx([MEAN]) and list(norms[0].std) == pytest.approx([STD])
+    expect.normalize_step(PRESETS["normalization"](), MEAN, STD)
     assert not any(isinstance(t, transforms.Normalize) for t in PRESETS["fundamental"]().transforms)
 
 

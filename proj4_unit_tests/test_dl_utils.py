@@ -9,6 +9,7 @@ from torch import nn
 from model_checks import assert_save_load_round_trip
 from proj4_code.dl_utils import compute_accuracy, compute_loss, load_trained_model, save_trained_model_weights
 from proj4_code.simple_net import SimpleNet
+from proj4_lib import expectations as expect
 
 # -- metrics ----------------------------------------------------------------------------------
 
@@ -20,74 +21,38 @@ def test_compute_accuracy():
                            [0.0, 0.2, 0.1],
                            [5.0, 4.0, 6.0]])
     labels = torch.tensor([1, 0, 0, 2, 2])  # right, right, wrong, wrong, right
-    accuracy = compute_accuracy(logits, labels)
-    assert isinstance(accuracy, float)
-    assert accuracy == pytest.approx(3 / 5, abs=1e-7)
+    expect.accuracy_value(compute_accuracy, logits, labels, 3 / 5, "3 of 5 predictions are right")
     assert compute_accuracy(logits, logits.argmax(dim=1)) == 1.0
 
 
 # -- loss -------------------------------------------------------------------------------------
 
-X = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.0]])
+LOGITS = [[1.0, 2.5, 2.0], [0.0, -0.5, -2.0], [3.0, 0.5, 2.0]]
 LABELS = torch.tensor([2, 0, 1])
 
 
-class ToyNet(nn.Module):
-    """Linear(2 -> 3) with fixed weights: logits of X are [[1, 2.5, 2], [0, -0.5, -2], [3, 0.5, 2]]."""
-
-    def __init__(self, criterion):
-        super().__init__()
-        self.fc = nn.Linear(2, 3)
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
-            self.fc.bias.copy_(torch.tensor([0.0, 0.5, -1.0]))
-        self.loss_criterion = criterion
-
-    def forward(self, x):
-        return self.fc(x)
-
-
 def cross_entropy_by_hand():
-    rows, losses = [[1, 2.5, 2], [0, -0.5, -2], [3, 0.5, 2]], []
-    for row, label in zip(rows, LABELS.tolist()):
-        losses.append(math.log(sum(math.exp(v) for v in row)) - row[label])
-    return sum(losses) / len(losses)
+    losses = [math.log(sum(math.exp(v) for v in row)) - row[label] for row, label in zip(LOGITS, LABELS.tolist())]
+    return sum(losses) / len(losses)  # 1.1327...
 
 
-@pytest.mark.points(2)
-def test_compute_loss_mean_criterion():
-    model = ToyNet(nn.CrossEntropyLoss(reduction="mean"))
-    expected = cross_entropy_by_hand()  # 1.1327...
-    loss = compute_loss(model, model(X), LABELS)
-    assert loss.dim() == 0 and loss.requires_grad
-    assert loss.item() == pytest.approx(expected, rel=1e-6), "a mean criterion is already normalised"
-    total = compute_loss(model, model(X), LABELS, is_normalize=False)
-    assert total.item() == pytest.approx(3 * expected, rel=1e-6)
-
-
-def test_compute_loss_sum_criterion():
-    model = ToyNet(nn.CrossEntropyLoss(reduction="sum"))
-    expected = cross_entropy_by_hand()
-    assert compute_loss(model, model(X), LABELS).item() == pytest.approx(expected, rel=1e-6)
-    assert compute_loss(model, model(X), LABELS, is_normalize=False).item() == pytest.approx(3 * expected, rel=1e-6)
+def test_compute_loss_cross_entropy():
+    """A mean or a sum criterion alike: normalised, the mean over the batch; not normalised, the sum."""
+    logits = torch.tensor(LOGITS, requires_grad=True)
+    expect.loss_normalised_once(compute_loss, nn.CrossEntropyLoss, logits, LABELS, cross_entropy_by_hand())
 
 
 def test_compute_loss_bce():
+    """Normalised: the mean over all N x A = 6 entries, whatever the criterion's reduction."""
     probs = torch.tensor([[0.9, 0.2], [0.5, 0.7], [0.1, 0.6]], requires_grad=True)
     flags = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
     entries = [-math.log(p if y else 1 - p)
                for p, y in zip(probs.flatten().tolist(), flags.flatten().tolist())]
-    for reduction in ("mean", "sum"):
-        # Normalised: the mean over all N x A = 6 entries, whatever the criterion's reduction.
-        model = ToyNet(nn.BCELoss(reduction=reduction))
-        assert compute_loss(model, probs, flags).item() == pytest.approx(sum(entries) / 6, rel=1e-6), reduction
-        assert compute_loss(model, probs, flags, is_normalize=False).item() == pytest.approx(sum(entries), rel=1e-6), \
-            reduction
+    expect.loss_normalised_once(compute_loss, nn.BCELoss, probs, flags, sum(entries) / len(entries))
 
 
 # -- saving and loading -------------------------------------------------------------------------
 
-@pytest.mark.points(2)
 def test_save_and_load_round_trip(tmp_path):
     assert_save_load_round_trip(tmp_path, SimpleNet, (2, 1, 64, 64))
 

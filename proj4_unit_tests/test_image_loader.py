@@ -1,6 +1,4 @@
 """Part 1: ImageLoader (MultiLabelImageLoader, Part 4: test_multilabel_image_loader.py)."""
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -8,26 +6,16 @@ from PIL import Image
 
 from proj4_code.data_transforms import get_fundamental_transforms
 from proj4_code.image_loader import ImageLoader
-
-CLASSES = ["bedroom", "coast", "forest", "highway", "industrial", "insidecity", "kitchen", "livingroom",
-           "mountain", "office", "opencountry", "store", "street", "suburb", "tallbuilding"]
-
-
-def write_image(path, value=128, size=(8, 8), fmt=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.full(size, value, dtype=np.uint8), mode="L").save(path, format=fmt)
-    return path
+from proj4_lib import expectations as expect
+from proj4_lib.fixtures import write_constant as write_image, write_images
 
 
 # -- real data -------------------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.points(2)
 def test_class_dict_on_real_data(data_dir):
     for split in ("train", "test"):
-        class_dict = ImageLoader(data_dir, split=split).class_dict
-        assert class_dict == {name: i for i, name in enumerate(CLASSES)}, f"{split}: {class_dict}"
-        assert class_dict["industrial"] == 4 and class_dict["suburb"] == 13
+        expect.scene_classes(ImageLoader(data_dir, split=split).class_dict)
 
 
 @pytest.mark.slow
@@ -39,11 +27,7 @@ def test_lengths_on_real_data(data_dir):
 @pytest.mark.slow
 def test_getitem_on_real_data(data_dir):
     dataset = ImageLoader(data_dir, split="test", transform=get_fundamental_transforms((64, 64)))
-    for index in (0, 777, len(dataset) - 1):
-        img, label = dataset[index]
-        assert isinstance(img, torch.Tensor) and img.shape == (1, 64, 64) and img.dtype == torch.float32
-        assert 0.0 <= img.min() and img.max() <= 1.0
-        assert isinstance(label, int) and label == dataset.dataset[index][1]
+    expect.loader_items(dataset, (0, 777, len(dataset) - 1), (64, 64))
     # The last test image belongs to the last class.
     assert dataset[len(dataset) - 1][1] == 14
 
@@ -51,11 +35,9 @@ def test_getitem_on_real_data(data_dir):
 @pytest.mark.slow
 def test_load_img_from_path_on_real_data(data_dir):
     dataset = ImageLoader(data_dir, split="train")
-    path = dataset.dataset[0][0]
-    img = dataset.load_img_from_path(path)
+    img = dataset.load_img_from_path(dataset.dataset[0][0])
     assert isinstance(img, Image.Image) and img.mode == "L"
-    pixels = np.asarray(img)
-    assert pixels.dtype == np.uint8 and pixels.max() > 1, "values must be 0-255, not scaled to [0, 1]"
+    assert np.asarray(img).max() > 1, "values must be 0-255, not scaled to [0, 1]"
     assert dataset[0][0].mode == "L", "with no transform, __getitem__ returns the PIL image"
 
 
@@ -74,46 +56,10 @@ def test_unknown_split(tmp_path):
         ImageLoader(tmp_path, split="val")
 
 
-@pytest.fixture
-def reverse_listing(monkeypatch):
-    """os.listdir and os.scandir list names in reverse alphabetical order, whatever the filesystem does:
-    your code must sort, not rely on the order a folder happens to be listed in."""
-    listdir, scandir = os.listdir, os.scandir
-
-    class Reversed(list):
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def close(self):
-            pass
-
-    def reversed_listdir(path="."):
-        return sorted(listdir(path), reverse=True)
-
-    def reversed_scandir(path="."):
-        with scandir(path) as entries:
-            return Reversed(sorted(entries, key=lambda e: e.name, reverse=True))
-
-    monkeypatch.setattr(os, "listdir", reversed_listdir)
-    monkeypatch.setattr(os, "scandir", reversed_scandir)
-
-
-@pytest.mark.points(2)
-def test_sorted_classes_and_ignores_other_files(tmp_path, reverse_listing):
-    for name in ("b", "c", "a"):
-        write_image(tmp_path / "train" / name / "2.png")
-        write_image(tmp_path / "train" / name / "1.jpg", fmt="JPEG")
-        write_image(tmp_path / "train" / name / "3.JPG", fmt="JPEG")
-    (tmp_path / "train" / "a" / "notes.txt").write_text("not an image")
-    dataset = ImageLoader(tmp_path, split="train")
-    assert dataset.class_dict == {"a": 0, "b": 1, "c": 2}, "classes numbered from 0 in alphabetical order"
-    assert [(os.path.relpath(p, tmp_path / "train"), y) for p, y in dataset.dataset] == [
-        (os.path.join(c, f), i) for i, c in enumerate("abc") for f in ("1.jpg", "2.png", "3.JPG")], \
-        "every .jpg/.jpeg/.png (any case), sorted by class, then by file name"
-    assert len(dataset) == 9
+def test_sorted_classes_and_ignores_other_files(tmp_path):
+    """Classes numbered from 0 in alphabetical order; every .jpg/.jpeg/.png (any case), sorted by class,
+    then by file name, whatever order the folder is listed in."""
+    expect.sorted_image_folders(ImageLoader, tmp_path)
 
 
 def test_getitem_label_and_transform(tmp_path):
@@ -139,11 +85,10 @@ def test_empty_class_folder(tmp_path):
 
 @pytest.mark.parametrize("damage", ["random_bytes", "truncated"])
 def test_corrupt_jpeg(tmp_path, damage):
-    good = write_image(tmp_path / "train" / "a" / "1.jpg", fmt="JPEG")
+    good = write_image(tmp_path / "train" / "a" / "1.jpg")
     bad = tmp_path / "train" / "a" / "2.jpg"
     rng = np.random.default_rng(0)
-    image = Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8), mode="L")
-    image.save(bad, format="JPEG")
+    write_images(bad.parent, {bad.name: rng.integers(0, 256, (64, 64), dtype=np.uint8)})
     if damage == "random_bytes":
         bad.write_bytes(rng.integers(0, 256, 2000, dtype=np.uint8).tobytes())
     else:

@@ -1,12 +1,10 @@
 """Part 4: MultilabelResNet18, a frozen backbone with a 7-attribute sigmoid head (pretrained=False here)."""
 import pytest
 import torch
-from torch import nn
 
-from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains,
-                          assert_save_load_round_trip, count_parameters as count, needs_timm)
-from proj4_lib import backbones
+from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, needs_timm
 from proj4_code.multilabel_resnet import MultilabelResNet18
+from proj4_lib import backbones, expectations as expect
 
 
 @pytest.fixture(scope="module")
@@ -15,26 +13,19 @@ def resnet():
     return MultilabelResNet18(pretrained=False, backbone="resnet18")
 
 
-@pytest.mark.points(2)
 def test_parameter_counts_resnet18(resnet):
-    assert count(resnet, trainable=True) == 3_591, "only the head Linear(512 -> 7) trains"
-    assert count(resnet, trainable=False) == 11_176_512
+    expect.parameter_counts(resnet, trainable=3_591, frozen=11_176_512)  # the head: Linear(512 -> 7)
     assert isinstance(resnet.conv_layers[0], backbones.BackboneInput)
 
 
 @needs_timm
 def test_parameter_counts_efficientnet():
-    model = MultilabelResNet18(pretrained=False, backbone="efficientnet_lite0")
-    assert count(model, trainable=True) == 1280 * 7 + 7
-    assert not any(p.requires_grad for p in model.conv_layers.parameters())
+    expect.parameter_counts(MultilabelResNet18(pretrained=False, backbone="efficientnet_lite0"), trainable=1280 * 7 + 7)
 
 
-@pytest.mark.points(2)
 def test_activation_and_loss(resnet):
-    assert isinstance(resnet.activation, nn.Sigmoid)
-    assert not any(isinstance(m, nn.Sigmoid) for m in resnet.fc_layers.modules()), \
-        "the sigmoid is `activation`, not part of fc_layers"
-    assert isinstance(resnet.loss_criterion, nn.BCELoss) and resnet.loss_criterion.reduction == "mean"
+    """`activation` is its own nn.Sigmoid, forward = activation(fc_layers(features)), a mean BCELoss."""
+    expect.sigmoid_head(resnet)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -52,7 +43,6 @@ def test_output_is_probabilities(backbone):
     assert torch.allclose(probs, from_rgb, atol=1e-5)
 
 
-@pytest.mark.points(2)
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_frozen_backbone_stays_frozen(backbone):
     torch.manual_seed(0)
@@ -63,7 +53,7 @@ def test_frozen_backbone_stays_frozen(backbone):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_head_follows_the_backbone(backbone):
     """The head is Linear(D, 7) with D the backbone's feature size (512 or 1,280), never a constant."""
-    assert_head_follows_the_backbone(MultilabelResNet18(pretrained=False, backbone=backbone), backbone, 7)
+    expect.head_follows_the_backbone(MultilabelResNet18(pretrained=False, backbone=backbone), 7)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)

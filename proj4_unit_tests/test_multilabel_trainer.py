@@ -1,14 +1,12 @@
 """Part 4: MultiLabelTrainer (attribute CSVs as labels, element-wise accuracy) on tiny synthetic data."""
-import csv
-
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from torch import nn
 
 from proj4_code import data_transforms
 from proj4_code.runner import MultiLabelTrainer
+from proj4_lib.fixtures import class_tree, write_attribute_csv
 
 HISTORIES = ("train_loss_history", "validation_loss_history", "train_accuracy_history",
              "validation_accuracy_history")
@@ -18,15 +16,7 @@ PER_CLASS = 4
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     """{train,test}/c00..c02/*.png: 16 x 16 noise images, 4 per class and split."""
-    root = tmp_path_factory.mktemp("tiny_outdoor")
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for c in range(3):
-            folder = root / split / f"c{c:02d}"
-            folder.mkdir(parents=True)
-            for i in range(PER_CLASS):
-                Image.fromarray(rng.integers(0, 256, (16, 16), dtype=np.uint8), mode="L").save(folder / f"{i}.png")
-    return root
+    return class_tree(tmp_path_factory.mktemp("tiny_outdoor"), [f"c{c:02d}" for c in range(3)], PER_CLASS)
 
 
 class ConstantProbabilities(nn.Module):
@@ -48,9 +38,7 @@ def test_multilabel_trainer(tree, tmp_path):
     csvs, ones = {}, {}
     for split in ("train", "test"):
         rows = [[f"c{c:02d}", f"{i}.png", *rng.integers(0, 2, 7).tolist()] for c in range(3) for i in range(PER_CLASS)]
-        csvs[split] = tmp_path / f"{split}.csv"
-        with open(csvs[split], "w", newline="") as f:
-            csv.writer(f).writerows(rows)
+        csvs[split] = write_attribute_csv(tmp_path / f"{split}.csv", rows)
         ones[split] = np.mean([row[2:] for row in rows])
 
     model = ConstantProbabilities()

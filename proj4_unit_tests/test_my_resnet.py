@@ -11,11 +11,10 @@ import torch
 import torchvision
 from torch import nn
 
-from model_checks import (BACKBONES, assert_head_follows_the_backbone, assert_only_head_trains, assert_raw_scores,
-                          assert_save_load_round_trip, count_parameters as count, needs_timm)
-from proj4_lib import backbones
+from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, needs_timm
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 from proj4_code.my_resnet import MyResNet18
+from proj4_lib import backbones, expectations as expect
 
 RESNET18_CHILDREN = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"]
 
@@ -26,18 +25,13 @@ def resnet():
     return MyResNet18(pretrained=False, backbone="resnet18")
 
 
-@pytest.mark.points(2)
 def test_parameter_counts_resnet18(resnet):
-    assert count(resnet, trainable=True) == 7_695, "only the head Linear(512 -> 15) trains"
-    assert count(resnet, trainable=False) == 11_176_512, "the whole backbone is frozen"
-    assert not any(p.requires_grad for p in resnet.conv_layers.parameters())
+    expect.parameter_counts(resnet, trainable=7_695, frozen=11_176_512)  # the head: Linear(512 -> 15)
 
 
 @needs_timm
 def test_parameter_counts_efficientnet():
-    model = MyResNet18(pretrained=False, backbone="efficientnet_lite0")
-    assert count(model, trainable=True) == 1280 * 15 + 15
-    assert not any(p.requires_grad for p in model.conv_layers.parameters())
+    expect.parameter_counts(MyResNet18(pretrained=False, backbone="efficientnet_lite0"), trainable=1280 * 15 + 15)
 
 
 def test_structure(resnet):
@@ -64,7 +58,6 @@ def test_output_shape_gray_and_rgb(backbone):
     assert torch.allclose(from_gray, from_rgb, atol=1e-5), "a gray image is the RGB image with equal channels"
 
 
-@pytest.mark.points(2)
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_frozen_backbone_stays_frozen(backbone):
     """One training step moves the head only: no weight and no BatchNorm statistic of the backbone."""
@@ -76,13 +69,13 @@ def test_frozen_backbone_stays_frozen(backbone):
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_head_follows_the_backbone(backbone):
     """The head is Linear(D, 15) with D the backbone's feature size (512 or 1,280), never a constant."""
-    assert_head_follows_the_backbone(MyResNet18(pretrained=False, backbone=backbone), backbone, 15)
+    expect.head_follows_the_backbone(MyResNet18(pretrained=False, backbone=backbone), 15)
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_forward_returns_logits(backbone):
     torch.manual_seed(0)
-    assert_raw_scores(MyResNet18(pretrained=False, backbone=backbone), torch.rand(4, 1, 64, 64))
+    expect.raw_scores(MyResNet18(pretrained=False, backbone=backbone), torch.rand(4, 1, 64, 64))
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)

@@ -244,7 +244,7 @@ def _frozen(cls, backbone: str, draw: Draw, outputs: int) -> dict:
     with torch.no_grad():
         guard(a, "head", lambda: values(model.head(model.conv_layers(gray))))
     guard(a, "training_step", lambda: _training_step(model, draw.sub("step"), outputs, a))
-    del model
+    model = None  # one model at a time (the closures above hold it too)
     gc.collect()
     return a
 
@@ -339,7 +339,7 @@ def probe_dl_utils(draw: Draw) -> dict:
 
 def probe_checkpoints(draw: Draw) -> dict:
     save = provided("checkpoints", "save_trained_model_weights")
-    load = provided("checkpoints", "load_trained_model")
+    load = provided("models", "load_trained_model")
     builds = {"SimpleNet": lambda: student("simple_net", "SimpleNet")()}
     for cls_name, module in (("MyResNet18", "my_resnet"), ("MultilabelResNet18", "multilabel_resnet")):
         for backbone in BACKBONES:

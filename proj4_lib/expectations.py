@@ -1,0 +1,556 @@
+"""What each TODO must do, written once (provided).
+
+The notebook's checks (notebook_checks.py) and the public tests (proj4_unit_tests/) both call
+these; each raises AssertionError saying what is wrong. They never import your code: you pass in
+the function, class or object under test, so this module works whatever state proj4_code is in.
+
+    Part 1   scene_classes, sorted_image_folders, loader_items, mean_and_std_match_numpy,
+             image_tensor, preset_output, normalize_step, simple_net_layers, simple_net_parameters,
+             classifier_attributes, loss_criterion, raw_scores, accuracy_value, loss_normalised_once,
+             optimizer_follows_config, optimizes_only_trainable, optimizer_defaults,
+             training_step_gradient_is_the_batch, validate_changes_nothing, steps_use_model_output
+    Part 2   augmentation_kinds, keeps_the_scene, random_but_seeded, final_net_layers,
+             nonlinearity_after_every_conv, confusion_matrix_rows, confusion_data
+    Part 3-4 head_follows_the_backbone, parameter_counts, frozen_backbone_head, sigmoid_head, attribute_items,
+             accuracy_table_rows, accuracy_data
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torchvision import transforms
+
+from proj4_lib.files import ATTRIBUTES, IMAGE_EXTENSIONS
+from proj4_lib.fixtures import write_images
+from proj4_lib.utils import reset_seed
+
+SCENE_CLASSES = ("bedroom", "coast", "forest", "highway", "industrial", "insidecity", "kitchen", "livingroom",
+                 "mountain", "office", "opencountry", "store", "street", "suburb", "tallbuilding")
+NONLINEARITIES = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU)
+
+
+# -- Part 1: ImageLoader -----------------------------------------------------------------------------
+def scene_classes(class_dict: Dict[str, int]) -> None:
+    """The 15-Scene class folders, numbered 0..14 in alphabetical order."""
+    assert isinstance(class_dict, dict) and len(class_dict) == len(SCENE_CLASSES), (
+        f"class_dict should map the {len(SCENE_CLASSES)} class names, got {class_dict}")
+    assert class_dict == {name: i for i, name in enumerate(SCENE_CLASSES)}, (
+        f"classes are numbered in alphabetical order (bedroom 0 ... tallbuilding 14), got {class_dict}")
+
+
+@contextlib.contextmanager
+def reverse_listing() -> Iterator[None]:
+    """Within `with`: os.listdir and os.scandir list names in reverse alphabetical order, whatever the
+    filesystem does, so code that relies on the order a folder happens to be listed in shows it."""
+    listdir, scandir = os.listdir, os.scandir
+
+    class Entries(list):  # what scandir returns must also work as a context manager
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    def reversed_scandir(path="."):
+        with scandir(path) as found:
+            return Entries(sorted(found, key=lambda e: e.name, reverse=True))
+
+    os.listdir = lambda path=".": sorted(listdir(path), reverse=True)
+    os.scandir = reversed_scandir
+    try:
+        yield
+    finally:
+        os.listdir, os.scandir = listdir, scandir
+
+
+def sorted_image_folders(loader_class: type, folder: Path) -> None:
+    """On folder/train/{b,c,a}/{2.png,1.jpg,3.JPG} (+ a text file), listed in reverse order: classes
+    numbered a 0, b 1, c 2; every image in order of class, then file name; int labels; the transform applied."""
+    names = ("2.png", "1.jpg", "3.JPG")
+    write_images(folder, {Path("train", c, name): np.full((8, 8), 40 * "abc".index(c), np.uint8)
+                          for c in "bca" for name in names})
+    (Path(folder) / "train" / "a" / "notes.txt").write_text("not an image")
+    with reverse_listing():
+        loader = loader_class(str(folder), split="train", transform=transforms.ToTensor())
+        assert loader.class_dict == {"a": 0, "b": 1, "c": 2}, (
+            f"folders b, c, a should be numbered {{'a': 0, 'b': 1, 'c': 2}} (sorted), got {loader.class_dict}")
+        got = [(os.path.relpath(p, Path(folder) / "train"), y) for p, y in loader.dataset]
+        expected = [(os.path.join(c, f), i) for i, c in enumerate("abc") for f in ("1.jpg", "2.png", "3.JPG")]
+        assert got == expected, ("image paths should be every .jpg/.jpeg/.png (any case), sorted by class then "
+                                 f"file name:\n{expected}\ngot\n{got}")
+        assert len(loader) == len(expected), f"len(loader) is {len(loader)}, expected {len(expected)}"
+        for index in (0, len(expected) - 1):
+            image, label = loader[index]
+            assert type(label) is int, f"the label should be a Python int, got {type(label).__name__}"
+            assert isinstance(image, torch.Tensor), "loader[i] should apply self.transform"
+
+
+def loader_items(loader, indices: Sequence[int], size: Optional[Sequence[int]] = None) -> None:
+    """loader[i] (its transform ends in ToTensor, resizing to `size` (H, W) if given) is a float32
+    tensor (1, H, W) in [0, 1] and the int label of loader.dataset[i]; with the transform set to None
+    it is the PIL grayscale image, values 0-255."""
+    for index in indices:
+        image, label = loader[index]
+        assert isinstance(image, torch.Tensor) and image.dtype == torch.float32 and image.dim() == 3 \
+            and image.shape[0] == 1 and (size is None or tuple(image.shape[1:]) == tuple(size)), (
+            f"loader[{index}] should apply self.transform: expected a float32 tensor (1, "
+            f"{', '.join(map(str, size)) if size else 'H, W'}), got {getattr(image, 'shape', type(image).__name__)}")
+        assert 0.0 <= image.min() and image.max() <= 1.0, f"loader[{index}]: values should be in [0, 1]"
+        assert type(label) is int and label == loader.dataset[index][1], (
+            f"loader[{index}] should give the int label {loader.dataset[index][1]}, got {label!r}")
+    transform, loader.transform = loader.transform, None
+    try:
+        image, _ = loader[indices[0]]
+        assert isinstance(image, Image.Image) and image.mode == "L", (
+            f"without a transform, loader[i] should give a PIL grayscale image, got {type(image).__name__}")
+        pixels = np.asarray(image)
+        assert pixels.dtype == np.uint8 and pixels.max() > 1, "values must be 0-255, not scaled to [0, 1]"
+    finally:
+        loader.transform = transform
+
+
+def images_on_disk(folder: Path) -> int:
+    return sum(1 for _, _, names in os.walk(folder) for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+
+
+# -- Part 1: compute_mean_and_std ---------------------------------------------------------------------
+def mean_and_std_match_numpy(compute: Callable, folder: Path, images: Dict[Path, np.ndarray],
+                             tolerance: float) -> None:
+    """compute(folder) over these images (written under folder, next to a text file) gives NumPy's mean
+    and sample standard deviation (n - 1) of every pixel in [0, 1], as Python floats."""
+    write_images(folder, images)
+    (Path(folder) / next(iter(images)).parts[0] / "notes.txt").write_text("not an image")
+    mean, std = compute(str(folder))
+    grays = [np.asarray(Image.fromarray(np.asarray(p, np.uint8)).convert("L")) for p in images.values()]
+    every_pixel = np.concatenate([g.ravel() for g in grays]).astype(np.float64) / 255.0
+    expected_mean, expected_std = every_pixel.mean(), every_pixel.std(ddof=1)
+    assert isinstance(mean, float) and isinstance(std, float), (
+        f"return Python floats, got {type(mean).__name__} and {type(std).__name__}")
+    assert math.isclose(mean, expected_mean, abs_tol=tolerance), f"mean {mean}, expected {expected_mean:.6f}"
+    assert math.isclose(std, expected_std, abs_tol=tolerance), (
+        f"std {std}, expected {expected_std:.6f} (the sample standard deviation, n - 1, of all pixels in [0, 1])")
+
+
+# -- Part 1-2: transforms -----------------------------------------------------------------------------
+def transform_types(compose) -> List[type]:
+    assert isinstance(compose, transforms.Compose), f"expected a transforms.Compose, got {type(compose).__name__}"
+    return [type(t) for t in compose.transforms]
+
+
+def image_tensor(out, size: Sequence[int], in_unit_range: bool = True) -> None:
+    """A transform's output: a float32 tensor (1, H, W) for inp_size (H, W), in [0, 1] unless normalised."""
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32, (
+        f"the output should be a float32 tensor, got {getattr(out, 'dtype', type(out).__name__)}")
+    assert tuple(out.shape) == (1, *size), (
+        f"inp_size {tuple(size)} (H, W) should give shape (1, {size[0]}, {size[1]}), got {tuple(out.shape)}")
+    if in_unit_range:
+        assert 0 <= out.min() and out.max() <= 1, "values should be in [0, 1]"
+
+
+def preset_output(compose, image: Image.Image, size: Sequence[int], normalized: bool) -> None:
+    """A preset is a transforms.Compose whose output for `image` (one that reaches past half
+    brightness) is a float32 tensor (1, H, W); unnormalised, in [0, 1] and scaled, not all near 0."""
+    transform_types(compose)
+    out = compose(image)
+    image_tensor(out, size, in_unit_range=not normalized)
+    if not normalized:
+        assert out.max() > 0.5, "values must be scaled to [0, 1] (ToTensor), not all near 0"
+
+
+def normalize_step(compose, mean: float, std: float) -> None:
+    """Exactly one Normalize, with the given mean and std, and it comes last (after ToTensor)."""
+    norms = [t for t in compose.transforms if isinstance(t, transforms.Normalize)]
+    assert len(norms) == 1, f"expected one Normalize, found {len(norms)}"
+    given = [torch.as_tensor(v, dtype=torch.float64).flatten().tolist() for v in (norms[0].mean, norms[0].std)]
+    assert given == [[mean], [std]], (
+        f"Normalize should use the given mean {mean} and std {std}, got {norms[0].mean}, {norms[0].std}")
+    assert isinstance(compose.transforms[-1], transforms.Normalize), "Normalize comes last, after ToTensor"
+
+
+def augmentation_kinds(compose) -> None:
+    kinds = transform_types(compose)
+    for needed in (transforms.RandomHorizontalFlip, transforms.ColorJitter):
+        assert needed in kinds, f"{needed.__name__} is missing"
+    assert transforms.RandomVerticalFlip not in kinds, "no RandomVerticalFlip: an upside-down scene is not a scene"
+
+
+def stripes(height: int, width: int, vertical: bool, cycles: int = 8) -> Image.Image:
+    """`cycles` dark/light stripes across the width (vertical=True) or the height."""
+    n = width if vertical else height
+    wave = 128 + 100 * np.sin(2 * np.pi * cycles * (np.arange(n) + 0.5) / n)
+    pixels = np.tile(wave, (height, 1)) if vertical else np.tile(wave[:, None], (1, width))
+    return Image.fromarray(pixels.astype(np.uint8))
+
+
+def cycles_seen(out: torch.Tensor, vertical: bool) -> float:
+    """How many stripe cycles an output shows (half the number of sign changes of its profile)."""
+    profile = out[0].mean(dim=0 if vertical else 1)
+    signs = torch.sign(profile - profile.mean())
+    return int((signs[1:] != signs[:-1]).sum()) / 2
+
+
+def keeps_the_scene(compose, size: Sequence[int], cycles: int = 8) -> None:
+    """On 15-Scene-sized images (256 x 256, 411 x 200) with stripes across the width, then the height,
+    the augmentation keeps at least 70 % of the scene in view (a small shift or crop, not a zoom) and
+    always gives (1, H, W)."""
+    reset_seed(0)
+    for height, width in ((256, 256), (200, 411)):
+        for vertical in (True, False):
+            source = stripes(height, width, vertical, cycles)
+            for _ in range(8):
+                out = compose(source)
+                assert tuple(out.shape) == (1, *size), f"a {width} x {height} image gave shape {tuple(out.shape)}"
+                seen = cycles_seen(out, vertical)
+                assert seen >= 0.7 * cycles, (
+                    f"a {width} x {height} image with {cycles} stripes across its "
+                    f"{'width' if vertical else 'height'} came out with {seen}: about {seen / cycles:.0%} of the "
+                    "scene stays in view, expected at least 70 % (resize to inp_size (H, W) first, then shift or "
+                    "crop a little)")
+
+
+def random_but_seeded(compose, image: Image.Image, draws: int = 4) -> None:
+    """Calls differ from each other, and repeat under the same seed (the randomness is torch's)."""
+    reset_seed(0)
+    first = [compose(image) for _ in range(draws)]
+    assert any(not torch.equal(first[0], other) for other in first[1:]), (
+        f"{draws} calls gave the same image: nothing is random")
+    reset_seed(0)
+    again = [compose(image) for _ in range(draws)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again)), "the same seed must give the same augmentation"
+
+
+# -- Part 1-2: models ----------------------------------------------------------------------------------
+def count(model: nn.Module, kind) -> int:
+    return sum(isinstance(m, kind) for m in model.modules())
+
+
+def classifier_attributes(model: nn.Module) -> None:
+    """The course's attributes: conv_layers and fc_layers as nn.Sequential, a mean cross-entropy loss."""
+    for name in ("conv_layers", "fc_layers"):
+        assert isinstance(getattr(model, name, None), nn.Sequential), (
+            f"{name} should be an nn.Sequential, got {type(getattr(model, name, None)).__name__}")
+    loss_criterion(model, nn.CrossEntropyLoss)
+
+
+def loss_criterion(model: nn.Module, kind: type) -> None:
+    criterion = getattr(model, "loss_criterion", None)
+    assert isinstance(criterion, kind) and criterion.reduction == "mean", (
+        f"loss_criterion should be nn.{kind.__name__}(reduction='mean'), got {criterion}")
+
+
+def raw_scores(model: nn.Module, x: torch.Tensor) -> None:
+    """A single-label model returns raw scores (logits): no softmax, so the rows do not sum to 1 and the
+    scores are not all in [0, 1] (CrossEntropyLoss applies log-softmax itself)."""
+    model.eval()
+    with torch.no_grad():
+        scores = model(x) * 1000  # large enough that random logits leave [0, 1]; probabilities stay rows of sum 1000
+    sums = scores.sum(dim=1)
+    assert not torch.allclose(sums, torch.full_like(sums, 1000.0), rtol=1e-3), (
+        "every row of the output sums to 1: forward returns probabilities; return the raw scores (logits), "
+        "no softmax")
+    assert scores.min() < 0, "no output is negative: forward should return raw scores (logits), not probabilities"
+
+
+def simple_net_layers(model: nn.Module) -> None:
+    """The course's figure: (Conv2d 5x5, MaxPool2d 3/3, ReLU) twice, 1 -> 10 -> 20 channels, then
+    Linear(500, 100), ReLU, Linear(100, 15)."""
+    conv = list(model.conv_layers)
+    kinds = [type(m).__name__ for m in conv]
+    assert kinds == ["Conv2d", "MaxPool2d", "ReLU"] * 2, (
+        f"conv_layers should be (Conv2d, MaxPool2d, ReLU) twice, as in the figure; got {kinds}")
+    for layer, channels in zip((conv[0], conv[3]), ((1, 10), (10, 20))):
+        assert (layer.in_channels, layer.out_channels) == channels, f"{layer}: the figure has {channels[0]} -> {channels[1]}"
+        assert layer.kernel_size == (5, 5) and layer.stride == (1, 1) and layer.padding == (0, 0), (
+            f"{layer}: the figure's convolutions have kernel 5, stride 1 and no padding")
+    for pool in (conv[1], conv[4]):
+        assert pool.kernel_size == 3 and pool.stride == 3, f"{pool}: the figure's pools are 3 x 3 with stride 3"
+    fc = list(model.fc_layers)
+    kinds = [type(m).__name__ for m in fc]
+    assert kinds == ["Linear", "ReLU", "Linear"], f"fc_layers should be Linear, ReLU, Linear; got {kinds}"
+    assert [(fc[0].in_features, fc[0].out_features), (fc[2].in_features, fc[2].out_features)] == [(500, 100), (100, 15)], (
+        f"the figure's linear layers are 500 -> 100 and 100 -> 15, got {fc[0]} and {fc[2]}")
+
+
+def simple_net_parameters(model: nn.Module) -> None:
+    params = sum(p.numel() for p in model.parameters())
+    assert params == 56_895, f"{params} parameters, the figure's network has 56,895"
+    assert all(p.requires_grad for p in model.parameters()), "every parameter of SimpleNet trains"
+
+
+def final_net_layers(model: nn.Module) -> None:
+    """SimpleNetFinal's rules: at least 3 Conv2d, a BatchNorm2d, a Dropout, 2 Linear and a ReLU."""
+    for kind, least in ((nn.Conv2d, 3), (nn.BatchNorm2d, 1), (nn.Dropout, 1), (nn.Linear, 2), (nn.ReLU, 1)):
+        assert count(model, kind) >= least, f"at least {least} {kind.__name__} layer(s) needed"
+
+
+def nonlinearity_after_every_conv(conv_layers: nn.Module) -> None:
+    """Each conv block has a non-linearity: between a Conv2d and the next one (or the end) there is a ReLU."""
+    layers = [m for m in conv_layers.modules() if not list(m.children())]
+    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
+    for i, start in enumerate(convs):
+        block = layers[start:convs[i + 1] if i + 1 < len(convs) else len(layers)]
+        assert any(isinstance(m, NONLINEARITIES) for m in block), (
+            f"conv block {i + 1} ({' -> '.join(type(m).__name__ for m in block)}) has no ReLU; expected a "
+            "non-linearity after every Conv2d")
+
+
+# -- Part 1, 4: metrics and the loss --------------------------------------------------------------------
+def accuracy_value(accuracy: Callable, outputs: torch.Tensor, labels: torch.Tensor, expected: float,
+                   why: str) -> None:
+    """accuracy(outputs, labels) is a Python float equal to `expected` (`why` says how it is counted)."""
+    value = accuracy(outputs, labels)
+    assert isinstance(value, float), f"should return a Python float, got {type(value).__name__}"
+    assert math.isclose(value, expected, abs_tol=1e-6), f"{why}: expected {expected:.4f}, got {value}"
+
+
+class _WithCriterion(nn.Module):
+    """All compute_loss reads of a model: its loss_criterion."""
+
+    def __init__(self, loss_criterion: nn.Module):
+        super().__init__()
+        self.loss_criterion = loss_criterion
+
+
+def loss_normalised_once(compute_loss: Callable, criterion: type, outputs: torch.Tensor, targets: torch.Tensor,
+                         expected_mean: float) -> None:
+    """With a criterion of reduction "mean" and of "sum": normalised, the mean over every target entry
+    (`expected_mean`); not normalised, that times targets.numel(); a scalar that can be back-propagated."""
+    for reduction in ("mean", "sum"):
+        model = _WithCriterion(criterion(reduction=reduction))
+        loss = compute_loss(model, outputs, targets)
+        assert isinstance(loss, torch.Tensor) and loss.dim() == 0, f"the loss should be a scalar tensor, got {loss!r}"
+        assert loss.requires_grad, "the loss must stay a tensor that can be back-propagated"
+        assert math.isclose(loss.item(), expected_mean, rel_tol=1e-5), (
+            f"{criterion.__name__}(reduction={reduction!r}) on targets of shape {tuple(targets.shape)}: the mean over "
+            f"all {targets.numel()} entries is {expected_mean:.4f}, got {loss.item():.4f} (normalise exactly once: "
+            "a sum is divided by target_labels.numel(), a mean is already normalised)")
+        total = compute_loss(model, outputs, targets, is_normalize=False)
+        assert math.isclose(total.item(), expected_mean * targets.numel(), rel_tol=1e-5), (
+            f"{criterion.__name__}(reduction={reduction!r}), is_normalize=False: the sum "
+            f"{expected_mean * targets.numel():.4f}, got {total.item():.4f}")
+
+
+# -- Part 1: get_optimizer -------------------------------------------------------------------------------
+def _small_model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+
+
+def _optimised(optimizer) -> set:
+    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+
+OPTIMIZER_CONFIGS = {
+    "sgd": ({"optimizer_type": "sgd", "lr": 0.05, "weight_decay": 1e-3, "momentum": 0.9}, torch.optim.SGD),
+    "adam": ({"optimizer_type": "adam", "lr": 3e-3, "weight_decay": 1e-4}, torch.optim.Adam),
+}
+
+
+def optimizer_follows_config(get_optimizer: Callable, optimizer_type: str) -> None:
+    """The optimizer of that type, with lr, weight_decay (and SGD's momentum) from the config, over every
+    parameter of a model that trains them all."""
+    config, kind = OPTIMIZER_CONFIGS[optimizer_type]
+    model = _small_model()
+    optimizer = get_optimizer(model, config)
+    assert type(optimizer) is kind, f"optimizer_type {optimizer_type} gave {type(optimizer).__name__}"
+    group = optimizer.param_groups[0]
+    for key in ("lr", "weight_decay", "momentum"):
+        if key in config:
+            assert group[key] == config[key], f"{optimizer_type}: {key} should come from the config, " \
+                                              f"{config[key]}, got {group[key]}"
+    assert _optimised(optimizer) == {id(p) for p in model.parameters()}, "every trainable parameter is optimised"
+
+
+def optimizes_only_trainable(get_optimizer: Callable, optimizer_type: str) -> None:
+    model = _small_model()
+    model[0].requires_grad_(False)
+    optimizer = get_optimizer(model, {"optimizer_type": optimizer_type, "lr": 0.1})
+    assert _optimised(optimizer) == {id(p) for p in model[2].parameters()}, (
+        f"{optimizer_type}: optimise only the parameters with requires_grad (Parts 3-4 freeze the backbone)")
+
+
+def optimizer_defaults(get_optimizer: Callable) -> None:
+    """Missing keys: SGD, lr 0.01, weight_decay 0, momentum 0; the type in any case ("Adam")."""
+    optimizer = get_optimizer(_small_model(), {})
+    group = optimizer.param_groups[0]
+    assert type(optimizer) is torch.optim.SGD and (group["lr"], group["weight_decay"], group["momentum"]) == (
+        0.01, 0, 0), f"an empty config means SGD, lr 0.01, weight_decay 0, momentum 0; got {optimizer}"
+    adam = get_optimizer(_small_model(), {"optimizer_type": "Adam"})
+    assert type(adam) is torch.optim.Adam and (adam.param_groups[0]["lr"], adam.param_groups[0]["weight_decay"]) \
+        == (0.01, 0), f"optimizer_type 'Adam' (any case) with no lr: Adam, lr 0.01, weight_decay 0; got {adam}"
+
+
+# -- Part 1: the Trainer's steps -------------------------------------------------------------------------
+def training_step_gradient_is_the_batch(trainer, batches) -> None:
+    """After training_step(x, y), .grad holds the gradient of that batch alone (optimizer.zero_grad()
+    before loss.backward()), even when another batch's gradients were left; the step returns the
+    output (N, C) and the batch's mean loss. The trainer's optimizer has lr = 0: no weight moves."""
+    model = trainer.model
+    model.train()
+    for x, y in batches:
+        model.zero_grad()
+        logits = model(x)
+        expected_loss = nn.functional.cross_entropy(logits, y)
+        expected_loss.backward()
+        expected = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad()  # leave what a previous step would: gradients of another batch
+        nn.functional.cross_entropy(model(x.flip(0)[:1]), y.flip(0)[:1]).backward()
+        output, loss = trainer.training_step(x, y)
+        assert tuple(output.shape) == tuple(logits.shape) and loss.dim() == 0, (
+            f"training_step returns (output {tuple(logits.shape)}, loss scalar)")
+        assert math.isclose(loss.item(), expected_loss.item(), rel_tol=1e-4), (
+            f"training_step's loss {loss.item():.4f} is not the batch's mean cross-entropy {expected_loss.item():.4f}")
+        for p, g in zip(model.parameters(), expected):
+            assert p.grad is not None, "no gradient after training_step: call loss.backward()"
+            assert torch.allclose(p.grad, g, atol=1e-6), (
+                "after training_step .grad is not the gradient of this batch: zero the gradients "
+                "(optimizer.zero_grad()) before loss.backward(), or they add up over batches")
+
+
+def validate_changes_nothing(trainer) -> Tuple[float, float]:
+    """validate (after training: the optimizer holds gradients and momentum) leaves every weight as it
+    was, and returns the mean cross-entropy and the accuracy over the validation set."""
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    loss, accuracy = trainer.validate()
+    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items()), (
+        "validate changed the weights: validation_step must not call backward() or optimizer.step()")
+    outputs, targets = trainer.validation_outputs()
+    expected = nn.functional.cross_entropy(outputs, targets).item()
+    assert math.isfinite(loss) and math.isclose(loss, expected, rel_tol=1e-4), (
+        f"validate returned loss {loss:.4f}, expected the mean cross-entropy {expected:.4f}")
+    expected_accuracy = (outputs.argmax(1) == targets).float().mean().item()
+    assert math.isclose(accuracy, expected_accuracy, abs_tol=1e-6), (
+        f"validate returned accuracy {accuracy}, expected {expected_accuracy}")
+    return loss, accuracy
+
+
+def steps_use_model_output(trainer) -> None:
+    """With cache_features=True the batches are backbone features, not images: the steps must compute
+    the forward pass with self.model_output(x). One epoch trains the head; validate gives a finite loss."""
+    before = trainer.model.fc_layers.weight.detach().clone()
+    trainer.train_epoch()
+    assert not torch.equal(before, trainer.model.fc_layers.weight), "the head did not train on the cached features"
+    loss, _ = trainer.validate()
+    assert math.isfinite(loss), f"validate returned loss {loss} on cached features"
+
+
+# -- Part 2, 4: confusion matrix and attribute accuracy ---------------------------------------------------
+def confusion_matrix_rows(generate: Callable, targets: np.ndarray, preds: np.ndarray, num_classes: int,
+                          expected_counts: np.ndarray) -> None:
+    """normalize=False counts [true, predicted] pairs; normalize=True divides each row by its count
+    (a class without samples keeps a row of 0, never NaN)."""
+    counts = generate(targets, preds, num_classes, normalize=False)
+    assert counts.shape == expected_counts.shape and np.array_equal(counts, expected_counts), (
+        f"counts (rows = true class):\n{counts}\nexpected\n{expected_counts}")
+    rows = generate(targets, preds, num_classes, normalize=True)
+    assert not np.isnan(rows).any(), "a class without samples has a row of 0, not NaN"
+    sums = expected_counts.sum(axis=1, keepdims=True)
+    expected_rows = np.divide(expected_counts, sums, out=np.zeros_like(expected_counts, dtype=float), where=sums > 0)
+    assert np.allclose(rows, expected_rows), (
+        f"normalize=True divides each row by its count (an empty class's row stays 0), got\n{rows}")
+
+
+def confusion_data(generate: Callable, model: nn.Module, dataset, expected_targets, expected_preds,
+                   expected_labels) -> None:
+    """generate_confusion_data runs the model in eval mode: targets, argmax predictions, the class names."""
+    model.train()
+    targets, preds, labels = generate(model, dataset)
+    assert list(targets) == list(expected_targets), f"targets {list(targets)}, expected {list(expected_targets)}"
+    assert list(preds) == list(expected_preds), f"predictions {list(preds)}, expected the argmax {list(expected_preds)}"
+    assert np.shape(targets) == np.shape(preds) == (len(expected_targets),), "targets and predictions are (N,)"
+    assert list(labels) == list(expected_labels), f"class labels {labels}, expected {list(expected_labels)}"
+    assert not model.training, "run the model in eval mode"
+
+
+def accuracy_table_rows(generate: Callable, targets: np.ndarray, preds: np.ndarray, expected: Sequence[float]) -> None:
+    table = generate(targets, preds, targets.shape[1])
+    assert np.shape(table) == (targets.shape[1],) and np.allclose(table, expected), (
+        f"per-attribute accuracy {table}, expected {list(expected)} (the fraction right in each column)")
+
+
+def accuracy_data(generate: Callable, model: nn.Module, dataset, num_attributes: int, expected_targets,
+                  expected_preds) -> None:
+    """generate_accuracy_data: the 0/1 flags, and 0/1 predictions where a probability of 0.5 counts as 1."""
+    targets, preds = generate(model, dataset, num_attributes)
+    assert np.array_equal(preds, expected_preds), (
+        f"predictions {np.asarray(preds).tolist()}, expected probability >= 0.5 as 1: {np.asarray(expected_preds).tolist()}")
+    assert np.array_equal(targets, expected_targets), f"targets {np.asarray(targets).tolist()}"
+
+
+# -- Parts 3-4: a frozen backbone and a new head ------------------------------------------------------------
+def head_follows_the_backbone(model: nn.Module, outputs: int) -> int:
+    """The head is Linear(D, outputs) with D the backbone's feature size (512 or 1,280), never a constant.
+    Returns D."""
+    with torch.no_grad():
+        features = model.conv_layers(torch.rand(2, 1, 96, 96)).flatten(1).shape[1]
+    linears = [(m.in_features, m.out_features) for m in model.fc_layers.modules() if isinstance(m, nn.Linear)]
+    assert linears == [(features, outputs)], (
+        f"backbone {getattr(model, 'backbone_name', '?')} gives {features} features: the head should be "
+        f"Linear({features}, {outputs}) (use num_features, not a constant), got Linear layers {linears}")
+    return features
+
+
+def parameter_counts(model: nn.Module, trainable: int, frozen: Optional[int] = None) -> None:
+    """`trainable` parameters train (the head), every parameter of conv_layers is frozen (`frozen` of them)."""
+    got = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert got == trainable, f"{got} trainable parameters, expected {trainable:,}: only the head trains"
+    assert not any(p.requires_grad for p in model.conv_layers.parameters()), "freeze every parameter of conv_layers"
+    if frozen is not None:
+        got = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        assert got == frozen, f"{got} frozen parameters, expected {frozen:,}: the whole backbone is frozen"
+
+
+def frozen_backbone_head(model: nn.Module, outputs: int) -> torch.Tensor:
+    """Every backbone parameter frozen, only the head Linear(D, outputs) trains, and the output is
+    (N, outputs). Returns the model's output for two small images."""
+    assert all(not p.requires_grad for p in model.conv_layers.parameters()), "freeze every parameter of conv_layers"
+    features = head_follows_the_backbone(model, outputs)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == (features + 1) * outputs, (
+        f"{trainable} trainable parameters; only the head Linear({features} -> {outputs}) should train, "
+        f"{(features + 1) * outputs}")
+    out = model(torch.rand(2, 1, 96, 96))
+    assert tuple(out.shape) == (2, outputs), f"output shape {tuple(out.shape)}, expected (2, {outputs})"
+    return out
+
+
+def sigmoid_head(model: nn.Module) -> None:
+    """Multi-label: `activation` is its own nn.Sigmoid (not in fc_layers), forward is
+    activation(fc_layers(flattened features)), probabilities in [0, 1], and the loss a mean BCELoss."""
+    assert isinstance(getattr(model, "activation", None), nn.Sigmoid), "activation should be nn.Sigmoid (its own attribute)"
+    assert not any(isinstance(m, nn.Sigmoid) for m in model.fc_layers.modules()), "keep the sigmoid out of fc_layers"
+    model.eval()
+    x = torch.rand(3, 1, 64, 64)
+    with torch.no_grad():
+        out, logits = model(x), model.fc_layers(torch.flatten(model.conv_layers(x), 1))
+    assert 0.0 <= out.min() and out.max() <= 1.0, "the outputs should be probabilities in [0, 1]"
+    assert torch.allclose(out, torch.sigmoid(logits), atol=1e-6), (
+        "forward should return activation(fc_layers(features)): a sigmoid per attribute, probabilities in [0, 1]")
+    loss_criterion(model, nn.BCELoss)
+
+
+def attribute_items(loader, rows: Sequence[Sequence[str]], indices: Sequence[int]) -> None:
+    """A multi-label loader over a CSV: one item per row; loader[i] is the transformed image and the
+    row's flags as a float32 tensor (7,) (BCELoss needs floats)."""
+    assert len(loader) == len(rows), f"len(loader) is {len(loader)}, the CSV has {len(rows)} rows"
+    for index in indices:
+        image, flags = loader[index]
+        assert isinstance(image, torch.Tensor) and image.shape[0] == 1, "loader[i] should apply self.transform"
+        expected = [float(c) for c in rows[index][2:]]
+        assert isinstance(flags, torch.Tensor) and flags.shape == (len(ATTRIBUTES),) and flags.dtype == torch.float32, (
+            f"the attribute flags should be a float32 tensor of shape ({len(ATTRIBUTES)},) (BCELoss needs floats), "
+            f"got {flags!r}")
+        assert flags.tolist() == expected, f"flags of row {index + 1} should be {expected}, got {flags.tolist()}"
+        assert loader.dataset[index][0].endswith(os.path.join(rows[index][0], rows[index][1])), (
+            f"item {index} should be the image of CSV row {index + 1}, {rows[index][0]}/{rows[index][1]}")
