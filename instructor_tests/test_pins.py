@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from proj4_instructor import pins, release
+from proj4_instructor import autograder_build, pins, release
 
 REPO = Path(__file__).resolve().parents[1]
 CI_PINS = REPO / "requirements-ci.txt"
 
 
 def check(python: str) -> str:
-    return pins.check_target(python, CI_PINS, release.TORCH_PACKAGES, release.GRADER_PACKAGES)
+    return pins.check_target(python, CI_PINS, autograder_build.TORCH_PACKAGES, autograder_build.GRADER_PACKAGES)
 
 
 def versions(resolved: str) -> dict:
@@ -33,11 +33,11 @@ def test_python_311_and_newer_get_ci_pins():
 
 
 def test_written_requirements_pin_every_package(tmp_path):
-    torch_file, grader_file = pins.write_requirements(tmp_path, "3.10", CI_PINS, release.TORCH_PACKAGES,
-                                                      release.GRADER_PACKAGES)
+    torch_file, grader_file = pins.write_requirements(tmp_path, "3.10", CI_PINS, autograder_build.TORCH_PACKAGES,
+                                                      autograder_build.GRADER_PACKAGES)
     assert torch_file.read_text().splitlines()[0].startswith("torch==")
     assert "numpy==2.2.6" in grader_file.read_text().splitlines()
-    assert len(grader_file.read_text().splitlines()) == len(release.GRADER_PACKAGES)
+    assert len(grader_file.read_text().splitlines()) == len(autograder_build.GRADER_PACKAGES)
 
 
 def test_a_package_without_a_pin_is_named(tmp_path):

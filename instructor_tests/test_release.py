@@ -6,10 +6,8 @@ executable), the trusted material (expected answers, test key) in grader/ only, 
 split whose key is right, and a build that stops when the reference fails a check or the starter
 passes one. Grading with it is tested in test_autograder.py.
 """
-import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from proj4_instructor import markers, pins, release
+from proj4_instructor import autograder_build, markers, pins, release
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -282,69 +280,74 @@ def test_autograder_zip_layout(autograder_zip):
         infos = {i.filename: i for i in zf.infolist()}
         config = json.loads(zf.read("grader/config.json"))
         manifest = json.loads(zf.read("grader/manifest.json"))
-        expected = json.loads(zf.read("grader/expected.json"))
         requirements = zf.read("requirements-torch.txt").decode()
     for script in ("setup.sh", "run_autograder"):
         assert infos[script].external_attr >> 16 & 0o111 == 0o111, f"{script} is not executable"
-    for name in ("runner.py", "intake.py", "sandbox.py", "scoring.py", "checks.py", "facts.py", "config.json",
-                 "expected.json", "test_key.json", "manifest.json"):
+    for name in ("proj4_autograder/runner.py", "proj4_autograder/intake.py", "proj4_autograder/sandbox.py",
+                 "proj4_autograder/scoring.py", "proj4_autograder/checks.py", "trusted_code/trusted.py",
+                 "trusted_code/probes.py", "trusted_code/proj4_lib/architecture.py", "prepared/images64.pt",
+                 "prepared/features-efficientnet_lite0.pt", "config.json", "test_key.json", "manifest.json"):
         assert f"grader/{name}" in infos, name
-    # What the sandbox gets: the answer producer and the public-test plugin, nothing it is judged with.
+    # The reference solution is on the trusted side only (root-only on Gradescope).
+    solution = {f"grader/trusted_code/proj4_code/{p.name}" for p in (REPO_ROOT / "proj4_code").glob("*.py")}
+    assert solution <= set(infos)
+    for name in infos:
+        if name.endswith(".py") and not name.startswith("grader/"):
+            assert "BEGIN SOLUTION" not in zipfile.ZipFile(autograder_zip).read(name).decode(), name
+    # What the sandbox gets: the answer producer, the probes and the public-test plugin.
     assert {n for n in infos if n.startswith("sandbox/")} == \
-        {"sandbox/answers.py", "sandbox/proj4_grader_plugin.py", "sandbox/pytest.ini"}
-    assert not [n for n in infos if "hidden" in n]
+        {"sandbox/answers.py", "sandbox/probes.py", "sandbox/proj4_grader_plugin.py", "sandbox/pytest.ini"}
+    assert not [n for n in infos if "hidden" in n or n.startswith("data/")]
     public = {n.split("/")[-1] for n in infos if n.startswith("tests/public/") and n.endswith(".py")}
     assert public == {p.name for p in (REPO_ROOT / "proj4_unit_tests").glob("*.py")}
+    assert config["public_tests"] and all(t.startswith("proj4_unit_tests/test_") for t in config["public_tests"])
     assert "provided/proj4_lib/checkpoints.py" in infos and not [n for n in infos if n.startswith("provided/proj4_code")]
     assert config["student_files"] == sorted(p.name for p in (REPO_ROOT / "proj4_code").glob("*.py"))
     assert {n for n in infos if n.startswith("starter/proj4_code/")} == \
         {f"starter/proj4_code/{n}" for n in config["student_files"]}
     assert set(config["checkpoints"]) == set(release.CHECKPOINTS)
     # The autograder's trusted copy of the parts registry is the registry, field by field.
-    fields = ("class_name", "module", "checkpoint", "inp_size", "multilabel", "threshold")
+    fields = ("class_name", "module", "checkpoint", "inp_size", "task", "outputs", "backbone", "design", "threshold")
     assert [tuple(p[f] for f in fields) for p in config["parts"]] == \
-        [(p.class_name, p.module, p.checkpoint, p.inp_size, p.multilabel, p.threshold) for p in PARTS]
+        [(p.class_name, p.module, p.checkpoint, p.inp_size, p.task, p.outputs, p.backbone, p.design, p.threshold)
+         for p in PARTS]
     assert [p["normalize"] for p in config["parts"]] == [p.recipe.normalize for p in PARTS]
     assert all(p["floor"] < p["threshold"] for p in config["parts"])
     assert abs(config["pixel_mean"] - 0.4555) < 0.002 and abs(config["pixel_std"] - 0.2532) < 0.002
     torch_pin = pins.ci_pins(REPO_ROOT / "requirements-ci.txt")["torch"]
     assert f"torch=={torch_pin}" in requirements.split()
-    assert {"simple_net", "optimizer", "runner"} <= set(expected)
     hidden = [c for c in manifest["checks"] if c["visibility"] == "after_published"]
     assert len(hidden) >= 4 and all(c["points"] > 0 for c in manifest["checks"])
-    assert manifest["max_score"] == sum(c["points"] for c in manifest["checks"]) + 4 * manifest["accuracy_points"]
+    assert manifest["max_score"] == sum(c["points"] for c in manifest["checks"]) + \
+        manifest["accuracy_checks"] * manifest["accuracy_points"]
+    assert manifest["accuracy_checks"] == len(PARTS) and "efficientnet_lite0" in manifest["backbones"]
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def test_the_prepared_test_split_and_its_key(autograder_tree):
+    """The test images decoded once for the trusted side: the key's labels and attribute rows, and the
+    64 x 64 images, are the dataset's, image by image."""
+    import torch
+    from torchvision import transforms as T
 
+    from proj4_lib.files import load_grayscale_image
 
-def test_test_split_is_anonymous_and_its_key_is_right(autograder_zip):
-    with zipfile.ZipFile(autograder_zip) as zf:
-        key = json.loads(zf.read("grader/test_key.json"))
-        with zf.open("data/proj4_test_data.zip") as data, zipfile.ZipFile(data) as test_data:
-            names = test_data.namelist()
-            images = {n: _sha(test_data.read(n)) for n in names}
+    key = json.loads((autograder_tree / "grader" / "test_key.json").read_text())
+    images = torch.load(autograder_tree / "grader" / "prepared" / "images64.pt", weights_only=True)
+    features = torch.load(autograder_tree / "grader" / "prepared" / "features-efficientnet_lite0.pt", weights_only=True)
     classes = sorted(p.name for p in (DATA_DIR / "test").iterdir() if p.is_dir())
-    assert key["classes"] == classes
-    assert all(re.fullmatch(r"(images|attributes)/\d{4}\.jpg", n) for n in names), names[:5]
-    assert not [n for n in names for c in classes if c.lower() in n.lower()]
-    labels_of = {}
-    for label, name in enumerate(classes):
-        for path in (DATA_DIR / "test" / name).iterdir():
-            labels_of.setdefault(_sha(path.read_bytes()), set()).add(label)
-    classified = sorted(n for n in names if n.startswith("images/"))
-    assert len(classified) == len(key["labels"]) == release.TEST_IMAGES
-    assert all(key["labels"][i] in labels_of[images[n]] for i, n in enumerate(classified))
-    flags_of = {}
-    for row in (DATA_DIR / "scene_attributes_test.csv").read_text().splitlines():
-        cells = [c.strip() for c in row.split(",")]
-        digest = _sha((DATA_DIR / "test" / cells[0] / cells[1]).read_bytes())
-        flags_of.setdefault(digest, []).append([int(float(c)) for c in cells[2:]])
-    attributes = sorted(n for n in names if n.startswith("attributes/"))
-    assert len(attributes) == len(key["flags"]) == sum(map(len, flags_of.values()))
-    assert all(key["flags"][i] in flags_of[images[n]] for i, n in enumerate(attributes))
-    assert key["labels"] != sorted(key["labels"]), "the images are not shuffled"
+    files = [p for c in classes for p in sorted((DATA_DIR / "test" / c).iterdir())]
+    assert key["classes"] == classes and len(key["labels"]) == len(files) == 1500
+    assert key["labels"] == [classes.index(p.parent.name) for p in files]
+    assert images.shape == (1500, 1, 64, 64) and images.dtype == torch.uint8
+    assert features.shape == (1500, 1280) and bool(torch.isfinite(features).all())
+    for i in (0, 777, 1499):
+        expected = T.PILToTensor()(T.Resize((64, 64))(load_grayscale_image(str(files[i]))))
+        assert torch.equal(images[i], expected)
+    rows = [r.split(",") for r in (DATA_DIR / "scene_attributes_test.csv").read_text().splitlines() if r.strip()]
+    assert len(key["attribute_index"]) == len(key["flags"]) == len(rows) == 500
+    for (index, flags), row in zip(zip(key["attribute_index"], key["flags"]), rows):
+        assert (files[index].parent.name, files[index].name) == (row[0].strip(), row[1].strip())
+        assert flags == [int(float(c)) for c in row[2:]]
 
 
 BROKEN_FINAL = """\
@@ -366,18 +369,16 @@ class SimpleNetFinal(nn.Module):
 
 
 def test_build_stops_when_the_reference_fails_a_check(autograder_tree, tmp_path):
-    reference = tmp_path / "reference"
-    shutil.copytree(REPO_ROOT / "proj4_code", reference, ignore=release.IGNORED)
-    (reference / "simple_net_final.py").write_text(BROKEN_FINAL)
     dest = tmp_path / "source"
-    shutil.copytree(autograder_tree, dest, ignore=shutil.ignore_patterns("data"))
-    with pytest.raises(release.ReleaseError, match="the reference solution fails the check 'SimpleNetFinal"):
-        release.build_expected(dest, reference, sys.executable)
+    shutil.copytree(autograder_tree, dest)
+    (dest / "grader" / "trusted_code" / "proj4_code" / "simple_net_final.py").write_text(BROKEN_FINAL)
+    with pytest.raises(release.BuildError, match="the reference solution fails the check 'SimpleNetFinal"):
+        autograder_build.self_check(dest, sys.executable)
 
 
 def test_build_stops_when_the_starter_passes_a_check(autograder_tree, tmp_path):
     dest = tmp_path / "source"
-    shutil.copytree(autograder_tree, dest, ignore=shutil.ignore_patterns("data"))
+    shutil.copytree(autograder_tree, dest)
     shutil.copy2(REPO_ROOT / "proj4_code" / "optimizer.py", dest / "starter" / "proj4_code" / "optimizer.py")
-    with pytest.raises(release.ReleaseError, match="the student starter passes the check 'get_optimizer"):
-        release.build_expected(dest, REPO_ROOT / "proj4_code", sys.executable)
+    with pytest.raises(release.BuildError, match="the student starter passes the check 'get_optimizer"):
+        autograder_build.self_check(dest, sys.executable)

@@ -1,6 +1,7 @@
 """`proj4-instructor rehearse`: build the autograder and grade with it in a clean Debian root, as Gradescope does.
 
-    proj4-instructor rehearse [--cache DIR] [--keep DIR] [--autograder ZIP] [--cpus 0.5] [--memory-mb N]
+    proj4-instructor rehearse [--torch cpu-standin|cuda] [--cache DIR] [--keep DIR] [--autograder ZIP]
+                              [--cpus 0.5] [--memory-mb 768]
 
 Needs root (debootstrap, chroot, mount) and the four checkpoints in model_output/ (`proj4 train all`).
 Steps, each checked:
@@ -8,17 +9,22 @@ Steps, each checked:
     machine's apt uses), plus GNU time to measure from inside it; built once and cached as a tarball.
  2. The autograder zip for the root's Python (`proj4-instructor release autograder --python 3.11`),
     unpacked to ROOT/autograder/source; `setup.sh` runs there unchanged, as root, in the chroot.
-    This machine cannot reach PyTorch's CPU index: PROJ4_TORCH_INDEX_URL points setup.sh at PyPI,
-    which installs the CUDA build of torch (the figures are that build's, not the CPU wheel's).
-    What this machine's pip configuration points to (local indexes, CA bundle) is bind-mounted
-    read-only and passed on as PIP_* variables.
- 3. Three submissions, each graded in a fresh copy of the set-up root (an overlay: every run starts
+    PyTorch's CPU index is out of reach here. `--torch cpu-standin` (the default) gives setup.sh, in
+    PROJ4_TORCH_FIND_LINKS, the REAL CPU-only torch 2.13.0+cpu and a stand-in torchvision
+    (proj4_instructor/torch_standin.py says what is real and what is not), and the zip pins those.
+    `--torch cuda` points PROJ4_TORCH_INDEX_URL at this machine's index instead, which installs the
+    CUDA build (for comparison). What this machine's pip configuration points to (local indexes, CA
+    bundle) is bind-mounted read-only and passed on as PIP_* variables.
+ 3. Four submissions, each graded in a fresh copy of the set-up root (an overlay: every run starts
     from the built image, as a Gradescope container does) by `/autograder/run_autograder` under
-    `/usr/bin/time -v`, in a cgroup with Gradescope's CPU share (and a memory limit if asked):
-    the reference (full marks), the starter (0) and a spy (the reference plus code in every student
-    module that reports its uid and every /autograder file it can read; it must run unprivileged
-    and read nothing of the source, the results or the grader's answers and labels).
- 4. results.json of every run is checked against Gradescope's format (proj4_instructor.gradescope_schema).
+    `/usr/bin/time -v`, in a cgroup with Gradescope's default container: half a CPU and 768 MB (a
+    process over it is killed, as on Gradescope): the reference (full marks), the starter (0), a spy
+    (the reference plus code in every student module that reports its uid and every /autograder
+    file it can read; it must run unprivileged and read nothing of the source, the results or the
+    grader's files) and one at the rules' size limits (SimpleNetFinal with ~4 M parameters and ~90 M
+    multiply-adds; everything but its accuracy must pass).
+ 4. results.json of every run is checked against Gradescope's format (proj4_instructor.gradescope_schema),
+    and every grading process must peak under PEAK_GOAL_MB (the runner's per-step line).
 This module holds the scenarios and their checks; the root itself (debootstrap, mounts, chroot,
 cgroups, this machine's pip configuration and system ids) is proj4_instructor/debian_root.py.
 """
@@ -40,9 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from proj4_instructor import gradescope_schema
+from proj4_instructor import gradescope_schema, torch_standin
 from proj4_instructor.debian_root import (RehearsalError, apt_mirror, base_root, chroot, limits, mount,
                                           mounted_system, pip_environment, pip_settings, reserve_host_ids, run)
+from proj4_lib import architecture
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +58,9 @@ TARGET_PYTHON = "3.11"  # bookworm's python3
 GRADESCOPE_CPUS = 0.5  # Gradescope's default share of a vCPU per autograder container
 SPY_TAG = "PROJ4-SPY: "
 PEAK_LINE = re.compile(r"peak memory of the [\w ]+?: (\d+) MB")  # the runner's own line
+STEP_PEAKS = re.compile(r"peak RSS per step: trusted (\d+) MB, answers (\d+) MB, public tests (\d+) MB")
+GRADESCOPE_MEMORY_MB = 768  # Gradescope's default container
+PEAK_GOAL_MB = 650  # every grading process, with the CPU-only torch: margin under 768
 # Files of the autograder source that student code must never read: the root-only grader (its expected
 # answers, test labels, manifest). A file of a few bytes (an empty __init__.py) has a content too
 # common to tell a leak.
@@ -148,6 +158,55 @@ def spy_zip(reference: Path, student_files: List[str], out_dir: Path) -> Path:
     return out
 
 
+BIG_FINAL = '''"""SimpleNetFinal at the rules' size limits (proj4_lib/architecture.py): ~4.2 M parameters, ~91 M
+multiply-adds per image. The rehearsal grades it to measure memory and time, not accuracy."""
+import torch
+from torch import nn
+
+
+class SimpleNetFinal(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layers, width = [], 1
+        for out in (48, 96, 192):
+            layers += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+            width = out
+        self.conv_layers = nn.Sequential(*layers)
+        self.fc_layers = nn.Sequential(nn.Dropout(0.5), nn.Linear(192 * 8 * 8, 320), nn.ReLU(), nn.Linear(320, 15))
+        self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc_layers(torch.flatten(self.conv_layers(x), 1))
+'''
+
+
+def limits_zip(reference: Path, out_dir: Path) -> Path:
+    """The reference with BIG_FINAL as simple_net_final.py and an (untrained) checkpoint of it."""
+    code = out_dir / "big" / "proj4_code"
+    code.mkdir(parents=True)
+    (code / "simple_net_final.py").write_text(BIG_FINAL)
+    save = ("import sys; sys.path.insert(0, sys.argv[1]); from proj4_code.simple_net_final import SimpleNetFinal; "
+            "from proj4_lib.checkpoints import save_trained_model_weights; "
+            "print(save_trained_model_weights(SimpleNetFinal(), sys.argv[2]))")
+    shutil.copy2(REPO_ROOT / "proj4_code" / "__init__.py", code / "__init__.py")
+    run([sys.executable, "-c", save, str(code.parent), str(out_dir / "big")], cwd=REPO_ROOT)
+    checkpoint = out_dir / "big" / "trained_SimpleNetFinal_final.pt"
+    import torch
+
+    size = architecture.check(torch.load(checkpoint, weights_only=True)["architecture"])
+    if size["parameters"] < 0.8 * architecture.MAX_PARAMETERS or size["macs"] < 0.8 * architecture.MAX_MACS:
+        raise RehearsalError(f"BIG_FINAL is not near the limits any more: {size}")
+    out = out_dir / "limits.zip"
+    with zipfile.ZipFile(reference) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            if info.filename.endswith(("/simple_net_final.py", "/trained_SimpleNetFinal_final.pt")):
+                continue
+            dst.writestr(info, src.read(info))
+        dst.write(code / "simple_net_final.py", "proj4_code/simple_net_final.py")
+        dst.write(checkpoint, "model_output/trained_SimpleNetFinal_final.pt")
+    return out
+
+
 # -- one grading run ----------------------------------------------------------------------------
 
 @dataclass
@@ -160,6 +219,7 @@ class Graded:
     peak_rss_mb: Optional[float]  # GNU time's maximum resident set size, from inside the root
     runner_peak_mb: Optional[float]  # the runner's own line (its test processes)
     cgroup_peak_mb: Optional[float]  # the cgroup's peak, page cache included
+    step_peaks: Tuple[float, ...] = ()  # the runner's per-step peak RSS: trusted, answers, public tests
 
     @property
     def max_score(self) -> float:
@@ -205,8 +265,10 @@ def grade_in_root(name: str, built: Path, submission: Path, work: Path, cpus: fl
         out.write(f"\n==== run_autograder: {name} ====\n{text}\n{report}\n")
     rss_kb = gnu_time_field(report, "Maximum resident set size (kbytes)")
     runner_peak = PEAK_LINE.findall(text)
+    steps = STEP_PEAKS.findall(text)
     return Graded(name, results, text, spies, wall, rss_kb / 1024 if rss_kb else None,
-                  float(runner_peak[-1]) if runner_peak else None, cgroup_peak)
+                  float(runner_peak[-1]) if runner_peak else None, cgroup_peak,
+                  tuple(float(v) for v in steps[-1]) if steps else ())
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -246,6 +308,14 @@ def sandbox_breaches(reports: List[dict], secrets: Dict[str, str]) -> List[str]:
     return sorted(set(breaches))
 
 
+def check_memory(graded: Graded, goal_mb: float) -> List[str]:
+    """Every grading process must peak under the goal (the runner's per-step line)."""
+    if not graded.step_peaks:
+        return [f"{graded.name}: the runner printed no per-step peak"]
+    return [f"{graded.name}: the {step} process peaked at {peak:.0f} MB, over the {goal_mb:.0f} MB goal"
+            for step, peak in zip(("trusted", "answers", "public tests"), graded.step_peaks) if peak > goal_mb]
+
+
 def check_results(graded: Graded, expect_full: bool) -> List[str]:
     """Problems with a run's results.json: its format, and full marks or zero as expected."""
     found = [f"{graded.name}: {p}" for p in gradescope_schema.problems(graded.results)]
@@ -259,13 +329,13 @@ def check_results(graded: Graded, expect_full: bool) -> List[str]:
 
 # -- the rehearsal ------------------------------------------------------------------------------
 
-def build_autograder_zip(out: Path, data_dir: Path, log: Path) -> None:
+def build_autograder_zip(out: Path, data_dir: Path, log: Path, standin: bool) -> None:
     """`proj4-instructor release autograder --python 3.11` (bookworm's python3), as a TA would run it."""
     run([sys.executable, "-m", "proj4_instructor.cli", "release", "autograder", "--python", TARGET_PYTHON,
-         "--out", str(out), "--data-dir", str(data_dir)], log, cwd=REPO_ROOT)
+         "--out", str(out), "--data-dir", str(data_dir), *(["--torch-standin"] if standin else [])], log, cwd=REPO_ROOT)
 
 
-def set_up_root(tarball: Path, autograder: Path, root: Path, log: Path) -> float:
+def set_up_root(tarball: Path, autograder: Path, root: Path, log: Path, wheels: Optional[Path]) -> float:
     """Unpack the clean root and the autograder, run setup.sh in it as root; returns its seconds."""
     root.mkdir(parents=True)
     run(["tar", "--numeric-owner", "-C", str(root), "-xpf", str(tarball)], log)
@@ -277,10 +347,13 @@ def set_up_root(tarball: Path, autograder: Path, root: Path, log: Path) -> float
     for script in ("setup.sh", "run_autograder"):
         os.chmod(source / script, 0o755)  # zipfile drops the mode bits; Gradescope's unzip keeps them
     env, binds = pip_environment(pip_settings())
+    torch_from = {"PROJ4_TORCH_INDEX_URL": torch_index_stand_in()}
+    if wheels is not None:  # the CPU-only torch and the stand-in torchvision, in a folder setup.sh reads
+        binds, torch_from = (*binds, (wheels, wheels)), {"PROJ4_TORCH_FIND_LINKS": str(wheels)}
     start = time.monotonic()
     with mounted_system(root, binds):
         chroot(root, ["bash", "/autograder/source/setup.sh"], log, cwd="/autograder/source",
-               env={**env, "PROJ4_TORCH_INDEX_URL": torch_index_stand_in()})
+               env={**env, **torch_from})
     seconds = time.monotonic() - start
     shutil.copy2(source / "run_autograder", root / "autograder" / "run_autograder")  # Gradescope's image build
     return seconds
@@ -290,12 +363,13 @@ def summary(rows: List[Graded], setup_s: float, machine: str) -> str:
     """The table for BENCHMARKS.md."""
     fmt = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
     lines = [f"machine: {machine}", f"setup.sh (root, in the chroot): {setup_s:.0f} s", "",
-             "| submission | score | run_autograder wall | results execution_time | peak RSS (time -v) "
-             "| runner's peak line | cgroup peak (incl. page cache) |",
+             "| submission | score | run_autograder wall | results execution_time | peak RSS: trusted / answers / "
+             "public tests | largest process (time -v) | cgroup peak (incl. page cache) |",
              "|---|---|---|---|---|---|---|"]
     for g in rows:
+        steps = " / ".join(fmt(v) for v in g.step_peaks) if g.step_peaks else "-"
         lines.append(f"| {g.name} | {g.results.get('score')} / {g.max_score:g} | {g.wall_s:.0f} s "
-                     f"| {g.results.get('execution_time')} s | {fmt(g.peak_rss_mb)} MB | {fmt(g.runner_peak_mb)} MB "
+                     f"| {g.results.get('execution_time')} s | {steps} MB | {fmt(g.peak_rss_mb)} MB "
                      f"| {fmt(g.cgroup_peak_mb)} MB |")
     return "\n".join(lines)
 
@@ -309,36 +383,55 @@ def machine_description(cpus: float, memory_mb: int) -> str:
 def grade_submissions(args: argparse.Namespace, work: Path, log: Path) -> Tuple[List[Graded], float, List[str]]:
     """Steps 1-4 of the module docstring in `work`; returns the graded runs, setup.sh's seconds, the problems."""
     tarball = base_root(args.cache, args.mirror or apt_mirror(), log)
+    wheels = torch_standin.build(args.cache) if args.torch == "cpu-standin" else None
+    print(f"torch: {torch_standin.describe(wheels) if wheels else 'the CUDA build from ' + torch_index_stand_in()}",
+          flush=True)
     autograder = args.autograder or work / "autograder.zip"
     if not args.autograder:
         print(f"building {autograder} for Python {TARGET_PYTHON} ...", flush=True)
-        build_autograder_zip(autograder, args.data_dir, log)
+        build_autograder_zip(autograder, args.data_dir, log, standin=wheels is not None)
     submissions = work / "submissions"
     submissions.mkdir()
     reference = reference_zip(REPO_ROOT, submissions)
     starter = starter_zip(submissions)
     built = work / "root"
     print("running setup.sh in the clean root ...", flush=True)
-    setup_s = set_up_root(tarball, autograder, built, log)
+    setup_s = set_up_root(tarball, autograder, built, log, wheels)
     source = built / "autograder" / "source"
     config = json.loads((source / "grader" / "config.json").read_text())
     spy = spy_zip(reference, config["student_files"], submissions)
+    big = limits_zip(reference, submissions)
 
     rows, problems = [], []
-    for name, zip_path, full in (("reference", reference, True), ("starter", starter, False), ("spy", spy, True)):
+    for name, zip_path, full in (("reference", reference, True), ("starter", starter, False), ("spy", spy, True),
+                                 ("limits", big, None)):
         print(f"grading the {name} submission ...", flush=True)
-        graded = grade_in_root(name, built, zip_path, work, args.cpus, args.memory_mb, log)
+        graded = grade_in_root(name, built, zip_path, work, args.cpus, memory_mb(args), log)
         rows.append(graded)
-        problems += check_results(graded, full)
+        if full is None:  # everything but the untrained SimpleNetFinal's accuracy
+            problems += [f"limits: {t['name']} failed: {t['output'][:200]}" for t in graded.results.get("tests", [])
+                         if t.get("score", 0) < t.get("max_score", 0) and "[SimpleNetFinal]" not in t.get("name", "")]
+        else:
+            problems += check_results(graded, full)
+        if wheels is not None:
+            problems += check_memory(graded, PEAK_GOAL_MB)
         if name == "spy":
             problems += [f"spy: {b}" for b in sandbox_breaches(graded.spies, secret_hashes(source))]
     return rows, setup_s, problems
 
 
+def memory_mb(args: argparse.Namespace) -> int:
+    """The cgroup's memory limit: Gradescope's default with the CPU build; none with the CUDA build,
+    whose libraries alone take most of 768 MB (its peak is measured, not limited)."""
+    if args.memory_mb is not None:
+        return args.memory_mb
+    return GRADESCOPE_MEMORY_MB if args.torch == "cpu-standin" else 0
+
+
 def print_report(rows: List[Graded], setup_s: float, args: argparse.Namespace) -> None:
     """The summary table and what the spy saw."""
-    print(summary(rows, setup_s, machine_description(args.cpus, args.memory_mb)))
-    spies = rows[-1].spies
+    print(summary(rows, setup_s, machine_description(args.cpus, memory_mb(args))))
+    spies = next(r.spies for r in rows if r.name == "spy")
     print(f"spy: {len(spies)} report(s); uid {sorted({r['uid'] for r in spies})}; "
           f"readable outside venv/data: {sorted({p for r in spies for p in r['readable']})}; "
           f"folders: {spies[0]['folders'] if spies else '-'}")
@@ -372,7 +465,9 @@ def rehearse(args: argparse.Namespace) -> int:
         print("REHEARSAL FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
     print("rehearsal passed: setup.sh ran unchanged as root; reference full marks, starter 0; the spy ran "
-          "unprivileged and read none of the source, the results or the grader's files")
+          "unprivileged and read none of the source, the results or the grader's files; the submission at the "
+          "size limits graded" + (f"; every grading process under {PEAK_GOAL_MB} MB" if args.torch == "cpu-standin"
+                                  else ""))
     return 0
 
 
@@ -389,8 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
                                          "/etc/apt's sources")
     parser.add_argument("--cpus", type=float, default=GRADESCOPE_CPUS, help="CPU quota of each grading run "
                         "(Gradescope's default share is half a vCPU; 0: no quota)")
-    parser.add_argument("--memory-mb", type=int, default=0, help="memory limit of each grading run (0: none, "
-                        "peak only measured; Gradescope's default container has 768)")
+    parser.add_argument("--memory-mb", type=int, default=None, help="memory limit of each grading run (0: none, "
+                        "peak only measured; default: Gradescope's 768 with --torch cpu-standin, none with cuda)")
+    parser.add_argument("--torch", choices=("cpu-standin", "cuda"), default="cpu-standin",
+                        help="cpu-standin: the CPU-only torch wheel and a stand-in torchvision (see "
+                             "torch_standin.py); cuda: the CUDA build, for comparison")
     return parser
 
 

@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="installed dataset: the mean/std come from it, the test split is bundled")
     grader.add_argument("--python", default=pins.DEFAULT_PYTHON,
                         help="python3 of the Gradescope base image: 3.10 = Ubuntu 22.04, 3.12 = Ubuntu 24.04")
+    grader.add_argument("--torch-standin", action="store_true",
+                        help="pin the CPU-only torch stand-in of proj4_instructor/torch_standin.py (the rehearsal "
+                             "only: Gradescope gets the pins of requirements-ci.txt from PyTorch's CPU index)")
     return parser
 
 
@@ -200,12 +203,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"warning: {warning}", file=sys.stderr)
             print(f"wrote the student starter to {args.out}")
         else:
-            manifest = build_autograder(args.out, data_dir=args.data_dir, target_python=args.python)
+            torch_pins = None
+            if args.torch_standin:
+                from proj4_instructor import torch_standin
+
+                torch_pins = torch_standin.PINS
+            manifest = build_autograder(args.out, data_dir=args.data_dir, target_python=args.python,
+                                        torch_pins=torch_pins)
             print(f"wrote {args.out}: {len(manifest['checks'])} checks and {manifest['accuracy_checks']} accuracy "
                   f"checks, {manifest['max_score']:g} points (backbones graded: {', '.join(manifest['backbones'])}); "
                   "the public tests are shown as feedback (0 points)")
     except (ReleaseError, BuildError, markers.MarkerError, pins.PinError) as err:
-        print(f"proj4 release: {err}", file=sys.stderr)
+        print(f"proj4-instructor release: {err}", file=sys.stderr)
         return 1
     return 0
 
