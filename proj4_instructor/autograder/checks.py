@@ -58,7 +58,16 @@ def _final_layers(ev: dict) -> str:
             return f"SimpleNetFinal needs at least {least} {kind}; its checkpoint declares {layers.get(kind, 0)}"
     if not (layers.get("Dropout", 0) or layers.get("Dropout2d", 0)):
         return "SimpleNetFinal needs Dropout; its checkpoint declares none"
+    kinds = ev["checkpoints"]["SimpleNetFinal"].get("conv_kinds") or []
+    convs = [i for i, kind in enumerate(kinds) if kind == "Conv2d"]
+    for n, start in enumerate(convs):
+        block = kinds[start:convs[n + 1] if n + 1 < len(convs) else len(kinds)]
+        if not any(kind in NONLINEARITIES for kind in block):
+            return f"SimpleNetFinal's conv block {n + 1} ({' -> '.join(block)}) has no ReLU: every conv block needs one"
     return ""
+
+
+NONLINEARITIES = ("ReLU", "LeakyReLU", "ELU", "GELU", "SiLU")
 
 
 def augmentation_rule(preset: str, want: str) -> Callable[[dict], str]:
@@ -125,8 +134,9 @@ CHECKS: List[Check] = [
     # data_transforms (12)
     Check("data_transforms: fundamental preset returns a Compose of the right shape", 1,
           (f"{DT}/fundamental/compose", f"{DT}/fundamental/shape", f"{DT}/fundamental/dtype", f"{DT}/fundamental/values")),
-    Check("data_transforms: augmentation preset returns a Compose of the right shape", 1,
-          (f"{DT}/augmentation/compose", f"{DT}/augmentation/dtype"), augmentation_rule("augmentation", "shape")),
+    Check("data_transforms: augmentation preset returns a Compose of the right shape, 70 % in view", 1,
+          (f"{DT}/augmentation/compose", f"{DT}/augmentation/dtype"),
+          lambda ev: augmentation_rule("augmentation", "shape")(ev) or augmentation_rule("augmentation", "view")(ev)),
     Check("data_transforms: normalization preset returns a Compose of the right shape", 1,
           (f"{DT}/normalization/compose", f"{DT}/normalization/shape", f"{DT}/normalization/dtype",
            f"{DT}/normalization/values")),
@@ -167,10 +177,12 @@ CHECKS: List[Check] = [
     Check("generate_confusion_matrix: normalised rows", 1, ("confusion_matrix/matrix_normalized",)),
     Check("generate_confusion_data", 2, ("confusion_matrix/confusion_data",)),
     Check("get_pred_images_for_target", 1, ("confusion_matrix/pred_images", "confusion_matrix/confusion_data")),
-    Check("generate_accuracy_table", 2, ("confusion_matrix/accuracy_table",)),
+    Check("generate_accuracy_data", 1, ("confusion_matrix/accuracy_data",)),
+    Check("generate_accuracy_table", 1, ("confusion_matrix/accuracy_table",)),
     # runner (12)
     Check("Trainer: validation changes no weight", 2, ("runner/validate_keeps_weights", "runner/histories")),
-    Check("Trainer: the training loop fills the histories", 4, ("runner/histories", "runner/weights")),
+    Check("Trainer: the training loop fills the histories", 4, ("runner/histories", "runner/weights",
+                                                               "runner/cached_features")),
     Check("Trainer: resuming from a checkpoint is exact", 6, ("runner/resume", "runner/histories")),
 ]
 

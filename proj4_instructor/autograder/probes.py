@@ -33,7 +33,7 @@ from torch import nn
 BACKBONES = ("resnet18", "efficientnet_lite0")
 FIRST = {"conv_layers": 0, "fc_layers": 1}  # canonical order of a model's blocks, whatever order they were set in
 AUGMENT_DRAWS = 20  # P(an honest flip(p=0.5) shows one orientation only) = 2 * 0.5**20
-AUGMENT_SIZE = (16, 24)  # small: 20 outputs travel as JSON
+AUGMENT_SIZE = (16, 48)  # small (20 outputs travel as JSON), and wide enough to see how much a crop zooms
 
 
 class Draw:
@@ -416,7 +416,7 @@ def probe_data_transforms(draw: Draw) -> dict:
 
     guard(ans, "fundamental", lambda: fixed(lambda: dt.get_fundamental_transforms(size)))
     guard(ans, "normalization", lambda: fixed(lambda: dt.get_fundamental_normalization_transforms(size, mean, std)))
-    step = step_image(draw.sub("step"), draw.int(90, 160), draw.int(120, 220))
+    step = step_image(draw.sub("step"), draw.int(110, 170), draw.int(180, 260))
 
     def random(make):
         compose = make()
@@ -512,7 +512,7 @@ def probe_image_loader(draw: Draw) -> dict:
             ans["items"] = sorted([_rel(p, root), int(c)] for p, c in loader.dataset)
             ans["len"] = len(loader)
             x, y = loader[min(index, len(loader) - 1)]
-            return [shape(x), int(y), values(x.sum(), 6)]
+            return [shape(x), type(y).__name__, int(y), values(x.sum(), 6)]
 
         guard(ans, "getitem", loaded)
         guard(ans, "csv", lambda: [[_rel(p, root), values(t)] for p, t in read_csv(str(csv), str(root / "test"))])
@@ -520,7 +520,8 @@ def probe_image_loader(draw: Draw) -> dict:
         def multilabel():
             multi = multi_cls(str(root), str(csv), "test", T.ToTensor())
             mx, my = multi[len(multi) - 1]
-            return [len(multi), shape(mx), values(my), values(mx.sum(), 6)]
+            kind = [type(my).__name__, str(my.dtype) if isinstance(my, torch.Tensor) else None]
+            return [len(multi), shape(mx), kind, values(my), values(mx.sum(), 6)]
 
         guard(ans, "multilabel", multilabel)
         empty = sorted(p for p in (root / "test").iterdir() if p.is_dir())[0]
@@ -540,7 +541,7 @@ def probe_stats_helper(draw: Draw) -> dict:
             for i in range(draw.int(2, 5)):
                 folder = root / ("a" if i % 2 else "b") / ("deep" if i % 3 == 0 else "")
                 folder.mkdir(parents=True, exist_ok=True)
-                size = (draw.int(3, 25), draw.int(3, 25))
+                size = (draw.int(1, 3), draw.int(2, 4))  # few pixels: n - 1 against n shows in the std
                 pixels = (np.full(size, draw.int(0, 255), np.uint8) if kind == "constant"
                           else draw.rng.integers(0, 256, size, dtype=np.uint8))
                 Image.fromarray(pixels, mode="L").save(folder / f"im{i}.png")
@@ -576,7 +577,12 @@ def probe_optimizer(draw: Draw) -> dict:
                     "after_step": values(model[2].weight)}
 
         guard(ans, kind, step)
-    guard(ans, "defaults", lambda: type(get(nn.Linear(2, 2), {})).__name__)
+    def defaults():
+        group = get(nn.Linear(2, 2), {}).param_groups[0]
+        return [type(get(nn.Linear(2, 2), {})).__name__, values(group.get("lr")), values(group.get("momentum")),
+                values(group.get("weight_decay"))]
+
+    guard(ans, "defaults", defaults)
     ans["unknown_raises"] = raises(lambda: get(nn.Linear(2, 2), {"optimizer_type": "rmsprop"}))
     return ans
 
@@ -625,7 +631,43 @@ def probe_confusion_matrix(draw: Draw) -> dict:
             return sorted(_rel(path, root) for path in paths)
 
         guard(ans, "pred_images", images)
+        flags = draw.sub("flags")
+        attributes = flags.int(3, 6)
+        rows = {path: flags.flags(attributes) for path, _ in dataset.dataset}
+        multi = _FlagsDataset(dataset, rows)
+        probs = _ProbabilityModel(attributes, draw.sub("probabilities"))
+        guard(ans, "accuracy_data", lambda: [values(np.asarray(a)) for a in
+                                             cm.generate_accuracy_data(probs, multi, attributes)])
     return ans
+
+
+class _FlagsDataset(torch.utils.data.Dataset):
+    """An image dataset with attribute flags as the targets."""
+
+    def __init__(self, images: "TreeDataset", flags: dict):
+        self.images, self.flags = images, flags
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        x, _ = self.images[index]
+        return x, self.flags[self.images.dataset[index][0]]
+
+
+class _ProbabilityModel(nn.Module):
+    """Sigmoid probabilities over pixels, with attribute 0 at exactly 0.5 (the >= 0.5 boundary)."""
+
+    def __init__(self, outputs: int, draw: Draw):
+        super().__init__()
+        self.fc = nn.Linear(64, outputs)
+        fill(self, draw)
+        with torch.no_grad():
+            self.fc.weight[0].zero_()
+            self.fc.bias[0] = 0.0
+
+    def forward(self, x):
+        return torch.sigmoid(self.fc(nn.functional.adaptive_avg_pool2d(x, 8).flatten(1)))
 
 
 def probe_runner(draw: Draw) -> dict:
@@ -649,6 +691,22 @@ def probe_runner(draw: Draw) -> dict:
         def forward(self, x):
             return self.fc_layers(self.conv_layers(x))
 
+    class TinyFrozen(nn.Module):
+        """A frozen (parameter-free) 'backbone' and a head: what the Trainer caches features of."""
+
+        def __init__(self, classes: int):
+            super().__init__()
+            self.conv_layers = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten())  # features (N, 16)
+            self.fc_layers = nn.Linear(16, classes)
+            fill(self, draw.sub("tiny_frozen"))
+            self.loss_criterion = nn.CrossEntropyLoss()
+
+        def head(self, features):
+            return self.fc_layers(torch.flatten(features, 1))
+
+        def forward(self, x):
+            return self.head(self.conv_layers(x))
+
     names = ("train_loss_history", "validation_loss_history", "train_accuracy_history",
              "validation_accuracy_history")
     lr, batch_size, seed = float(draw.rng.uniform(0.05, 0.5)), draw.int(2, 4), draw.int(0, 1000)
@@ -657,12 +715,12 @@ def probe_runner(draw: Draw) -> dict:
         root = Path(tmp) / "data"
         classes = len(image_tree(root, draw.sub("tree"))["train"])
 
-        def make(out: str, load: bool):
-            model = Tiny(classes)
+        def make(out: str, load: bool, model=None, **extra):
+            model = model or Tiny(classes)
             return Probed(data_dir=str(root), model=model, optimizer=torch.optim.SGD(model.parameters(), lr=lr),
-                               model_dir=str(Path(tmp) / out), train_data_transforms=transform,
-                               val_data_transforms=transform, batch_size=batch_size, load_from_disk=load,
-                               device="cpu", progress=False, seed=seed)
+                          model_dir=str(Path(tmp) / out), train_data_transforms=transform,
+                          val_data_transforms=transform, batch_size=batch_size, load_from_disk=load,
+                          device="cpu", progress=False, seed=seed, **extra)
 
         def validation():
             trainer = make("v", False)
@@ -682,9 +740,15 @@ def probe_runner(draw: Draw) -> dict:
             resumed.run_training_loop(2)
             return {n: values(getattr(resumed, n)) for n in names}
 
+        def cached():  # the steps must go through model_output: the batches hold features, not images
+            trainer = make("c", False, model=TinyFrozen(classes), cache_features=True)
+            trainer.run_training_loop(1)
+            return {n: values(getattr(trainer, n)) for n in names}
+
         guard(ans, "validate_keeps_weights", validation)
         guard(ans, "histories", training)
         guard(ans, "resume", resume)
+        guard(ans, "cached_features", cached)
     return ans
 
 

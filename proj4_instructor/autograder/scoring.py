@@ -21,7 +21,11 @@ MISSING = object()
 RAISED = "__raised__"  # probes.py's marker: the student's code raised while computing this answer
 REL, ABS = 1e-3, 1e-4
 MAX_DEPTH = 8
-AUGMENT_DRAWS, AUGMENT_SIZE = 20, (16, 24)  # probes.py's: 20 outputs of (1, 16, 24)
+AUGMENT_DRAWS, AUGMENT_SIZE = 20, (16, 48)  # probes.py's: 20 outputs of (1, 16, 48)
+# The step image's ramp (values 10-90 % of the way from dark to bright) spans 16 % of its width: 7.7 of
+# 48 columns unzoomed, 11 at the 70 % crop the rules allow (measured: 11 at most in 20 draws); a
+# preset whose ramp ever spans RAMP_LIMIT columns shows less than ~60 % of the width.
+RAMP_LIMIT = 13
 GRADER_ERROR = "The grader could not work out the reference's answer for this check (not your code's fault)"
 
 
@@ -207,12 +211,21 @@ def _median(values: list) -> float:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
+def _ramp_columns(image: list, low: float, high: float) -> int:
+    """How many columns of an output lie on the step image's ramp (10-90 % from its dark to bright level)."""
+    span = high - low
+    if span < 0.1:
+        return 0
+    columns = [sum(row[j] for row in image) / len(image) for j in range(len(image[0]))]
+    return sum(1 for c in columns if low + 0.1 * span < c < high - 0.1 * span)
+
+
 def augmentation_evidence(got, expected, error: Optional[str]) -> Dict[str, Dict[str, str]]:
     """For each augmentation preset, what is wrong ("" = nothing) with its shape, range, flip and
     jitter, and randomness, from its 20 outputs for the step image (dark left, bright right; see
     probes.step_image): a flip puts the dark side right; a brightness or contrast jitter moves the
     levels of the two sides; a crop keeping 70 % of the view moves neither."""
-    kinds = ("shape", "range", "flip_and_jitter", "random", "normalize")
+    kinds = ("shape", "range", "flip_and_jitter", "random", "normalize", "view")
     height, width = AUGMENT_SIZE
     out = {}
     for preset in ("augmentation", "all"):
@@ -255,6 +268,10 @@ def augmentation_evidence(got, expected, error: Optional[str]) -> Dict[str, Dict
                                            f"{AUGMENT_DRAWS} draws (ColorJitter with brightness and/or contrast)")
         if all(o == outputs[0] for o in outputs):
             problems["random"] = f"the {preset} preset gives the same output in all {AUGMENT_DRAWS} draws"
+        widest = max(_ramp_columns(o, low, high) for o, (low, high) in zip(images, levels))
+        if widest >= RAMP_LIMIT:
+            problems["view"] = (f"the {preset} preset zooms in too far: a crop or shift must keep at least 70 % of "
+                                "the image's width and height in view")
         problems["levels"] = [_median([lv[i] for lv in levels]) for i in (0, 1)]
         out[preset] = problems
     # Normalize with the given mean and std: undone with them, "all" must look like "augmentation".

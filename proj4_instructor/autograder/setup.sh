@@ -14,12 +14,13 @@ python3 -m venv "$ROOT/venv"
 PY="$ROOT/venv/bin/python"
 "$PY" -m pip install --no-cache-dir --upgrade pip
 # CPU wheels only: the CUDA build is several GB and Gradescope has no GPU. Gradescope leaves
-# PROJ4_TORCH_INDEX_URL unset; `proj4-instructor rehearse` points it at an index its machine reaches
-# (PROJ4_TORCH_FIND_LINKS: a folder of wheels instead).
+# PROJ4_TORCH_INDEX_URL unset; `proj4-instructor rehearse` points it at an index its machine reaches,
+# or gives PROJ4_TORCH_FIND_LINKS, a folder with the torch and torchvision wheels the zip pins (their
+# own dependencies still come from the default index).
 # Wheels only, as the release checked them for this Python (proj4_instructor/pins.py).
 TORCH_INDEX="${PROJ4_TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"
 TORCH_FROM=(--index-url "$TORCH_INDEX")
-if [ -n "${PROJ4_TORCH_FIND_LINKS:-}" ]; then TORCH_FROM=(--no-index --find-links "$PROJ4_TORCH_FIND_LINKS"); fi
+if [ -n "${PROJ4_TORCH_FIND_LINKS:-}" ]; then TORCH_FROM=(--find-links "$PROJ4_TORCH_FIND_LINKS"); fi
 "$PY" -m pip install --no-cache-dir --only-binary=:all: "${TORCH_FROM[@]}" -r "$SRC/requirements-torch.txt"
 "$PY" -m pip install --no-cache-dir --only-binary=:all: -r "$SRC/requirements.txt"
 

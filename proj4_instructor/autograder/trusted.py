@@ -211,6 +211,7 @@ def evaluate(request: dict) -> dict:
                         model(probes.checkpoint_inputs(seed)))
             if part["design"] == "student":
                 entry["layers"] = architecture.check(checkpoint["architecture"], part["outputs"])
+                entry["conv_kinds"] = [kind for kind, _ in checkpoint["architecture"]["conv_layers"]]
                 design[part["class_name"]] = checkpoint["architecture"]
         except Unusable as err:
             entry = {"problem": str(err)}
