@@ -105,7 +105,7 @@ CHECKS: List[Check] = [
     Check("MyResNet18: loss and structure", 1, (f"{MR}/{R18}/loss", f"{MR}/{R18}/conv_layers_trainable",
                                                 f"{MR}/{R18}/forward")),
     Check("MyResNet18: forward on gray and RGB input", 2, tuple(f"{MR}/{b}/{k}" for b in (R18, EFF)
-          for k in ("out_shape", "forward", "head", "rgb_same_as_gray"))),
+          for k in ("out_shape", "forward", "head", "forward_one", "rgb_same_as_gray"))),
     Check("MyResNet18 (resnet18): the frozen backbone stays frozen", 2, _frozen(MR, R18)),
     Check("MyResNet18 (efficientnet_lite0): the frozen backbone stays frozen", 2, _frozen(MR, EFF)),
     Check("MyResNet18: trains and saves through the provided checkpoints module", 1,
@@ -118,7 +118,7 @@ CHECKS: List[Check] = [
     Check("MultilabelResNet18: sigmoid activation and BCE loss", 2, (f"{ML}/{R18}/activation",
           f"{ML}/{R18}/sigmoid_in_fc", f"{ML}/{R18}/loss", f"{ML}/{R18}/forward")),
     Check("MultilabelResNet18: forward gives probabilities", 2, tuple(f"{ML}/{b}/{k}" for b in (R18, EFF)
-          for k in ("out_shape", "forward", "head", "rgb_same_as_gray"))),
+          for k in ("out_shape", "forward", "head", "forward_one", "rgb_same_as_gray"))),
     Check("MultilabelResNet18 (resnet18): the frozen backbone stays frozen", 2, _frozen(ML, R18)),
     Check("MultilabelResNet18 (efficientnet_lite0): the frozen backbone stays frozen", 2, _frozen(ML, EFF)),
     # dl_utils (19)

@@ -243,6 +243,7 @@ def _frozen(cls, backbone: str, draw: Draw, outputs: int) -> dict:
     guard(a, "forward", forward)
     with torch.no_grad():
         guard(a, "head", lambda: values(model.head(model.conv_layers(gray))))
+        guard(a, "forward_one", lambda: values(model(gray[:1])))  # one image: a .squeeze() loses its batch axis
     guard(a, "training_step", lambda: _training_step(model, draw.sub("step"), outputs, a))
     model = None  # one model at a time (the closures above hold it too)
     gc.collect()
@@ -717,10 +718,13 @@ def probe_runner(draw: Draw) -> dict:
 
         def make(out: str, load: bool, model=None, **extra):
             model = model or Tiny(classes)
-            return Probed(data_dir=str(root), model=model, optimizer=torch.optim.SGD(model.parameters(), lr=lr),
-                          model_dir=str(Path(tmp) / out), train_data_transforms=transform,
-                          val_data_transforms=transform, batch_size=batch_size, load_from_disk=load,
-                          device="cpu", progress=False, seed=seed, **extra)
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+            # A schedule the Trainer steps once per batch: a step of the student's own changes the histories.
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+            return Probed(data_dir=str(root), model=model, optimizer=optimizer, model_dir=str(Path(tmp) / out),
+                          train_data_transforms=transform, val_data_transforms=transform, batch_size=batch_size,
+                          load_from_disk=load, device="cpu", progress=False, seed=seed, lr_scheduler=scheduler,
+                          **extra)
 
         def validation():
             trainer = make("v", False)
