@@ -113,6 +113,11 @@ BUGS: List[Bug] = [
         "        return img, class_idx", "test_image_loader.py", "image_loader"),
     bug("tensor_label", 1, IL, "return img, class_idx", "return img, torch.tensor(class_idx)",
         "test_image_loader.py", "image_loader"),
+    # os.listdir lists files too: a stray .DS_Store at the top of a split becomes a class.
+    bug("listdir_classes", 1, IL, "names = sorted(entry.name for entry in os.scandir(self.curr_folder) if entry.is_dir())",
+        "names = sorted(os.listdir(self.curr_folder))", "test_image_loader.py", "image_loader"),
+    bug("jpeg_dropped", 1, IL, "if file_name.lower().endswith(IMAGE_EXTENSIONS):",
+        'if file_name.lower().endswith((".jpg", ".png")):', "test_image_loader.py", "image_loader"),
     # Part 1: stats
     bug("population_std", 1, "stats_helper.py", "(count - 1))", "count)", "test_stats_helper.py",
         "compute_mean_and_std"),
@@ -128,6 +133,9 @@ BUGS: List[Bug] = [
         "fundamental_transforms"),
     bug("no_to_tensor", 1, DT, "[transforms.Resize(tuple(inp_size)), transforms.ToTensor()]",
         "[transforms.Resize(tuple(inp_size)), transforms.PILToTensor()]", "test_data_transforms.py",
+        "fundamental_transforms"),
+    bug("center_crop_for_resize", 1, DT, "[transforms.Resize(tuple(inp_size)), transforms.ToTensor()]",
+        "[transforms.CenterCrop(tuple(inp_size)), transforms.ToTensor()]", "test_data_transforms.py",
         "fundamental_transforms"),
     bug("normalize_swapped", 1, DT, "            transforms.Normalize(mean=[pixel_mean], std=[pixel_std]),\n",
         "            transforms.Normalize(mean=[pixel_std], std=[pixel_mean]),\n", "test_data_transforms.py",
@@ -182,6 +190,11 @@ BUGS: List[Bug] = [
     bug("mean_never_summed", 1, DL,
         '    if reduction == "mean" and not is_normalize:\n        loss = loss * target_labels.numel()\n    elif',
         "    if", "test_dl_utils.py", "compute_loss"),
+    # A multi-label (N, A) sum divided by the N rows instead of the N x A entries.
+    bug("multilabel_sum_normalised_by_rows", 1, DL, "        loss = loss / target_labels.numel()",
+        "        loss = loss / len(target_labels)", "test_dl_utils.py", "compute_loss"),
+    bug("summed_loss_detached", 1, DL, "        loss = loss * target_labels.numel()",
+        "        loss = (loss * target_labels.numel()).detach()", "test_dl_utils.py", "compute_loss"),
     # Part 1: optimizer
     bug("all_parameters", 1, "optimizer.py", "params = [p for p in model.parameters() if p.requires_grad]",
         "params = list(model.parameters())", "test_optimizer.py", "get_optimizer"),
@@ -203,6 +216,10 @@ BUGS: List[Bug] = [
         "        self.optimizer.step()\n        loss.backward()\n", RUNNER_TESTS, "trainer"),
     bug("no_step", 1, RUN, "        loss.backward()\n        self.optimizer.step()\n", "        loss.backward()\n",
         RUNNER_TESTS, "trainer"),
+    # The Trainer steps the scheduler after every batch already: this steps it twice.
+    bug("step_scheduler_too", 1, RUN, "        self.optimizer.step()\n",
+        "        self.optimizer.step()\n        if self.lr_scheduler is not None:\n            self.lr_scheduler.step()\n",
+        RUNNER_TESTS, "trainer", where="Trainer.training_step"),
     bug("train_self_model", 1, RUN, "        output = self.model_output(x)\n        loss = compute_loss(self.model, output, y)\n"
         "        self.optimizer.zero_grad()", "        output = self.model(x)\n        loss = compute_loss(self.model, output, y)\n"
         "        self.optimizer.zero_grad()", RUNNER_TESTS, "trainer"),
@@ -219,6 +236,9 @@ BUGS: List[Bug] = [
         "fundamental_augmentation_transforms"),
     bug("vertical_flip", 2, DT, "            transforms.RandomHorizontalFlip(),\n", "            transforms.RandomVerticalFlip(),\n",
         "test_augmentation.py", "fundamental_augmentation_transforms"),
+    bug("flip_always", 2, DT, "            transforms.RandomHorizontalFlip(),\n",
+        "            transforms.RandomHorizontalFlip(p=1.0),\n", "test_augmentation.py",
+        "fundamental_augmentation_transforms"),
     bug("no_jitter", 2, DT, "            transforms.ColorJitter(brightness=0.3, contrast=0.3),\n", "",
         "test_augmentation.py", "fundamental_augmentation_transforms"),
     bug("shrinking_crop", 2, DT, "            transforms.Resize((round(height * 1.15), round(width * 1.15))),\n"
@@ -257,6 +277,13 @@ BUGS: List[Bug] = [
         "        confusion_matrix = confusion_matrix / row_sums", "test_confusion_matrix.py", "confusion_matrix"),
     bug("confusion_argmax_dim0", 2, CM, "preds.append(logits.argmax(dim=1))", "preds.append(logits.argmax(dim=0))",
         "test_confusion_matrix.py", "confusion_matrix"),
+    # The model run as it is (in train mode) and with gradients, instead of through model_outputs.
+    bug("confusion_train_mode", 2, CM, "    for logits, y in model_outputs(model, dataset, device):\n",
+        "    for x, y in torch.utils.data.DataLoader(dataset, batch_size=32):\n        logits = model(x)\n",
+        "test_confusion_matrix.py", "confusion_matrix"),
+    bug("confusion_with_gradients", 2, CM, "    for logits, y in model_outputs(model, dataset, device):\n",
+        "    model.eval()\n    for x, y in torch.utils.data.DataLoader(dataset, batch_size=32):\n        logits = model(x)\n",
+        "test_confusion_matrix.py", "confusion_matrix"),
     # Part 3: MyResNet18
     bug("resnet_not_frozen", 3, "my_resnet.py",
         "        for param in self.conv_layers.parameters():\n            param.requires_grad = False\n", "",
@@ -267,6 +294,9 @@ BUGS: List[Bug] = [
         "test_my_resnet.py", "my_resnet"),
     bug("resnet_no_flatten", 3, "my_resnet.py", "features = torch.flatten(self.conv_layers(x), 1)  # (N, D)",
         "features = self.conv_layers(x)", "test_my_resnet.py", "my_resnet"),
+    # squeeze() drops the batch dimension too when the batch is one image: (1, 512, 1, 1) -> (512,).
+    bug("resnet_squeeze", 3, "my_resnet.py", "features = torch.flatten(self.conv_layers(x), 1)  # (N, D)",
+        "features = self.conv_layers(x).squeeze()  # (N, D)", "test_my_resnet.py", "my_resnet"),
     bug("resnet_softmax", 3, "my_resnet.py", "model_output = self.fc_layers(features)",
         "model_output = torch.softmax(self.fc_layers(features), dim=1)", "test_my_resnet.py", "my_resnet"),
     bug("resnet_sum_criterion", 3, "my_resnet.py", 'self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")',
@@ -288,6 +318,8 @@ BUGS: List[Bug] = [
     bug("multilabel_no_activation", 4, "multilabel_resnet.py",
         "model_output = self.activation(self.fc_layers(features))", "model_output = self.fc_layers(features)",
         "test_multilabel_resnet.py", "multilabel_resnet"),
+    bug("multilabel_squeeze", 4, "multilabel_resnet.py", "features = torch.flatten(self.conv_layers(x), 1)  # (N, D)",
+        "features = self.conv_layers(x).squeeze()  # (N, D)", "test_multilabel_resnet.py", "multilabel_resnet"),
     bug("multilabel_not_frozen", 4, "multilabel_resnet.py",
         "        for param in self.conv_layers.parameters():\n            param.requires_grad = False\n", "",
         "test_multilabel_resnet.py", "multilabel_resnet"),

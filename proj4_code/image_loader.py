@@ -31,6 +31,11 @@ class ImageLoader(data.Dataset):
         self.curr_folder = split_folder(root_dir, split)
 
         self.class_dict = self.get_classes()
+        # A file beside the class folders (macOS leaves .DS_Store files everywhere) is not a class.
+        files = sorted(name for name in self.class_dict if not os.path.isdir(os.path.join(self.curr_folder, name)))
+        if files:
+            raise ValueError(f"get_classes returned {files}, which are files in {self.curr_folder}, not class "
+                             "folders: number the sub-folders only")
         self.dataset = self.load_imagepaths_with_labels(self.class_dict)
 
         # An empty class folder would silently shift nothing but break every per-class statistic.

@@ -4,15 +4,15 @@ The notebook's checks (notebook_checks.py) and the public tests (proj4_unit_test
 these; each raises AssertionError saying what is wrong. They never import your code: you pass in
 the function, class or object under test, so this module works whatever state proj4_code is in.
 
-    Part 1   scene_classes, sorted_image_folders, loader_items, mean_and_std_match_numpy,
-             image_tensor, preset_output, normalize_step, simple_net_layers, simple_net_parameters,
+    Part 1   scene_classes, sorted_image_folders, loader_items, mean_and_std_match_numpy, image_tensor,
+             resizes_whole_image, preset_output, normalize_step, simple_net_layers, simple_net_parameters,
              classifier_attributes, loss_criterion, raw_scores, accuracy_value, loss_normalised_once,
              optimizer_follows_config, optimizes_only_trainable, optimizer_defaults,
              training_step_gradient_is_the_batch, validate_changes_nothing, steps_use_model_output
-    Part 2   augmentation_kinds, keeps_the_scene, random_but_seeded, final_net_layers,
-             nonlinearity_after_every_conv, confusion_matrix_rows, confusion_data
-    Part 3-4 head_follows_the_backbone, parameter_counts, frozen_backbone_head, sigmoid_head, attribute_items,
-             accuracy_table_rows, accuracy_data
+    Part 2   augmentation_kinds, keeps_the_scene, flips_horizontally_sometimes, random_but_seeded,
+             final_net_layers, nonlinearity_after_every_conv, confusion_matrix_rows, confusion_data
+    Part 3-4 head_follows_the_backbone, parameter_counts, frozen_backbone_head, batch_of_one, sigmoid_head,
+             attribute_items, accuracy_table_rows, accuracy_data
 """
 from __future__ import annotations
 
@@ -75,18 +75,21 @@ def reverse_listing() -> Iterator[None]:
 
 
 def sorted_image_folders(loader_class: type, folder: Path) -> None:
-    """On folder/train/{b,c,a}/{2.png,1.jpg,3.JPG} (+ a text file), listed in reverse order: classes
-    numbered a 0, b 1, c 2; every image in order of class, then file name; int labels; the transform applied."""
-    names = ("2.png", "1.jpg", "3.JPG")
+    """On folder/train/{b,c,a}/{2.png,1.jpg,3.JPG,4.jpeg} (+ a text file in a class folder and a .DS_Store
+    file beside the class folders, as macOS leaves), listed in reverse order: classes numbered a 0, b 1, c 2
+    (folders only); every image in order of class, then file name; int labels; the transform applied."""
+    names = ("2.png", "1.jpg", "3.JPG", "4.jpeg")
     write_images(folder, {Path("train", c, name): np.full((8, 8), 40 * "abc".index(c), np.uint8)
                           for c in "bca" for name in names})
     (Path(folder) / "train" / "a" / "notes.txt").write_text("not an image")
+    (Path(folder) / "train" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")  # a file, not a class folder
     with reverse_listing():
         loader = loader_class(str(folder), split="train", transform=transforms.ToTensor())
         assert loader.class_dict == {"a": 0, "b": 1, "c": 2}, (
-            f"folders b, c, a should be numbered {{'a': 0, 'b': 1, 'c': 2}} (sorted), got {loader.class_dict}")
+            f"folders b, c, a should be numbered {{'a': 0, 'b': 1, 'c': 2}} (sorted; a file such as .DS_Store "
+            f"beside them is not a class), got {loader.class_dict}")
         got = [(os.path.relpath(p, Path(folder) / "train"), y) for p, y in loader.dataset]
-        expected = [(os.path.join(c, f), i) for i, c in enumerate("abc") for f in ("1.jpg", "2.png", "3.JPG")]
+        expected = [(os.path.join(c, f), i) for i, c in enumerate("abc") for f in sorted(names)]
         assert got == expected, ("image paths should be every .jpg/.jpeg/.png (any case), sorted by class then "
                                  f"file name:\n{expected}\ngot\n{got}")
         assert len(loader) == len(expected), f"len(loader) is {len(loader)}, expected {len(expected)}"
@@ -158,6 +161,15 @@ def image_tensor(out, size: Sequence[int], in_unit_range: bool = True) -> None:
         assert 0 <= out.min() and out.max() <= 1, "values should be in [0, 1]"
 
 
+def resizes_whole_image(compose, image: Image.Image, size: Sequence[int]) -> None:
+    """The output is the whole image resized to (H, W) (PIL's bilinear resize), not a crop of it."""
+    out = compose(image)
+    expected = transforms.functional.to_tensor(image.resize(tuple(size)[::-1], Image.BILINEAR))
+    assert isinstance(out, torch.Tensor) and out.shape == expected.shape and torch.allclose(out, expected, atol=0.02), (
+        f"a {image.width} x {image.height} image should be resized as a whole to {tuple(size)} (H, W) with "
+        "transforms.Resize; the output differs from the resized image (a crop, e.g. CenterCrop, keeps only part of it)")
+
+
 def preset_output(compose, image: Image.Image, size: Sequence[int], normalized: bool) -> None:
     """A preset is a transforms.Compose whose output for `image` (one that reaches past half
     brightness) is a float32 tensor (1, H, W); unnormalised, in [0, 1] and scaled, not all near 0."""
@@ -217,6 +229,23 @@ def keeps_the_scene(compose, size: Sequence[int], cycles: int = 8) -> None:
                     f"{'width' if vertical else 'height'} came out with {seen}: about {seen / cycles:.0%} of the "
                     "scene stays in view, expected at least 70 % (resize to inp_size (H, W) first, then shift or "
                     "crop a little)")
+
+
+def flips_horizontally_sometimes(compose, draws: int = 20) -> None:
+    """Over `draws` calls an image with a bright top-left quarter comes out mirrored left-right sometimes
+    but not every time (a random flip, p = 0.5), and never upside down."""
+    pixels = np.zeros((200, 300), np.uint8)
+    pixels[:100, :150] = 220  # bright top-left quarter
+    reset_seed(0)
+    mirrored = 0
+    for _ in range(draws):
+        out = compose(Image.fromarray(pixels, mode="L"))[0]
+        h, w = out.shape
+        top, left = out[: h // 2].mean() > out[h // 2:].mean(), out[:, : w // 2].mean() > out[:, w // 2:].mean()
+        assert top, "the bright top came out at the bottom: no vertical flips"
+        mirrored += not left
+    assert 0 < mirrored < draws, (
+        f"mirrored {mirrored} of {draws} times: RandomHorizontalFlip() flips half the time (p = 0.5), at random")
 
 
 def random_but_seeded(compose, image: Image.Image, draws: int = 4) -> None:
@@ -336,6 +365,9 @@ def loss_normalised_once(compute_loss: Callable, criterion: type, outputs: torch
             f"all {targets.numel()} entries is {expected_mean:.4f}, got {loss.item():.4f} (normalise exactly once: "
             "a sum is divided by target_labels.numel(), a mean is already normalised)")
         total = compute_loss(model, outputs, targets, is_normalize=False)
+        assert isinstance(total, torch.Tensor) and total.requires_grad, (
+            f"{criterion.__name__}(reduction={reduction!r}), is_normalize=False: the summed loss must stay a tensor "
+            "that can be back-propagated (no .detach() or .item())")
         assert math.isclose(total.item(), expected_mean * targets.numel(), rel_tol=1e-5), (
             f"{criterion.__name__}(reduction={reduction!r}), is_normalize=False: the sum "
             f"{expected_mean * targets.numel():.4f}, got {total.item():.4f}")
@@ -395,9 +427,23 @@ def optimizer_defaults(get_optimizer: Callable) -> None:
 def training_step_gradient_is_the_batch(trainer, batches) -> None:
     """After training_step(x, y), .grad holds the gradient of that batch alone (optimizer.zero_grad()
     before loss.backward()), even when another batch's gradients were left; the step returns the
-    output (N, C) and the batch's mean loss. The trainer's optimizer has lr = 0: no weight moves."""
+    output (N, C) and the batch's mean loss, and leaves the learning-rate scheduler alone (train_epoch
+    steps it after every batch). The trainer's optimizer has lr = 0: no weight moves."""
     model = trainer.model
     model.train()
+    scheduler, trainer.lr_scheduler = trainer.lr_scheduler, torch.optim.lr_scheduler.LambdaLR(
+        trainer.optimizer, lambda step: 1.0)  # a schedule that changes nothing, to see whether it is stepped
+    try:
+        _gradient_of_each_batch(trainer, batches)
+        assert trainer.lr_scheduler.last_epoch == 0, (
+            f"training_step stepped the learning-rate scheduler {trainer.lr_scheduler.last_epoch} times: the Trainer "
+            "already steps it after every batch (train_epoch), so the schedule would run twice as fast")
+    finally:
+        trainer.lr_scheduler = scheduler
+
+
+def _gradient_of_each_batch(trainer, batches) -> None:
+    model = trainer.model
     for x, y in batches:
         model.zero_grad()
         logits = model(x)
@@ -463,14 +509,23 @@ def confusion_matrix_rows(generate: Callable, targets: np.ndarray, preds: np.nda
 
 def confusion_data(generate: Callable, model: nn.Module, dataset, expected_targets, expected_preds,
                    expected_labels) -> None:
-    """generate_confusion_data runs the model in eval mode: targets, argmax predictions, the class names."""
+    """generate_confusion_data runs the model in eval mode without gradients: targets, argmax predictions,
+    the class names."""
     model.train()
-    targets, preds, labels = generate(model, dataset)
+    grad_enabled = []
+    hook = model.register_forward_pre_hook(lambda module, args: grad_enabled.append(torch.is_grad_enabled()))
+    try:
+        targets, preds, labels = generate(model, dataset)
+    finally:
+        hook.remove()
     assert list(targets) == list(expected_targets), f"targets {list(targets)}, expected {list(expected_targets)}"
     assert list(preds) == list(expected_preds), f"predictions {list(preds)}, expected the argmax {list(expected_preds)}"
     assert np.shape(targets) == np.shape(preds) == (len(expected_targets),), "targets and predictions are (N,)"
     assert list(labels) == list(expected_labels), f"class labels {labels}, expected {list(expected_labels)}"
-    assert not model.training, "run the model in eval mode"
+    assert not model.training, "run the model in eval mode (model_outputs does it)"
+    assert grad_enabled and not any(grad_enabled), (
+        "run the model without gradients (model_outputs runs it under torch.no_grad()): gradients cost memory "
+        "and time for nothing here")
 
 
 def accuracy_table_rows(generate: Callable, targets: np.ndarray, preds: np.ndarray, expected: Sequence[float]) -> None:
@@ -522,7 +577,18 @@ def frozen_backbone_head(model: nn.Module, outputs: int) -> torch.Tensor:
         f"{(features + 1) * outputs}")
     out = model(torch.rand(2, 1, 96, 96))
     assert tuple(out.shape) == (2, outputs), f"output shape {tuple(out.shape)}, expected (2, {outputs})"
+    batch_of_one(model, outputs)
     return out
+
+
+def batch_of_one(model: nn.Module, outputs: int) -> None:
+    """A batch of one image gives (1, outputs): flatten the features with torch.flatten(x, 1); squeeze()
+    would drop the batch dimension too."""
+    with torch.no_grad():
+        out = model(torch.rand(1, 1, 64, 64))
+    assert tuple(out.shape) == (1, outputs), (
+        f"one image (1, 1, 64, 64) gave output shape {tuple(out.shape)}, expected (1, {outputs}): flatten the "
+        "backbone's features with torch.flatten(features, 1), not squeeze(), which also drops a batch of one")
 
 
 def sigmoid_head(model: nn.Module) -> None:

@@ -21,7 +21,7 @@ from torch import nn
 from torchvision import transforms
 
 from proj4_lib import expectations as expect
-from proj4_lib.fixtures import class_tree, constant_image, noise_image
+from proj4_lib.fixtures import class_tree, constant_image, noise_image, ramp_image
 
 
 class _Scores(nn.Module):
@@ -95,6 +95,7 @@ def fundamental_transforms() -> None:
 
     for size in ((64, 64), (32, 48)):
         expect.image_tensor(get_fundamental_transforms(size)(noise_image(100, 80)), size)
+        expect.resizes_whole_image(get_fundamental_transforms(size), ramp_image(100, 120), size)
 
 
 def fundamental_normalization_transforms() -> None:
@@ -218,6 +219,7 @@ def fundamental_augmentation_transforms() -> None:
     for _ in range(10):
         expect.image_tensor(compose(image), (64, 64))  # no Normalize here: values stay in [0, 1]
     expect.random_but_seeded(compose, image)
+    expect.flips_horizontally_sometimes(compose)
     expect.keeps_the_scene(compose, (64, 64))
 
 

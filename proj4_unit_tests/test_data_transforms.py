@@ -2,7 +2,6 @@
 The augmentation presets (Part 2) are tested in test_augmentation.py."""
 import pytest
 import torch
-from PIL import Image
 from torchvision import transforms
 
 from proj4_code import data_transforms as dt
@@ -22,9 +21,7 @@ def test_returns_compose_with_shape(preset, image):
 
 
 def test_fundamental_values(image):
-    out = dt.get_fundamental_transforms(SIZE)(image)
-    expected = transforms.functional.to_tensor(image.resize(SIZE[::-1], Image.BILINEAR))
-    assert torch.allclose(out, expected, atol=0.02)
+    expect.resizes_whole_image(dt.get_fundamental_transforms(SIZE), image, SIZE)
 
 
 def test_normalize_with_given_stats():

@@ -57,6 +57,13 @@ def test_head_follows_the_backbone(backbone):
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
+def test_batch_of_one(backbone):
+    """One image in, (1, 7) out: squeeze() on the features would drop the batch dimension too."""
+    torch.manual_seed(0)
+    expect.batch_of_one(MultilabelResNet18(pretrained=False, backbone=backbone).eval(), 7)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
 def test_save_and_load_round_trip(tmp_path, backbone):
     assert_save_load_round_trip(tmp_path, lambda: MultilabelResNet18(pretrained=False, backbone=backbone),
                                 (2, 3, 64, 64))

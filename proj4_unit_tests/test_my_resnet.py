@@ -79,6 +79,13 @@ def test_forward_returns_logits(backbone):
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
+def test_batch_of_one(backbone):
+    """One image in, (1, 15) out: squeeze() on the features would drop the batch dimension too."""
+    torch.manual_seed(0)
+    expect.batch_of_one(MyResNet18(pretrained=False, backbone=backbone).eval(), 15)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
 def test_save_and_load_round_trip(tmp_path, backbone):
     assert_save_load_round_trip(tmp_path, lambda: MyResNet18(pretrained=False, backbone=backbone), (2, 1, 64, 64))
 
