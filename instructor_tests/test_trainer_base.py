@@ -189,3 +189,41 @@ def test_trainer_extras_are_keyword_only(tree, tmp_path):
     assert StepTrainer(*args, progress=False).device == torch.device("cpu"), "cuda=False (9th) means the CPU"
     with pytest.raises(TypeError):
         StepTrainer(*args, "cpu")
+
+
+def test_resume_without_a_checkpoint_says_so(tree, tmp_path, capsys):
+    """load_from_disk=True (the notebook's resume=True) with nothing to resume: a message, not a silent epoch 1."""
+    run = trainer(tree, tmp_path, TinyFrozen(), load_from_disk=True)
+    assert run.epoch == 0
+    assert f"No checkpoint to resume from at {tmp_path / 'checkpoint.pt'}" in capsys.readouterr().out
+    run.run_training_loop(1)
+    resumed = trainer(tree, tmp_path, TinyFrozen(), load_from_disk=True)
+    assert resumed.epoch == 1 and "Resumed from" in capsys.readouterr().out
+
+
+def test_mps_random_state_is_saved_and_restored(tree, tmp_path, monkeypatch):
+    """On Apple silicon the MPS generator's state goes into the checkpoint and comes back on resume (no MPS
+    here: torch.mps is replaced by a recorder)."""
+    import proj4_lib.trainer as trainer_module
+
+    state = torch.arange(8, dtype=torch.uint8)
+    restored = []
+    monkeypatch.setattr(trainer_module, "mps_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda *args: state.clone())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda new, *args: restored.append(new.clone()))
+    trainer(tree, tmp_path, TinyFrozen()).run_training_loop(1)
+    assert torch.equal(torch.load(tmp_path / "checkpoint.pt", weights_only=False)["rng"]["mps"], state)
+    trainer(tree, tmp_path, TinyFrozen(), load_from_disk=True)
+    assert len(restored) == 1 and torch.equal(restored[0], state)
+
+
+def test_progress_bars_for_backbone_features_and_validation(tree, tmp_path, capsys):
+    """The slow steps say what they are: the one backbone pass (a line, then a bar) and each validation."""
+    optimizer = torch.optim.SGD(TinyFrozen().fc_layers.parameters(), lr=0.1)
+    run = StepTrainer(tree, TinyFrozen(), optimizer, tmp_path, TO_TENSOR, TO_TENSOR, batch_size=4, device="cpu",
+                      load_from_disk=False, cache_features=True, progress=True)
+    run.run_training_loop(1)
+    out, err = capsys.readouterr()
+    assert f"Running the frozen backbone once over the {CLASSES * PER_CLASS} train images" in out, out
+    for bar in ("backbone features of train", "backbone features of test", "epoch 1 train", "epoch 1 validation"):
+        assert bar in err, f"no progress bar {bar!r} in {err!r}"

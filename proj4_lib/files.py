@@ -5,10 +5,11 @@ symbolic links, so a linked data folder works the same for every function that r
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from pathlib import Path
-from typing import List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from PIL import Image
@@ -22,11 +23,43 @@ def is_image_file(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def find_images(folder: str) -> List[str]:
-    """Every image file under `folder`, searched recursively (following symlinks), sorted."""
-    return sorted(os.path.join(root, name)
-                  for root, _, names in os.walk(os.path.expanduser(str(folder)), followlinks=True)
-                  for name in names if is_image_file(name))
+class ProgressList(list):
+    """A list that shows a progress bar (tqdm) while a loop goes over it, if that loop takes over a second."""
+
+    enabled = True  # False: no bars (`proj4 train --no-progress`; see progress_bars)
+
+    def __init__(self, items, desc: str):
+        super().__init__(items)
+        self.desc = desc
+
+    def __iter__(self):
+        items = super().__iter__()
+        if not ProgressList.enabled:
+            return items
+        from tqdm.auto import tqdm
+
+        return iter(tqdm(items, total=len(self), desc=self.desc, delay=1.0, leave=False))
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool) -> Iterator[None]:
+    """Within `with`: ProgressList shows its bars only if `enabled`."""
+    before, ProgressList.enabled = ProgressList.enabled, enabled
+    try:
+        yield
+    finally:
+        ProgressList.enabled = before
+
+
+def find_images(folder: str, progress: Optional[str] = None) -> List[str]:
+    """Every image file under `folder`, searched recursively (following symlinks), sorted.
+
+    progress: a description; then a loop over the returned list shows a progress bar (ProgressList).
+    """
+    paths = sorted(os.path.join(root, name)
+                   for root, _, names in os.walk(os.path.expanduser(str(folder)), followlinks=True)
+                   for name in names if is_image_file(name))
+    return ProgressList(paths, progress) if progress else paths
 
 
 def load_grayscale_image(path: str) -> Image.Image:

@@ -27,7 +27,7 @@ from proj4_code.dl_utils import compute_accuracy, compute_multilabel_accuracy, s
 from proj4_code.image_loader import ImageLoader, MultiLabelImageLoader
 from proj4_code.optimizer import get_optimizer
 from proj4_code.stats_helper import compute_mean_and_std
-from proj4_lib.files import ATTRIBUTES, default_attribute_csv
+from proj4_lib.files import ATTRIBUTES, default_attribute_csv, progress_bars
 from proj4_lib.models import build_model, trainer_class
 from proj4_lib.parts import Part, get_part
 from proj4_lib.trainer import scheduler_factory
@@ -49,11 +49,12 @@ class TrainConfig:
     progress: bool = True  # tqdm bars
 
 
-def build_transforms(part: Part, data_dir: str) -> Tuple[Callable, Callable]:
+def build_transforms(part: Part, data_dir: str, progress: bool = True) -> Tuple[Callable, Callable]:
     """(train transforms, evaluation transforms): the presets the part's recipe names, with the
-    dataset's mean and std where the recipe normalises."""
+    dataset's mean and std where the recipe normalises (progress: a bar while it reads the images)."""
     size = (part.inp_size, part.inp_size)
-    stats = compute_mean_and_std(str(data_dir)) if part.recipe.normalize else ()
+    with progress_bars(progress):
+        stats = compute_mean_and_std(str(data_dir)) if part.recipe.normalize else ()
     train, evaluation = (getattr(data_transforms, name)(size, *stats) for name in part.recipe.transforms)
     return train, evaluation
 
@@ -91,7 +92,7 @@ def train_model(config: TrainConfig) -> dict:
 
     reset_seed(config.seed)
     model = build_model(config.model, config.backbone)
-    train_tf, eval_tf = build_transforms(part, config.data_dir)
+    train_tf, eval_tf = build_transforms(part, config.data_dir, config.progress)
     optimizer = get_optimizer(model, recipe.optimizer_config(lr))
     start = time.perf_counter()
     trainer = trainer_class(config.model)(

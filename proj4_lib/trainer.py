@@ -12,7 +12,8 @@ What it provides:
   the documented second half of forward. The Trainer checks on construction that
   forward(x) == head(conv_layers(x)), so training on cached features is training the real model.
 - Checkpoints: model_dir/checkpoint.pt holds the model, optimizer, scheduler, epoch, history and
-  random-number state, written atomically after every epoch. A new Trainer on the same model_dir
+  random-number state (Python, torch's CPU, CUDA and MPS generators, the batch order), written
+  atomically after every epoch. A new Trainer on the same model_dir
   (load_from_disk=True) resumes where the last one stopped, and the resumed run gives the same
   numbers as an uninterrupted one. Interrupt training at any time: at most the current epoch is lost.
 - History: `history` (one dict of lists, one entry per epoch) and plots of it.
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 
 from proj4_lib.checkpoints import atomic_torch_save
 from proj4_lib.evaluation import plot_curves
-from proj4_lib.utils import course_device, pick_device
+from proj4_lib.utils import course_device, mps_available, pick_device
 
 HISTORY_KEYS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "epoch_seconds")
 
@@ -95,11 +96,13 @@ class DecodedImageCache(Dataset):
 
 
 @torch.no_grad()
-def extract_backbone_features(model: nn.Module, dataset: Dataset, device, batch_size: int):
+def extract_backbone_features(model: nn.Module, dataset: Dataset, device, batch_size: int,
+                              progress: bool = False, desc: str = "backbone features"):
     """Run the frozen `model.conv_layers` once over `dataset`: (features (N, ...), targets (N, ...))."""
     model.conv_layers.eval()
     features, targets = [], []
-    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+    batches = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    for x, y in tqdm(batches, desc=desc, leave=False, disable=not progress):
         features.append(model.conv_layers(x.to(device)).cpu())
         targets.append(torch.as_tensor(y))
     return torch.cat(features), torch.cat(targets)
@@ -171,6 +174,8 @@ class TrainerBase:
 
         if load_from_disk and self.checkpoint_path.exists():
             self._load_checkpoint()
+        elif load_from_disk:
+            print(f"No checkpoint to resume from at {self.checkpoint_path}: training starts at epoch 1")
 
     # -- what subclasses say ---------------------------------------------------------------
     def make_dataset(self, split: str, transform: Optional[Callable]) -> Dataset:
@@ -192,8 +197,12 @@ class TrainerBase:
     # -- data ------------------------------------------------------------------------------
     def _make_loader(self, split: str, transform: Callable, shuffle: bool) -> DataLoader:
         if self.cache_features:
-            features, targets = extract_backbone_features(
-                self.model, self.make_dataset(split, transform), self.device, self.batch_size)
+            images = self.make_dataset(split, transform)
+            # The one slow step of Parts 3-4 on a CPU (minutes): say what it is before it starts.
+            print(f"Running the frozen backbone once over the {len(images):,} {split} images (their features are "
+                  "cached: each epoch then trains only the head)", flush=True)
+            features, targets = extract_backbone_features(self.model, images, self.device, self.batch_size,
+                                                          self.progress, f"backbone features of {split}")
             dataset = TensorDataset(features, targets)
         else:
             dataset = DecodedImageCache(self.make_dataset(split, None), transform)
@@ -244,7 +253,8 @@ class TrainerBase:
         """One pass over the validation (test) set in eval mode; returns (mean loss, accuracy)."""
         self.model.eval()
         total_loss, total_correct, count = 0.0, 0.0, 0
-        for x, y in self.val_loader:
+        for x, y in tqdm(self.val_loader, desc=f"epoch {self.epoch + 1} validation", leave=False,
+                         disable=not self.progress):
             x, y = x.to(self.device), y.to(self.device)
             output, loss = self.validation_step(x, y)
             n = x.shape[0]
@@ -313,6 +323,7 @@ class TrainerBase:
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "mps": torch.mps.get_rng_state() if mps_available() else None,
                 "loader": self.generator.get_state(),
                 "python": random.getstate(),
             },
@@ -344,6 +355,8 @@ class TrainerBase:
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        if state["rng"].get("mps") is not None and mps_available():  # .get: checkpoints from before it was saved
+            torch.mps.set_rng_state(state["rng"]["mps"])
         self.generator.set_state(state["rng"]["loader"])
         random.setstate(state["rng"]["python"])
         print(f"Resumed from {path} after epoch {self.epoch}")

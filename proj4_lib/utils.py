@@ -27,6 +27,11 @@ def reset_seed(seed: int = DEFAULT_SEED) -> None:
     torch.manual_seed(seed)
 
 
+def mps_available() -> bool:
+    """Whether torch sees Apple silicon's GPU (MPS)."""
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
 def pick_device(device: str = "auto") -> torch.device:
     """The one device convention: "auto" picks CUDA, then Apple MPS, then the CPU.
 
@@ -36,14 +41,14 @@ def pick_device(device: str = "auto") -> torch.device:
     if device in (None, "auto"):
         if torch.cuda.is_available():
             return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if mps_available():
             return torch.device("mps")
         return torch.device("cpu")
     if device not in ("cuda", "mps", "cpu"):
         raise ValueError(f"unknown device {device!r}; choose one of auto, cuda, mps, cpu")
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA GPU")
-    if device == "mps" and not torch.backends.mps.is_available():
+    if device == "mps" and not mps_available():
         raise RuntimeError("device 'mps' was asked for, but torch sees no Apple MPS device")
     return torch.device(device)
 
