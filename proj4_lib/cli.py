@@ -18,22 +18,32 @@ from proj4_lib.backbones import BACKBONES
 from proj4_lib.utils import DEFAULT_SEED, tune_cpu_allocator
 
 
+class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help where X says something: not for a flag, nor where the
+    help says the default itself (a default of None)."""
+
+    def _get_help_string(self, action) -> str:
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a model with its reference recipe",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser("train", help="train a model with its reference recipe", formatter_class=_DefaultsHelp)
     p.add_argument("model", choices=(*parts.names(), "all"), help="which part's model; 'all' runs every part in order")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, see proj4_lib/parts.py)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
-    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
+    p.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
+                   help="auto: CUDA, then Apple MPS, then the CPU")
     p.add_argument("--out", default="model_output", help="folder for checkpoints, plots, metrics.json")
     p.add_argument("--data-dir", default="data", help="folder with train/, test/ and the attribute CSVs")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds initialisation, batch order, augmentation")
     p.add_argument("--backbone", default=None, choices=BACKBONES,
                    help="backbone of the pretrained parts (default: resnet18 if its ImageNet weights are "
                         "cached, else efficientnet_lite0)")
     p.add_argument("--restart", action="store_true", help="start over instead of resuming a checkpoint")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars (default: show them)")
 
 
 def _run_train(args) -> int:
@@ -64,10 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="manage the dataset")
     data_sub = data.add_subparsers(dest="action", required=True)
     install = data_sub.add_parser("install", help="verify and unpack the 15-Scene data into data/",
-                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                  formatter_class=_DefaultsHelp)
     install.add_argument("--from", dest="source", default=None,
-                         help="folder, proj4_data.zip path, or http(s) URL (default: $PROJ4_DATA_SOURCE "
-                              "or ../shared/data)")
+                         help="where the course's data files are: a folder holding proj4_data.zip and the two "
+                              "attribute CSVs, the path of proj4_data.zip, or the http(s) URL of such a web folder "
+                              "or of proj4_data.zip (not a Google Drive or Dropbox share link); default: "
+                              "$PROJ4_DATA_SOURCE")
     install.add_argument("--dest", default="data", help="where to put train/, test/ and the CSVs")
     _add_train_parser(sub)
     return parser

@@ -52,3 +52,17 @@ def test_student_command_has_no_instructor_tools(capsys):
         cli.main(["grade", "x.zip"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["train", "--help"], ["data", "install", "--help"]])
+def test_help_states_each_default_once(command, capsys):
+    """Every option says its default at most once, never "(default: None)" or a flag's True/False."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(command)
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for meaningless in ("(default: None)", "(default: True)", "(default: False)"):
+        assert meaningless not in text, text
+    for option in text.split(" --")[1:]:
+        assert option.count("default") <= 1, f"--{option}"
+    assert "shared" not in text, "the course machines' ../shared/data is not a student's default"
