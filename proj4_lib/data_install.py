@@ -1,13 +1,22 @@
 """`proj4 data install`: put the 15-Scene data into data/ safely.
 
-Source (`--from`): a folder holding proj4_data.zip and the two attribute CSVs (such as the
-course's shared data folder), a path to proj4_data.zip (CSVs beside it), or an http(s) URL of
-either (a TA can host the three files in one web folder).
+Source (`--from`, else $PROJ4_DATA_SOURCE, else the course's proj4_lib.course.DATA_URL): where the
+course's three files are, proj4_data.zip and the two attribute CSVs:
+    a folder holding them                  /content/drive/MyDrive/proj4_files, ~/Downloads/proj4
+    the path of proj4_data.zip             (the CSVs beside it)
+    the http(s) URL of a web folder        https://example.edu/cs/proj4/data/ (each file name is
+                                           appended to it: .../proj4_data.zip and so on)
+    the http(s) URL of proj4_data.zip      https://example.edu/cs/proj4/data/proj4_data.zip (the CSVs
+                                           are fetched from beside it)
+A Google Drive, Dropbox or OneDrive share link cannot work: it names a web page, not the files, and
+each file has its own link. Copy the three files into one folder instead (on Colab, a folder of
+your Drive) and give its path.
 
 Guarantees: every file is checked against the SHA-256 sums shipped in proj4_lib/SHA256SUMS
 before anything is unpacked; the archive is unpacked into a staging folder inside data/ and
 moved into place only when complete, so data/ never holds a half-unpacked tree; a second run
-with the same files is a no-op.
+with the same files is a no-op. `keep_files` copies the three files into a folder once (the
+notebook keeps them on Google Drive, so a new Colab runtime unpacks them without a download).
 """
 from __future__ import annotations
 
@@ -21,10 +30,14 @@ import zipfile
 from pathlib import Path
 from typing import Dict, Optional
 
+from proj4_lib import course
+
 ARCHIVE = "proj4_data.zip"
 CSV_FILES = ("scene_attributes_train.csv", "scene_attributes_test.csv")
 SPLITS = ("train", "test")
 MARKER = ".installed"  # written last; holds the archive's SHA-256
+KEPT_MARKER = ".verified"  # keep_files: written once the three files are there and verified
+SHARE_LINK_HOSTS = ("drive.google.com", "docs.google.com", "dropbox.com", "1drv.ms", "onedrive.live.com")
 CHECKSUMS_FILE = Path(__file__).with_name("SHA256SUMS")
 
 
@@ -42,11 +55,8 @@ def read_checksums(path: Path = CHECKSUMS_FILE) -> Dict[str, str]:
 
 
 def default_source() -> Optional[str]:
-    """$PROJ4_DATA_SOURCE, else ../shared/data beside the project checkout if it exists."""
-    if os.environ.get("PROJ4_DATA_SOURCE"):
-        return os.environ["PROJ4_DATA_SOURCE"]
-    candidate = Path(__file__).resolve().parents[2] / "shared" / "data"
-    return str(candidate) if (candidate / ARCHIVE).is_file() else None
+    """$PROJ4_DATA_SOURCE, else the course's data URL (proj4_lib/course.py) if the course has set one."""
+    return os.environ.get("PROJ4_DATA_SOURCE") or course.DATA_URL or None
 
 
 def _sha256(path: Path) -> str:
@@ -61,9 +71,19 @@ def _is_url(source: str) -> bool:
     return urllib.parse.urlparse(source).scheme in ("http", "https")
 
 
+def _refuse_share_link(source: str) -> None:
+    host = (urllib.parse.urlparse(source).hostname or "").lower()
+    if any(host == name or host.endswith("." + name) for name in SHARE_LINK_HOSTS):
+        raise DataInstallError(
+            f"{source} is a share link: it names a web page, not the data files, and each file has its own "
+            f"link, so it cannot work. Copy {ARCHIVE} and {', '.join(CSV_FILES)} into one folder (on Colab, a "
+            "folder of your Google Drive) and give that folder's path, or use the course's plain web address")
+
+
 def _fetch(source: str, name: str, staging: Path) -> Path:
     """Bring file `name` of the source (folder, archive path or URL) into staging/."""
     if _is_url(source):
+        _refuse_share_link(source)
         base = source.rsplit("/", 1)[0] + "/" if source.endswith(".zip") else source.rstrip("/") + "/"
         url = urllib.parse.urljoin(base, name)
         target = staging / name
@@ -124,8 +144,8 @@ def install_data(source: Optional[str] = None, dest: str = "data",
         return dest
     source = source or default_source()
     if source is None:
-        raise DataInstallError("no data source: pass --from PATH_OR_URL (a folder or URL holding "
-                               f"{ARCHIVE} and the attribute CSVs) or set PROJ4_DATA_SOURCE")
+        raise DataInstallError("no data source: pass --from PATH_OR_URL (the folder or web address your course "
+                               f"gives for {ARCHIVE} and the attribute CSVs) or set PROJ4_DATA_SOURCE")
 
     dest.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=dest))  # same file system: renames are atomic
@@ -154,3 +174,37 @@ def install_data(source: Optional[str] = None, dest: str = "data",
     print(f"Installed the 15-Scene data into {dest}: {counts['train']} train and {counts['test']} test images, "
           f"{len(CSV_FILES)} attribute CSVs.")
     return dest
+
+
+def has_kept_files(folder: Path, checksums: Optional[Dict[str, str]] = None) -> bool:
+    """Whether keep_files has put the three files, verified, into `folder`."""
+    folder, checksums = Path(folder), checksums or read_checksums()
+    marker = folder / KEPT_MARKER
+    return (marker.is_file() and marker.read_text().strip() == checksums.get(ARCHIVE)
+            and all((folder / name).is_file() for name in (ARCHIVE, *CSV_FILES)))
+
+
+def keep_files(source: str, folder, checksums: Optional[Dict[str, str]] = None) -> Path:
+    """Copy (or download) the three data files of `source` into `folder`, verified, once; returns folder.
+
+    A later call finds them there and does nothing, whatever `source` says: the files are the course's
+    (their checksums are fixed), so once they are kept no source is needed again.
+    """
+    folder, checksums = Path(folder), checksums or read_checksums()
+    if has_kept_files(folder, checksums):
+        print(f"The data files are already in {folder}; nothing to download.")
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=folder))
+    try:
+        for name in (ARCHIVE, *CSV_FILES):
+            path = _fetch(source, name, staging)
+            _verify(path, name, checksums)
+            if path.parent != staging:  # a local source: copy it in
+                shutil.copyfile(path, staging / name)
+            os.replace(staging / name, folder / name)
+        (folder / KEPT_MARKER).write_text(checksums[ARCHIVE] + "\n")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"Kept the data files in {folder} ({(folder / ARCHIVE).stat().st_size / 1e6:.0f} MB): no download next time.")
+    return folder

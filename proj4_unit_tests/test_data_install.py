@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from proj4_lib import cli, data_install
-from proj4_lib.data_install import ARCHIVE, CSV_FILES, MARKER, DataInstallError, install_data
+from proj4_lib import cli, course, data_install
+from proj4_lib.data_install import (ARCHIVE, CSV_FILES, MARKER, DataInstallError, has_kept_files, install_data,
+                                    keep_files)
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # conftest.REPO_ROOT/../shared/data
 
@@ -155,3 +156,54 @@ def test_cli_installs_the_real_data(tmp_path):
 def test_cli_reports_errors(tmp_path, capsys):
     assert cli.main(["data", "install", "--from", str(tmp_path / "nowhere"), "--dest", str(tmp_path / "d")]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_without_a_source_it_says_how_to_give_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROJ4_DATA_SOURCE", raising=False)
+    monkeypatch.setattr(course, "DATA_URL", "")
+    with pytest.raises(DataInstallError, match="--from") as err:
+        install_data(None, tmp_path / "data")
+    assert "PROJ4_DATA_SOURCE" in str(err.value) and "shared" not in str(err.value)
+
+
+def test_the_course_url_is_the_default_source(monkeypatch):
+    monkeypatch.delenv("PROJ4_DATA_SOURCE", raising=False)
+    monkeypatch.setattr(course, "DATA_URL", "https://example.edu/proj4/data/")
+    assert data_install.default_source() == "https://example.edu/proj4/data/"
+    monkeypatch.setenv("PROJ4_DATA_SOURCE", "/somewhere")
+    assert data_install.default_source() == "/somewhere"
+
+
+@pytest.mark.parametrize("link", ["https://drive.google.com/drive/folders/1AbCdEf?usp=sharing",
+                                  "https://www.dropbox.com/scl/fo/abc/proj4?dl=0"])
+def test_a_share_link_is_refused_with_what_works_instead(tmp_path, link):
+    with pytest.raises(DataInstallError, match="share link") as err:
+        install_data(link, tmp_path / "data", checksums={})
+    assert ARCHIVE in str(err.value) and "folder" in str(err.value)
+    assert not (tmp_path / "data" / "train").exists() and not list((tmp_path / "data").glob(".staging-*"))
+
+
+def test_keep_files_downloads_once(tmp_path, http_folder, capsys):
+    """The notebook keeps the three files on Google Drive: fetched once, then no source is needed."""
+    checksums = make_source(tmp_path / "src")
+    kept = tmp_path / "drive" / "data_files"
+    assert keep_files(http_folder + "/", kept, checksums=checksums) == kept
+    assert has_kept_files(kept, checksums)
+    assert {p.name for p in kept.iterdir()} == {ARCHIVE, *CSV_FILES, data_install.KEPT_MARKER}
+    for path in (tmp_path / "src").iterdir():
+        path.unlink()  # the server has nothing now: a second download would fail
+    capsys.readouterr()
+    keep_files(http_folder + "/", kept, checksums=checksums)
+    assert "nothing to download" in capsys.readouterr().out
+    install_data(str(kept), tmp_path / "data", checksums=checksums)
+    assert_installed(tmp_path / "data", checksums)
+
+
+def test_keep_files_from_a_folder_and_a_bad_copy(tmp_path):
+    checksums = make_source(tmp_path / "src")
+    keep_files(str(tmp_path / "src"), tmp_path / "kept", checksums=checksums)
+    assert (tmp_path / "kept" / ARCHIVE).read_bytes() == (tmp_path / "src" / ARCHIVE).read_bytes()
+    (tmp_path / "src" / CSV_FILES[1]).write_text("not the course's\n")
+    with pytest.raises(DataInstallError, match="SHA-256"):
+        keep_files(str(tmp_path / "src"), tmp_path / "other", checksums=checksums)
+    assert not has_kept_files(tmp_path / "other", checksums)
