@@ -40,8 +40,8 @@ def _add_train_parser(sub) -> None:
     p.add_argument("--data-dir", default="data", help="folder with train/, test/ and the attribute CSVs")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seeds initialisation, batch order, augmentation")
     p.add_argument("--backbone", default=None, choices=BACKBONES,
-                   help="backbone of the pretrained parts (default: resnet18 if its ImageNet weights are "
-                        "cached, else efficientnet_lite0)")
+                   help="backbone of the pretrained parts (default: $PROJ4_BACKBONE, else resnet18 if its "
+                        "ImageNet weights are cached or can be downloaded, else efficientnet_lite0)")
     p.add_argument("--restart", action="store_true", help="start over instead of resuming a checkpoint")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars (default: show them)")
 
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where the course's data files are: a folder holding proj4_data.zip and the two "
                               "attribute CSVs, the path of proj4_data.zip, or the http(s) URL of such a web folder "
                               "or of proj4_data.zip (not a Google Drive or Dropbox share link); default: "
-                              "$PROJ4_DATA_SOURCE")
+                              "$PROJ4_DATA_SOURCE, else the course's address in proj4_lib/course.py")
     install.add_argument("--dest", default="data", help="where to put train/, test/ and the CSVs")
     _add_train_parser(sub)
     return parser
