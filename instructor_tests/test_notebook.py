@@ -167,18 +167,29 @@ def test_quick_setup_copies_a_few_images_per_class_and_their_attribute_rows(tmp_
         with open(data / f"scene_attributes_{split}.csv", "w", newline="") as f:
             csv.writer(f).writerows(rows[split])
 
-    (tmp_path / "quick" / "checkpoints" / "simple_net").mkdir(parents=True)  # left by an earlier run
+    earlier = tmp_path / "quick" / "checkpoints" / "simple_net" / "checkpoint.pt"  # left by an earlier run
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(b"epoch 1")
+    (tmp_path / "quick" / "data" / "train" / "stale").mkdir(parents=True)
 
     subset, out = nb.quick_setup(data, tmp_path / "quick")
 
     assert out == tmp_path / "quick" and subset == out / "data"
-    assert not (out / "checkpoints").exists(), "an earlier quick run's checkpoints would be resumed"
+    assert earlier.read_bytes() == b"epoch 1", "resume=True continues a quick run too (the simulated Colab's)"
+    assert not (subset / "train" / "stale").exists(), "the subset is made afresh"
     for split, count in nb.QUICK_IMAGES_PER_CLASS.items():
         for class_name in ("coast", "kitchen"):
             assert len(list((subset / split / class_name).iterdir())) == count
         with open(subset / f"scene_attributes_{split}.csv", newline="") as f:
             kept = list(csv.reader(f))
         assert kept == rows[split][:count], f"{split}: the CSV should keep the rows of the copied images only"
+
+
+def test_data_dir_is_the_projects_unless_the_colab_set_up_says_otherwise(tmp_path, monkeypatch):
+    monkeypatch.delenv("PROJ4_DATA_DIR", raising=False)
+    assert nb.data_dir(tmp_path) == tmp_path / "data"
+    monkeypatch.setenv("PROJ4_DATA_DIR", str(tmp_path / "content" / "data"))  # what colab.start_session sets
+    assert nb.data_dir(tmp_path) == tmp_path / "content" / "data"
 
 
 def test_most_confused_pair_ignores_the_diagonal():

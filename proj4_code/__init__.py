@@ -10,9 +10,11 @@ Every file here is yours to complete. The library you call (frozen backbones, tr
 checkpoints, the `proj4` command, the notebook's checks) is the separate package proj4_lib.
 """
 
+from pathlib import Path
+
 __version__ = "1.0.0"
 
 
 def hello() -> str:
-    """The notebook calls this to prove it imports the package you are editing."""
-    return "Hello from proj4_code!"
+    """The notebook calls this to prove it imports the package you are editing, and says where it is."""
+    return f"Hello from proj4_code in {Path(__file__).resolve().parent}!"

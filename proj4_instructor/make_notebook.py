@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
+import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
 import nbformat
 
-from proj4_lib import parts
+from proj4_lib import colab, course, parts
 from proj4_lib.parts import Part, check_call
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,70 +67,78 @@ def part_list() -> str:
 
 
 def setup_cells() -> List:
-    return [
-        md("""
+    return [md(SETUP_TEXT), code(colab_cell()), code(IMPORTS_CELL)]
+
+
+SETUP_TEXT = """
 ## Part 0: Setup
 
-**On your computer**, once, in the project folder: `pip install -e \".[offline,notebook]\"` then
-`proj4 data install`.
-Start Jupyter and open this notebook from `notebooks/`. The next cell does nothing outside Colab.
+**On Colab** (Runtime > Change runtime type > a GPU) your project lives in a folder of your Google Drive:
+your code, your trained models and the training checkpoints survive when Colab resets the runtime (after at
+most 12 hours, sooner when idle). In the next cell set `DRIVE_FOLDER`, the project's folder in your My Drive, and
+run it:
 
-**On Colab** (Runtime > Change runtime type > GPU), fill in the two settings of the next cell and run it:
+* The first time it asks for access to your Drive, puts the starter into that folder (from `STARTER`: the
+  course's starter address, a git URL, the Drive path of a zip, or `""` for an upload button that takes a zip
+  of the project's folder, however it was zipped), installs it and keeps the data files in the folder's
+  `data_files/` (from `DATA`: the course's data address, or a Drive folder you copied its three files into; a
+  Drive or Dropbox *share link* does not work, it names a web page, not the files).
+* After a reset run it again: it installs the project from Drive again and unpacks the data
+  onto the runtime's disk, in well under a minute and with no download. Then run the cells of the part you are
+  working on; a training cell with `resume=True` continues from its last finished epoch.
 
-* `REPO_SOURCE`, where the project comes from, one of
-  * the clone URL of your *private* fork of the project, e.g. `https://github.com/<you>/proj4.git`;
-  * the Drive path of a package made on your computer with `python zip_submission.py --package-for-colab`
-    (it writes `proj4_colab.zip`; upload it to Drive), e.g. `/content/drive/MyDrive/proj4_colab.zip`;
-  * `""`: an upload button appears; choose `proj4_colab.zip`.
-* `DATA_SOURCE`: the data URL from the course page, or a Drive folder holding `proj4_data.zip`,
-  `scene_attributes_train.csv` and `scene_attributes_test.csv`.
+Edit your code in Colab's file browser (the folder icon on the left), in
+`drive/MyDrive/<DRIVE_FOLDER>/proj4_code/`. Run the unit tests in a cell: `!pytest ../proj4_unit_tests`.
 
-The cell installs the project into `/content/proj4` with `pip install -e .` (Colab's own torch is kept),
-installs the data with `proj4 data install --from DATA_SOURCE`, and caches the ImageNet ResNet-18 weights
-for the pretrained parts. Edit your code in Colab's file browser under `/content/proj4/proj4_code/`. Colab
-forgets everything when the runtime stops: copy your `.py` files back (or push them to your fork) and make
-the submission zip at the end of this notebook before you leave.
-"""),
-        code("""
-# Colab only: get the project and the data (see above). Outside Colab this cell does nothing.
+**On your computer**, once, in the project folder: `pip install -e ".[offline,dev]"`, then
+`proj4 data install --from <the data address or folder from the course page>`. (On a Linux computer without
+an NVIDIA GPU, first `pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`: pip's
+default torch there is the CUDA build, 5 GB instead of 0.2 GB.) Start Jupyter and open this notebook from
+`notebooks/`. The next cell does nothing outside Colab.
+"""
+
+
+def colab_cell() -> str:
+    """The set-up cell: its settings, a copy of colab.get_starter (the project is not there yet the first time)
+    and the call of colab.start_session."""
+    return f"""
+# Colab only: your project on Google Drive (see above). Outside Colab this cell does nothing.
+import shutil
+import subprocess
 import sys
+import urllib.request
+import zipfile
+from pathlib import Path
 
-REPO_SOURCE = ""  # clone URL of your fork, or Drive path of proj4_colab.zip; "" shows an upload button
-DATA_SOURCE = ""  # data URL from the course page, or a Drive folder with proj4_data.zip and the two CSVs
+# The one setting: your project's folder in My Drive (made on the first run).
+DRIVE_FOLDER = "proj4"  # @param {{type: "string"}}
+# First run only: the course's starter address, a git URL or a zip in your Drive ("": an upload button) ...
+STARTER = {json.dumps(course.STARTER_URL)}  # @param {{type: "string"}}
+# ... and the course's data address, or a Drive folder holding its three data files.
+DATA = {json.dumps(course.DATA_URL)}  # @param {{type: "string"}}
+
+
+{inspect.getsource(colab.get_starter).strip()}
+
 
 if "google.colab" in sys.modules:
     import os
-    import subprocess
-    import zipfile
-    from pathlib import Path
 
-    if "/content/drive" in REPO_SOURCE + DATA_SOURCE:
-        from google.colab import drive
-        drive.mount("/content/drive")
-    repo = Path("/content/proj4")
-    if not (repo / "setup.py").is_file():
-        if REPO_SOURCE and not REPO_SOURCE.endswith(".zip"):
-            subprocess.run(["git", "clone", "--depth", "1", REPO_SOURCE, str(repo)], check=True)
-        else:
-            from google.colab import files
-            archive = REPO_SOURCE or next(iter(files.upload()))  # an upload lands in the current folder
-            zipfile.ZipFile(archive).extractall(repo)
-    # Colab's torch already satisfies setup.py (torch>=2.1), so pip leaves it alone.
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", f"{repo}[offline]"], check=True)
-    sys.path.insert(0, str(repo))  # this kernel started before the install
-    os.chdir(repo / "notebooks")
+    from google.colab import drive
 
-    from proj4_lib.backbones import PretrainedWeightsUnavailable, load_backbone
-    from proj4_lib.cli import main as proj4
+    content = Path(os.environ.get("PROJ4_COLAB_ROOT", "/")) / "content"  # PROJ4_COLAB_ROOT: the course's tests only
+    drive.mount(str(content / "drive"))
+    project = content / "drive" / "MyDrive" / DRIVE_FOLDER
+    if not (project / "setup.py").is_file():
+        get_starter(STARTER, project, content)
+    sys.path.insert(0, str(project))  # this kernel started before the project was installed
+    from proj4_lib.colab import start_session
 
-    if proj4(["data", "install", "--from", DATA_SOURCE, "--dest", str(repo / "data")]) != 0:
-        raise RuntimeError("proj4 data install failed (see the message above): check DATA_SOURCE")
-    try:
-        load_backbone("resnet18", pretrained=True)  # downloads the ImageNet weights into torch's cache
-    except PretrainedWeightsUnavailable as err:
-        print(f"The pretrained parts will use the offline backbone efficientnet_lite0: {err}")
-"""),
-        code("""
+    start_session(project, DATA, content)
+"""
+
+
+IMPORTS_CELL = """
 %load_ext autoreload
 %autoreload 2
 
@@ -139,19 +150,18 @@ from proj4_code import hello
 from proj4_lib.utils import pick_device, reset_seed, tune_cpu_allocator, verify
 
 print(hello())
-DEVICE = pick_device()  # CUDA, then Apple MPS, then the CPU
+DEVICE = pick_device("auto")  # "auto": CUDA, then Apple MPS, then the CPU; or force one: "cuda", "mps", "cpu"
 tune_cpu_allocator()  # on a Linux CPU, epochs about a third faster (see proj4_lib/utils.py)
 print(f"Using device: {DEVICE}")
 
 QUICK = nb.quick_mode()  # PROJ4_QUICK=1: CI's smoke test on a few images; never submit its results
 REPO = nb.repo_root()
-DATA_DIR = REPO / "data"
+DATA_DIR = nb.data_dir(REPO)  # the project's data/ (on Colab: the runtime's /content/data)
 OUT_DIR = REPO / "model_output"  # zip_submission.py takes every part's trained_*_final.pt from here
 if QUICK:
     DATA_DIR, OUT_DIR = nb.quick_setup(DATA_DIR, REPO / "model_output_quick")
 nb.describe_data(DATA_DIR);
-"""),
-    ]
+"""
 
 
 def submission_cells() -> List:
@@ -160,9 +170,10 @@ def submission_cells() -> List:
 ## Submission
 
 In the project folder: `python zip_submission.py --gt_username <your GT username>`. It checks that the model
-of every part in `model_output/` loads, and writes `<username>.zip` with your `proj4_code/` and the models;
-upload it to Gradescope. On Colab, fill in your username below and run the cell: it makes the zip and
-downloads it.
+of every part in `model_output/` loads, and writes `<username>.zip` with your `proj4_code/`, the models,
+`setup.py` and `README.md`; upload it to Gradescope. Or fill in your username below and run the cell: it makes
+the same zip in the project folder (on Colab: in your project folder on Google Drive, and your browser
+downloads it).
 """),
         code("""
 GT_USERNAME = ""  # e.g. "gburdell3"
@@ -210,7 +221,7 @@ def todo_names(functions: Sequence[str]) -> str:
 BACKBONE_CELL = """
 from proj4_lib.backbones import default_backbone
 
-BACKBONE = default_backbone()
+BACKBONE = default_backbone()  # resnet18 if its weights are cached or can be downloaded now, else efficientnet_lite0
 print(f"Backbone of the pretrained parts: {BACKBONE}")
 """
 
@@ -243,12 +254,13 @@ def hparams(part: Part) -> str:
                           f"({recipe.optimizer})"),
         ("weight_decay", recipe.weight_decay, "L2 penalty on the weights"),
         ("inp_size", size, "images are resized to (H, W)"),
-        ("resume", False, "True: continue this part's last checkpoint (same values), e.g. after a disconnect"),
+        ("resume", False, "True: continue from this part's last finished epoch (same values), e.g. after a reset"),
     ]
     body = "\n".join(f"    {key + '=' + repr(value) + ',':<26}# {comment}" for key, value, comment in lines)
+    estimate = "\n".join(f"# {line}" for line in textwrap.wrap(f"{part.estimate()}.", width=110))
     note = f"\n# {part.notebook.hparams_note}" if part.notebook.hparams_note else ""
     return (f"# Part {n} hyper-parameters. Defaults: the reference recipe of {part.name!r} in proj4_lib/parts.py;\n"
-            f"# {part.estimate()}.{note}\n"
+            f"{estimate}{note}\n"
             f"part{n} = dict(\n{body}\n)\n"
             f"part{n} = nb.quick_hparams(part{n})  # PROJ4_QUICK=1 only: at most 2 epochs")
 

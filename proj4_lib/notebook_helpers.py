@@ -7,6 +7,9 @@ Quick mode (environment variable PROJ4_QUICK=1) is a smoke test of the whole not
 CI: every part trains for 2 epochs on a few images per class, and the checkpoints go to
 model_output_quick/ so the real ones in model_output/ are never overwritten. Never submit
 quick-mode results.
+
+On Colab the set-up cell (proj4_lib/colab.py) puts the project on your Google Drive and the data on
+the runtime's disk; data_dir() finds it there.
 """
 from __future__ import annotations
 
@@ -52,14 +55,20 @@ def repo_root(start: Optional[Path] = None) -> Path:
                             "open the notebook from the project's notebooks/ folder")
 
 
+def data_dir(repo: Path) -> Path:
+    """Where the data is: $PROJ4_DATA_DIR if set (the Colab set-up cell sets it), else the project's data/."""
+    return Path(os.environ.get("PROJ4_DATA_DIR") or Path(repo) / "data")
+
+
 def describe_data(data_dir: Path) -> Dict[str, int]:
     """Count the images of each split; a missing dataset raises with the command that installs it."""
     counts = {}
     for split in SPLITS:
         folder = Path(data_dir) / split
         if not folder.is_dir():
-            raise FileNotFoundError(f"{folder} does not exist: run `proj4 data install` in the project folder "
-                                    "(on Colab: set DATA_SOURCE in the first cell and run it)")
+            raise FileNotFoundError(f"{folder} does not exist: in the project folder, run `proj4 data install --from "
+                                    "<the data address or folder from the course page>` (on Colab: set DATA in "
+                                    "the set-up cell and run it)")
         counts[split] = sum(1 for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
     print(f"Data in {data_dir}: {counts['train']} train and {counts['test']} test images")
     return counts
@@ -68,13 +77,12 @@ def describe_data(data_dir: Path) -> Dict[str, int]:
 def quick_setup(data_dir: Path, quick_dir: Path) -> Tuple[Path, Path]:
     """Quick mode: copy a few images per class (and their attribute rows) to quick_dir/data.
 
-    Returns (data folder, output folder). What an earlier quick run left in quick_dir/data and
-    quick_dir/checkpoints is removed first.
+    Returns (data folder, output folder). The subset is made afresh (the same files every time);
+    the checkpoints of an earlier quick run stay, for resume=True, as in a real run.
     """
     data_dir, quick_dir = Path(data_dir), Path(quick_dir)
     subset = quick_dir / "data"
-    for stale in (subset, quick_dir / "checkpoints"):
-        shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(subset, ignore_errors=True)
     for split, count in QUICK_IMAGES_PER_CLASS.items():
         copied = set()
         for class_dir in sorted(p for p in (data_dir / split).iterdir() if p.is_dir()):
@@ -168,7 +176,8 @@ def show_attribute_accuracy(accuracy: Dict[str, float]):
 
 
 def make_submission(gt_username: str, root: Optional[Path] = None) -> Path:
-    """Run zip_submission.py for `gt_username`; on Colab also download the zip. Returns its path."""
+    """Run zip_submission.py for `gt_username` in the project folder; on Colab also offer the zip for
+    download (it stays in the project folder on Google Drive). Returns its path."""
     root = root or repo_root()
     subprocess.run([sys.executable, str(root / "zip_submission.py"), "--gt_username", gt_username],
                    cwd=root, check=True)
@@ -176,5 +185,7 @@ def make_submission(gt_username: str, root: Optional[Path] = None) -> Path:
     if in_colab():
         from google.colab import files
 
+        print(f"{path.name} is in your project folder on Google Drive ({path}); your browser downloads it now. "
+              "Upload it to Gradescope.")
         files.download(str(path))
     return path
