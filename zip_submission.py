@@ -151,7 +151,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--gt_username", help="your GT username, e.g. gburdell3: writes <username>.zip")
     what.add_argument("--package-for-colab", action="store_true",
-                      help=f"write {COLAB_PACKAGE} to upload to Colab (see the notebook's Part 0)")
+                      help=f"write {COLAB_PACKAGE}: your project without data, for the notebook's Colab set-up "
+                           "cell (STARTER = \"\": upload it; see README.md, On Colab)")
     parser.add_argument("--repo-root", default=str(Path(__file__).resolve().parent),
                         help="the project folder (default: where this script is)")
     parser.add_argument("--out-dir", default=None, help="where the zip goes (default: the project folder)")
