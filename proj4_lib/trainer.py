@@ -12,10 +12,11 @@ What it provides:
   the documented second half of forward. The Trainer checks on construction that
   forward(x) == head(conv_layers(x)), so training on cached features is training the real model.
 - Checkpoints: model_dir/checkpoint.pt holds the model, optimizer, scheduler, epoch, history and
-  random-number state (Python, torch's CPU, CUDA and MPS generators, the batch order), written
-  atomically after every epoch. A new Trainer on the same model_dir
-  (load_from_disk=True) resumes where the last one stopped, and the resumed run gives the same
-  numbers as an uninterrupted one. Interrupt training at any time: at most the current epoch is lost.
+  random-number state (Python's, torch's on the CPU, CUDA and MPS, the batch order's), written
+  atomically after every epoch. A new Trainer on the same model_dir (load_from_disk=True) resumes
+  where the last one stopped (or says that there is nothing to resume), and the resumed run gives
+  the same numbers as an uninterrupted one. Interrupt training at any time: at most the current
+  epoch is lost.
 - History: `history` (one dict of lists, one entry per epoch) and plots of it.
 """
 from __future__ import annotations
