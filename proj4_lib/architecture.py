@@ -47,7 +47,8 @@ INPUT_SHAPE = (1, 1, 64, 64)
 MAX_LAYERS = 64
 MAX_PARAMETERS = 5_000_000
 MAX_MACS = 100_000_000  # per 64 x 64 image; the reference SimpleNetFinal needs ~15 M
-MAX_WIDTH = 4096  # channels or features of one layer
+MAX_WIDTH = 4096  # channels of a layer, or a Linear's outputs
+MAX_FEATURES = 65536  # a Linear's inputs (a flattened feature map); the parameter limit bounds it too
 MAX_KERNEL = 11
 
 
@@ -119,7 +120,9 @@ def _check_value(kind: str, name: str, value, where: str):
         if type(value) is not bool:
             raise ArchitectureError(f"{where}: expected true or false")
         return value
-    if name in ("in_channels", "out_channels", "num_features", "in_features", "out_features"):
+    if name in ("num_features", "in_features"):  # a BatchNorm1d or a Linear after a flattened feature map
+        return _small_int(value, 1, MAX_FEATURES, where)
+    if name in ("in_channels", "out_channels", "out_features"):
         return _small_int(value, 1, MAX_WIDTH, where)
     if name == "groups":
         return _small_int(value, 1, MAX_WIDTH, where)
