@@ -320,26 +320,32 @@ def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, 
 
 
 def public_step(settings: Settings, work: Path, config: dict, user, seconds: float):
-    """The public tests in the sandbox, for the student's feedback only; returns (events, outcome)."""
+    """The public tests in the sandbox, for the student's feedback only, one pytest process per group
+    of files (the frozen-backbone parts' files apart: one process building every model would not fit
+    768 MB); returns (events, the outcomes)."""
     folder = step_folder(work, "public", user)
-    env = {**sandbox_env(settings, folder, f"{work / 'code'}{os.pathsep}{work / 'code' / 'grader'}"), "CI": "1",
-           "PROJ4_DATA_DIR": str(folder / "no-data"), "PROJ4_MODEL_DIR": str(work / "model_output"),
-           "GRADER_EVENTS": str(folder / "events.jsonl")}
-    test_timeout = settings.test_timeout or config["test_timeout"]
-    cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", str(work / "code" / "grader" / "pytest.ini"),
-           "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "-o", f"timeout={test_timeout:g}",
-           str(work / "code" / PUBLIC)]
-    outcome = sandbox.run(cmd, cwd=folder, env=env, user=user, limits=limits(settings, config, seconds))
-    events = []
-    for line in (sandbox.read_file(folder / "events.jsonl", EVENTS_LIMIT) or b"").decode("utf-8", "replace") \
-            .splitlines():
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events, outcome
+    events, outcomes = [], []
+    deadline = time.monotonic() + seconds
+    groups = config.get("public_groups") or [sorted({t.split("::")[0] for t in config["public_tests"]})]
+    for number, group in enumerate(groups):
+        log = folder / f"events-{number}.jsonl"
+        env = {**sandbox_env(settings, folder, f"{work / 'code'}{os.pathsep}{work / 'code' / 'grader'}"), "CI": "1",
+               "PROJ4_DATA_DIR": str(folder / "no-data"), "PROJ4_MODEL_DIR": str(work / "model_output"),
+               "GRADER_EVENTS": str(log)}
+        test_timeout = settings.test_timeout or config["test_timeout"]
+        cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", str(work / "code" / "grader" / "pytest.ini"),
+               "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "-o", f"timeout={test_timeout:g}",
+               *[str(work / "code" / name) for name in group]]
+        outcomes.append(sandbox.run(cmd, cwd=folder, env=env, user=user,
+                                    limits=limits(settings, config, max(5.0, deadline - time.monotonic()))))
+        for line in (sandbox.read_file(log, EVENTS_LIMIT) or b"").decode("utf-8", "replace").splitlines():
+            try:
+                event = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+    return events, outcomes
 
 
 def feedback_tests(events: List[dict], known: List[str]) -> List[dict]:
@@ -420,7 +426,7 @@ def grade(settings: Settings, config: dict) -> dict:
     answer_note = answer_notes[-1] if answer_notes else ""
     evidence = scoring.Evidence(answers, trusted, key)
     tests, leaderboard = scoring.score(evidence, config, answer_note)
-    events, public_run = public_step(settings, work, config, user, settings.public_timeout or config["public_timeout"])
+    events, public_runs = public_step(settings, work, config, user, settings.public_timeout or config["public_timeout"])
     tests += feedback_tests(events, config["public_tests"])
     for test in tests:
         test["output"] = clip(test["output"])
@@ -446,10 +452,12 @@ def grade(settings: Settings, config: dict) -> dict:
     if answer_run is not None:
         print(f"---- answers (last run): {answer_run.describe()} after {answer_run.seconds:.1f} s, "
               f"peak RSS {answer_run.max_rss_mb:.0f} MB ----\n{answer_run.log}")
-    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, "
-          f"peak RSS {public_run.max_rss_mb:.0f} MB ----\n{public_run.log}")
+    for number, run in enumerate(public_runs):
+        print(f"---- public tests, group {number + 1}: {run.describe()} after {run.seconds:.1f} s, "
+              f"peak RSS {run.max_rss_mb:.0f} MB ----\n{run.log}")
     print(f"peak RSS per step: trusted {trusted.get('peak_rss_mb', 0):.0f} MB, answers "
-          f"{answer_run.max_rss_mb if answer_run else 0:.0f} MB, public tests {public_run.max_rss_mb:.0f} MB")
+          f"{answer_run.max_rss_mb if answer_run else 0:.0f} MB, public tests "
+          f"{max((r.max_rss_mb for r in public_runs), default=0):.0f} MB")
     print(f"peak memory of the sandboxed processes: "
           f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     return {
