@@ -334,7 +334,8 @@ def public_step(settings: Settings, work: Path, config: dict, user, seconds: flo
                "GRADER_EVENTS": str(log)}
         test_timeout = settings.test_timeout or config["test_timeout"]
         cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", str(work / "code" / "grader" / "pytest.ini"),
-               "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "-o", f"timeout={test_timeout:g}",
+               "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors",
+               "-o", f"timeout={test_timeout:g}",
                *[str(work / "code" / name) for name in group]]
         outcomes.append(sandbox.run(cmd, cwd=folder, env=env, user=user,
                                     limits=limits(settings, config, max(5.0, deadline - time.monotonic()))))
