@@ -115,8 +115,10 @@ class Settings:
 # -- results.json ---------------------------------------------------------------------------------
 
 def reserve(path: Path, max_score: float) -> None:
-    """Write an error result now, padded to RESERVED bytes: the final one goes into the same blocks."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write an error result now, padded to RESERVED bytes: the final one goes into the same blocks.
+    Its folder is root's alone from the start (other users of the machine read nothing in it)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
     if path.is_symlink():
         path.unlink()
     body = json.dumps(error_results("grading did not finish", max_score)).encode()
@@ -184,13 +186,22 @@ def copy_readable(src: Path, dst: Path) -> None:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
-def prepare_work(settings: Settings) -> Path:
-    """A fresh, root-owned work folder: code/ (read-only for the sandbox) and model_output/."""
+def prepare_work(settings: Settings, user: Optional[sandbox.Identity]) -> Path:
+    """A fresh, root-owned work folder: code/ (read-only for the sandbox) and model_output/. With a
+    sandbox user it is root:<the user's group>, mode 0750: the user can read it, no other user of the
+    machine can enter it (on a machine that grades several submissions at once, each worker's
+    sandbox user would otherwise read the reference solution in the others' trusted step, their
+    submissions and their checkpoints)."""
     work = settings.work
     if work.exists():
         sandbox.remove(work)
-    (work / "code").mkdir(parents=True)
-    os.chmod(work, 0o755)
+    work.mkdir(mode=0o700, parents=True)
+    if user is not None:
+        os.chown(work, 0, user.gid)
+        os.chmod(work, 0o750)
+    else:
+        os.chmod(work, 0o755)
+    (work / "code").mkdir()
     (work / "model_output").mkdir()
     for package in sorted((settings.source / "provided").iterdir()):
         copy_readable(package, work / "code" / package.name)
@@ -359,7 +370,7 @@ def grade(settings: Settings, config: dict) -> dict:
     for folder in (settings.source, settings.submission, settings.results.parent):
         if user and folder.exists():
             os.chmod(folder, 0o700)
-    work = prepare_work(settings)
+    work = prepare_work(settings, user)
     try:
         taken = intake.take_submission(settings.submission, work / "code", config)
     except intake.Refused as err:

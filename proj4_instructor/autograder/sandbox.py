@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import grp
 import os
 import pwd
 import resource
@@ -122,6 +123,14 @@ def identity(name: str) -> Tuple[Optional[Identity], str]:
                            "(`proj4-instructor grade` creates it when run as root)") from None
     if entry.pw_uid == 0:
         raise RuntimeError(f"the sandbox user {name!r} is root")
+    sharing = sorted(p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.pw_gid and p.pw_uid != entry.pw_uid)
+    try:
+        sharing += [m for m in grp.getgrgid(entry.pw_gid).gr_mem if m != name]
+    except KeyError:
+        pass
+    if sharing:  # the work folder is opened to this group: it must be the user's alone
+        raise RuntimeError(f"the sandbox user {name!r} shares its group (gid {entry.pw_gid}) with {sharing[:5]}: "
+                           "create it with its own group (useradd --system --user-group)")
     return Identity(entry.pw_uid, entry.pw_gid, name), f"student code ran as the unprivileged user {name!r}"
 
 
