@@ -367,6 +367,7 @@ def grade(settings: Settings, config: dict) -> dict:
     if user is not None:
         sandbox.kill_uid(user.uid)  # whatever an earlier grading on this machine left
         sandbox.clean_shared_dirs(user.uid)
+        sandbox.remove_ipc(user.uid)
     for folder in (settings.source, settings.submission, settings.results.parent):
         if user and folder.exists():
             os.chmod(folder, 0o700)
@@ -412,10 +413,10 @@ def grade(settings: Settings, config: dict) -> dict:
     print(sandbox_note + ("; network: cut off" if user and sandbox.network_isolated(user) else
                           "; network: not cut off (the container does not allow a network namespace)"))
     print(f"seed of this grading: {seed}; trusted side: {json.dumps(trusted.get('seconds', {}))}")
-    print(f"---- answers: {answer_run.describe()} after {answer_run.seconds:.1f} s, {answer_run.peak_mb:.0f} MB "
-          f"----\n{answer_run.log}")
-    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, {public_run.peak_mb:.0f} MB "
-          f"----\n{public_run.log}")
+    print(f"---- answers: {answer_run.describe()} after {answer_run.seconds:.1f} s, {answer_run.peak_mb:.0f} MB; "
+          f"{'; '.join(answer_run.notes) or 'nothing left behind'} ----\n{answer_run.log}")
+    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, {public_run.peak_mb:.0f} MB; "
+          f"{'; '.join(public_run.notes) or 'nothing left behind'} ----\n{public_run.log}")
     print(f"peak memory of the sandboxed processes: "
           f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     return {
@@ -458,6 +459,8 @@ def main() -> int:
             user, _ = sandbox.identity(settings.sandbox_user)
             if user is not None:
                 sandbox.kill_uid(user.uid)
+                sandbox.clean_shared_dirs(user.uid)
+                sandbox.remove_ipc(user.uid)
         except Exception:  # noqa: BLE001 - a breach here is reported below, never a missing results.json
             results = error_results(traceback.format_exc().strip().splitlines()[-1], max_score)
         if results is None:
