@@ -125,23 +125,29 @@ CHECKS: List[Check] = [
     # data_transforms (12)
     Check("data_transforms: fundamental preset returns a Compose of the right shape", 1,
           (f"{DT}/fundamental/compose", f"{DT}/fundamental/shape", f"{DT}/fundamental/dtype", f"{DT}/fundamental/values")),
+    # The augmentation outputs are random: no reference output exists for them, and the sandbox can
+    # write any 20 images that flip and jitter. So each check of a random preset also needs the
+    # anchored output of the fixed preset it builds on (fundamental: Resize + ToTensor; normalization:
+    # + Normalize) on this grading's image: made-up outputs alone earn nothing.
     Check("data_transforms: augmentation preset returns a Compose of the right shape", 1,
-          (f"{DT}/augmentation/compose", f"{DT}/augmentation/dtype"), augmentation_rule("augmentation", "shape")),
+          (f"{DT}/augmentation/compose", f"{DT}/augmentation/dtype", f"{DT}/fundamental/values"),
+          augmentation_rule("augmentation", "shape")),
     Check("data_transforms: normalization preset returns a Compose of the right shape", 1,
           (f"{DT}/normalization/compose", f"{DT}/normalization/shape", f"{DT}/normalization/dtype",
            f"{DT}/normalization/values")),
     Check("data_transforms: all preset returns a Compose of the right shape", 1,
-          (f"{DT}/all/compose", f"{DT}/all/dtype"), augmentation_rule("all", "shape")),
+          (f"{DT}/all/compose", f"{DT}/all/dtype", f"{DT}/normalization/values"), augmentation_rule("all", "shape")),
     Check("data_transforms: unnormalised presets stay in [0, 1]", 2, (f"{DT}/fundamental/values",),
           augmentation_rule("augmentation", "range")),
     Check("data_transforms: fundamental values", 1, (f"{DT}/fundamental/values",)),
-    Check("data_transforms: augmentation has a flip and a colour jitter", 1, (),
+    Check("data_transforms: augmentation has a flip and a colour jitter", 1,
+          (f"{DT}/fundamental/values", f"{DT}/normalization/values"),
           lambda ev: augmentation_rule("augmentation", "flip_and_jitter")(ev)
           or augmentation_rule("all", "flip_and_jitter")(ev)),
     Check("data_transforms: Normalize with the given mean and std", 2, (f"{DT}/normalization/values",),
           lambda ev: augmentation_rule("all", "range")(ev) or augmentation_rule("all", "normalize")(ev)),
     Check("data_transforms: normalised values", 1, (f"{DT}/normalization/values",)),
-    Check("data_transforms: augmentation is random", 1, (),
+    Check("data_transforms: augmentation is random", 1, (f"{DT}/fundamental/values", f"{DT}/normalization/values"),
           lambda ev: augmentation_rule("augmentation", "random")(ev) or augmentation_rule("all", "random")(ev)),
     # image_loader (5)
     Check("ImageLoader: sorted classes, other files ignored", 1, ("image_loader/class_dict", "image_loader/items",
