@@ -220,11 +220,17 @@ def check(spec, outputs: int = 15) -> Dict[str, int]:
         raise ArchitectureError(f"the layers give shape {tuple(out.shape)} for (1, 1, 64, 64) input, "
                                 f"not (1, {outputs})")
     if macs[0] > MAX_MACS:
-        raise ArchitectureError(f"{macs[0]:,} multiply-adds per image, more than the {MAX_MACS:,} allowed")
-    counts = {"layers": total, "parameters": parameters, "macs": macs[0]}
+        raise ArchitectureError(f"{macs[0]:,} multiply-adds (and pooling reads) per image, more than the "
+                                f"{MAX_MACS:,} allowed")
+    if largest[0] > MAX_ACTIVATION:
+        raise ArchitectureError(f"a layer's output holds {largest[0]:,} values per image, more than the "
+                                f"{MAX_ACTIVATION:,} allowed")
+    counts = {"layers": total, "parameters": parameters, "macs": macs[0], "dropping": 0}
     for part in ("conv_layers", "fc_layers"):
-        for kind, _ in spec[part]:
+        for kind, args in spec[part]:
             counts[kind] = counts.get(kind, 0) + 1
+            if kind in ("Dropout", "Dropout2d") and args["p"] > 0:
+                counts["dropping"] += 1  # Dropout(p=0) is a layer that does nothing
     return counts
 
 

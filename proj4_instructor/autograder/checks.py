@@ -42,6 +42,7 @@ WORDS = {
     "histories": "the loss and accuracy histories of a short training run",
     "resume": "the histories of a run stopped after one epoch and resumed",
     "round_trip": "the model after saving and loading it",
+    "train_forward": "the output in training mode (dropout and batch statistics) for a random batch",
 }
 
 
@@ -58,6 +59,8 @@ def _final_layers(ev: dict) -> str:
             return f"SimpleNetFinal needs at least {least} {kind}; its checkpoint declares {layers.get(kind, 0)}"
     if not (layers.get("Dropout", 0) or layers.get("Dropout2d", 0)):
         return "SimpleNetFinal needs Dropout; its checkpoint declares none"
+    if not layers.get("dropping", 0):
+        return "SimpleNetFinal needs Dropout that drops something; its checkpoint declares only p = 0"
     return ""
 
 
@@ -85,7 +88,8 @@ CHECKS: List[Check] = [
     Check("SimpleNet: a wrong input shape raises", 2, (f"{SN}/wrong_input_raises", f"{SN}/forward")),
     # Part 2: SimpleNetFinal (5): the trusted side's answers come from the layers its checkpoint declares
     Check("SimpleNetFinal: attributes", 1, (f"{SNF}/attributes", f"{SNF}/forward")),
-    Check("SimpleNetFinal: required layers", 2, (f"{SNF}/params", f"{SNF}/forward"), _final_layers),
+    Check("SimpleNetFinal: required layers", 2, (f"{SNF}/params", f"{SNF}/forward", f"{SNF}/train_forward"),
+          _final_layers),
     Check("SimpleNetFinal: output shape, deterministic in eval mode", 2,
           (f"{SNF}/forward", f"{SNF}/eval_deterministic", f"{SNF}/train_differs")),
     # Part 3: MyResNet18 (11)
@@ -186,7 +190,7 @@ HIDDEN: List[Check] = [
           (f"{SN}/params", f"{SN}/conv_shapes", f"{SN}/pools", f"{SN}/fc_shapes", f"{SN}/out_shapes", f"{SN}/forward"),
           visibility="after_published"),
     Check("SimpleNetFinal: >= 3 Conv2d, BatchNorm2d, Dropout, >= 2 Linear, ReLU; (N, 15) logits", 2,
-          (f"{SNF}/forward", f"{SNF}/eval_deterministic"), _final_layers, "after_published"),
+          (f"{SNF}/forward", f"{SNF}/eval_deterministic", f"{SNF}/train_forward"), _final_layers, "after_published"),
     Check("MyResNet18: frozen backbone and a Linear(D, 15) head (resnet18 and efficientnet_lite0)", 2,
           tuple(f"{MR}/{b}/{k}" for b in (R18, EFF) for k in ("trainable", "conv_layers_trainable",
                                                             "backbone_eval_in_train", "out_shape", "forward")),
