@@ -261,10 +261,11 @@ def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) 
             data = sandbox.read_file(out, TRUSTED_LIMIT) if outcome.returncode == 0 else None
             if data:
                 return json.loads(data)
-            started = [line.split(" ", 1)[1] for line in outcome.log.splitlines() if line.startswith("checkpoint ")]
-            if not started or started[-1] in skip:
+            started = [line.split(" ", 1) for line in outcome.log.splitlines()
+                       if line.startswith(("checkpoint ", "probe "))]
+            if not started or started[-1][0] != "checkpoint" or started[-1][1] in skip:
                 raise RuntimeError(f"the trusted evaluation failed ({outcome.describe()}):\n{outcome.log[-3000:]}")
-            skip.append(started[-1])  # that checkpoint stopped it: grade the others without it
+            skip.append(started[-1][1])  # that checkpoint stopped it: grade the others without it
         raise RuntimeError("the trusted evaluation kept failing")
     finally:
         sandbox.remove(folder)  # the reference solution must be gone before student code runs
