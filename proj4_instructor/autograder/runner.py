@@ -26,11 +26,13 @@ sandbox: local use only), AUTOGRADER_SEED (tests only: a fixed seed instead of a
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
 import secrets
 import shutil
+import stat
 import sys
 import time
 import traceback
@@ -439,6 +441,32 @@ def refused_results(reason: str, config: dict) -> dict:
                              "order": "desc"} for p in config["parts"] if p.get("leaderboard")]}
 
 
+LOCK_DIRS = ("/run/proj4-autograder", "/var/lock/proj4-autograder", "/tmp/proj4-autograder-locks")
+
+
+def lock_sandbox_user(name: str) -> Optional[int]:
+    """Wait until no other grading on this machine uses the sandbox user `name`, and hold it (until
+    this process exits): the runner kills every process of its user, so two gradings sharing one
+    would kill each other's. The lock lives in a folder only root may write (a lock the sandbox
+    could create or hold would let it stop later gradings)."""
+    for folder in LOCK_DIRS:
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            continue
+        info = os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
+            continue
+        fd = os.open(f"{folder}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+    print(f"warning: no root-only folder for the lock of the sandbox user {name!r}; grade one submission at "
+          "a time with it")
+    return None
+
+
 def main() -> int:
     start = time.monotonic()
     os.umask(0o022)  # the code folder must be readable by the sandbox user
@@ -450,6 +478,8 @@ def main() -> int:
         max_score = scoring.max_score(config)
         reserve(settings.results, max_score)
         sandbox.become_subreaper()
+        if sandbox.identity(settings.sandbox_user)[0] is not None:
+            lock_sandbox_user(settings.sandbox_user)
         results = grade(settings, config)
     except BaseException:  # noqa: B036 - whatever happens, Gradescope gets a results.json
         details = traceback.format_exc()
