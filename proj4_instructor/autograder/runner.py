@@ -285,6 +285,7 @@ def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, 
     outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, folder, str(work / "code")), user=user,
                           limits=limits(settings, config, seconds))
     data = sandbox.read_file(folder / "answers.json", ANSWERS_LIMIT)
+    sandbox.remove(folder)  # whatever it wrote there (a full disk, say) is gone before the next step
     try:
         answers = json.loads(data) if data else {}
     except (ValueError, RecursionError):
@@ -303,9 +304,10 @@ def public_step(settings: Settings, work: Path, config: dict, user, seconds: flo
            "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "-o", f"timeout={test_timeout:g}",
            str(work / "code" / PUBLIC)]
     outcome = sandbox.run(cmd, cwd=folder, env=env, user=user, limits=limits(settings, config, seconds))
+    data = sandbox.read_file(folder / "events.jsonl", EVENTS_LIMIT) or b""
+    sandbox.remove(folder)
     events = []
-    for line in (sandbox.read_file(folder / "events.jsonl", EVENTS_LIMIT) or b"").decode("utf-8", "replace") \
-            .splitlines():
+    for line in data.decode("utf-8", "replace").splitlines():
         try:
             event = json.loads(line)
         except (ValueError, RecursionError):
@@ -386,14 +388,22 @@ def grade(settings: Settings, config: dict) -> dict:
     notes = add_starter(work, settings.source, config, taken)
     seed = settings.seed if settings.seed is not None else secrets.randbits(62)
 
-    total = settings.total_timeout or config["total_timeout"]
-    deadline = time.monotonic() + total
     trusted = trusted_step(settings, work, config, user, seed)
-    answers, answer_run = answers_step(settings, work, config, user, seed, max(5.0, deadline - time.monotonic()))
+    # the student's code has its whole time limit, however long the trusted side took (a hostile
+    # checkpoint that slows the evaluator costs its own checks, not the time of every other check)
+    answers, answer_run = answers_step(settings, work, config, user, seed,
+                                       settings.total_timeout or config["total_timeout"])
     answer_note = f"the answer process {answer_run.describe()}" if answer_run.returncode != 0 else ""
     evidence = scoring.Evidence(answers, trusted, key)
     tests, leaderboard = scoring.score(evidence, config, answer_note)
-    events, public_run = public_step(settings, work, config, user, settings.public_timeout or config["public_timeout"])
+    try:
+        events, public_run = public_step(settings, work, config, user,
+                                         settings.public_timeout or config["public_timeout"])
+    except sandbox.SandboxBreach:
+        raise
+    except Exception as err:  # noqa: BLE001 - feedback only: the points above stand (a full disk, say)
+        print(f"the public tests could not run:\n{traceback.format_exc()}")  # the staff's log
+        events, public_run = [], sandbox.Outcome(None, False, 0.0, f"could not start: {type(err).__name__}: {err}")
     tests += feedback_tests(events, config["public_tests"])
     for test in tests:
         test["output"] = clip(test["output"])
