@@ -161,7 +161,9 @@ def exhausting_spec() -> dict:
 
 
 def spec_checkpoint(spec: dict) -> bytes:
-    model = architecture.build(spec)
+    """A checkpoint declaring `spec`, with the weights of its layers (built without the grader's checks)."""
+    model = architecture.Rebuilt(architecture._layers(spec, "conv_layers", None),
+                                 architecture._layers(spec, "fc_layers", None))
     return saved({"format": "full", "class_name": "SimpleNetFinal", "model_kwargs": {}, "architecture": spec,
                   "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()}})
 
@@ -493,7 +495,7 @@ def test_hostile_answer_values_cost_only_the_checks_that_read_them(gradings, max
     hostile = ("dl_utils/accuracy", "optimizer/", "stats_helper/", "confusion_matrix/matrix", "image_loader/",
                "runner/histories", "checkpoints/", "multilabel_resnet/")
     for check in checks.CHECKS + checks.HIDDEN:
-        touched = any(p.startswith(h) or p == h for p in check.paths for h in hostile) or \
+        touched = any(p.startswith(h) if h.endswith("/") else p == h for p in check.paths for h in hostile) or \
             check.name.startswith("data_transforms: augmentation") or "unnormalised" in check.name
         test = tests[check.name]
         if touched:
@@ -509,13 +511,15 @@ def test_hostile_answer_values_cost_only_the_checks_that_read_them(gradings, max
 # -- 2. predictions without a model, hand-made and hostile checkpoints -----------------------------------------
 
 def test_hand_made_checkpoints_with_the_starter_earn_nothing(gradings):
-    """A keys-only SimpleNet, a layer list that exhausts the evaluator, a head fitted to the public
-    labels (with the starter's class), a checkpoint of another class: 0, each with its message."""
+    """A keys-only SimpleNet, a layer list within the parameter and multiply-add limits whose activations
+    would exhaust the evaluator (refused by the activation limit), a head fitted to the public labels
+    (with the starter's class), a checkpoint of another class: 0, each with its message."""
     results = result(gradings, "handmade_on_starter")
     assert graded(results) == 0, lost(results)
     tests = by_name(results)
     assert "does not compute what the grader evaluated" in tests[accuracy_test("MyResNet18")]["output"]
     assert "not a MultilabelResNet18" in tests[accuracy_test("MultilabelResNet18")]["output"]
+    assert "values per image" in tests[accuracy_test("SimpleNetFinal")]["output"]
     no_autograder_error(results)
 
 
@@ -612,3 +616,208 @@ def test_every_grading_of_the_module_gave_valid_results(gradings):
     for name, results in gradings["results"].items():
         assert "_error" not in results, (name, results["_error"])
         check_results({k: v for k, v in results.items() if not k.startswith("_")})
+
+
+# -- the hostile details that need no sandbox: the grader's modules directly ---------------------------------
+
+def trusted_module(grading_source):
+    """trusted.py of the built autograder, imported here (it needs torch and its own probes.py)."""
+    import importlib.util
+
+    path = grading_source / "grader" / "trusted_code" / "trusted.py"
+    spec = importlib.util.spec_from_file_location("adv_trusted", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def legacy_checkpoint() -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"format": "full", "class_name": "SimpleNet", "state_dict": {}}, buffer,
+               _use_new_zipfile_serialization=False)
+    return buffer.getvalue()
+
+
+def test_the_evaluator_refuses_every_hostile_checkpoint_with_a_message(grading_source, config, reference_checkpoints,
+                                                                      tmp_path):
+    """Each hostile checkpoint is Unusable (a message for the student), never another exception, and
+    the ones that would cost minutes to unpickle are refused in well under a second."""
+    trusted = trusted_module(grading_source)
+    part = next(p for p in config["parts"] if p["class_name"] == "SimpleNet")
+    ref = reference_checkpoints[SN]
+    checkpoint = torch.load(io.BytesIO(ref), weights_only=True)
+    hostile = {
+        "slow_zip_pickle": slow_pickle_checkpoint("SimpleNet"),
+        "legacy_format": legacy_checkpoint(),
+        "refused_pickle": refused_pickle_checkpoint(),
+        "not_a_zip": b"\x80\x02}q\x00." * 1000,
+        "class_name_tensor": saved({**checkpoint, "class_name": torch.zeros(3)}),
+        "class_name_nested": saved({**checkpoint, "class_name": [[["SimpleNet"]]]}),
+        "kwargs_tensor": saved({**checkpoint, "model_kwargs": torch.zeros(3)}),
+        "kwargs_nested": saved({**checkpoint, "model_kwargs": {"backbone": [["resnet18"]]}}),
+        "state_dict_list": saved({**checkpoint, "state_dict": [1, 2, 3]}),
+        "key_not_text": saved({**checkpoint, "state_dict": {1: torch.zeros(1)}}),
+        "sparse": saved({**checkpoint, "state_dict": {"conv_layers.0.weight": torch.zeros(3, 3).to_sparse()}}),
+        "too_many_keys": saved({**checkpoint, "state_dict": {f"k{i}": torch.zeros(1) for i in range(2001)}}),
+    }
+    for name, data in hostile.items():
+        path = tmp_path / SN
+        path.write_bytes(data)
+        start = time.monotonic()
+        with pytest.raises(trusted.Unusable):
+            loaded = trusted.load_checkpoint(path, part)
+            trusted.from_scratch_model(part, loaded, SN)
+        assert time.monotonic() - start < 3, name
+
+
+def test_hostile_layer_lists_are_refused_by_the_rules(grading_source):
+    """Values a layer list can hold (booleans for integers, huge or NaN numbers, nested lists, arguments
+    torch refuses, huge activations, pooling-heavy lists, Dropout(p=0)) never reach torch unchecked."""
+    base = exhausting_spec()
+    conv = base["conv_layers"][0]
+
+    def variant(**changes):
+        spec = json.loads(json.dumps(base))
+        spec["conv_layers"][0][1].update(changes)
+        return spec
+
+    refused = [
+        variant(out_channels=True), variant(out_channels=10 ** 400), variant(kernel_size=[[3]]),
+        variant(padding="same", stride=[2, 2]), variant(out_channels=4096.0), variant(groups=0),
+        base,  # 4096 x 64 x 64 values in one output: the activation limit
+        {"conv_layers": [conv] * 70, "fc_layers": base["fc_layers"]},
+        {"conv_layers": base["conv_layers"], "fc_layers": [["Dropout", {"p": float("nan")}]] + base["fc_layers"][1:]},
+        {"conv_layers": [["AvgPool2d", {"kernel_size": 11, "stride": 1, "padding": 5, "ceil_mode": False,
+                                        "count_include_pad": True}]] * 3 + [["Conv2d", {**conv[1], "out_channels": 1000}]]
+         + [["AvgPool2d", {"kernel_size": 11, "stride": 1, "padding": 5, "ceil_mode": False,
+                           "count_include_pad": True}]] * 20 + base["conv_layers"][1:2], "fc_layers": base["fc_layers"]},
+        {"conv_layers": "not a list", "fc_layers": []}, ["not", "a", "mapping"], None,
+    ]
+    for spec in refused:
+        with pytest.raises(architecture.ArchitectureError):
+            architecture.check(spec)
+    assert checks._final_layers({"checkpoints": {"SimpleNetFinal": {"layers": {
+        "Conv2d": 3, "BatchNorm2d": 1, "Linear": 2, "ReLU": 1, "Dropout": 1, "dropping": 0}}}}) != ""
+
+
+def hostile_values() -> list:
+    deep = []
+    for _ in range(900):
+        deep = [deep]
+    return [None, 10 ** 400, -(10 ** 400), float("nan"), float("inf"), "a string", "\ud800\x1b[2J", [], {}, deep,
+            [0.0] * 100_000, {"__raised__": "x" * 10_000}, {"__raised__": 10 ** 400}, {"extra": 1}, [[1, 2], [3]],
+            True, [True, False], {"answer": 1, "error": 2}]
+
+
+def mutated(answers: dict, path: str, value) -> dict:
+    """`answers` with `path` ("probes/<probe>/...") set to `value` (only that probe is copied)."""
+    keys = path.split("/")
+    copy = {**answers, "probes": dict(answers["probes"])}
+    if len(keys) > 2:
+        copy["probes"][keys[1]] = json.loads(json.dumps(answers["probes"][keys[1]]))
+    node = copy
+    for key in keys[:-1]:
+        node = node.setdefault(key, {}) if isinstance(node, dict) else {}
+    if isinstance(node, dict):
+        node[keys[-1]] = value
+    return copy
+
+
+def trusted_from(answers: dict) -> dict:
+    """A trusted result whose expected answers are `answers`' own (so `answers` earns every check), the
+    reference SimpleNetFinal's layer list as its checkpoint's."""
+    from proj4_code.simple_net_final import SimpleNetFinal
+
+    layers = architecture.check(architecture.describe(SimpleNetFinal()))
+    return {"expected": {name: {"answer": entry["answer"]} for name, entry in answers["probes"].items()},
+            "checkpoint_outputs": {}, "checkpoints": {"SimpleNetFinal": {"layers": layers}}}
+
+
+def test_the_scorer_survives_every_hostile_value_and_charges_only_what_it_touches(pasted_answers, config,
+                                                                                grading_source):
+    """Each probe's answer, and each answer path of the checks, replaced by every hostile value a JSON
+    file can hold: the scorer never raises, and only the checks that read the value lose points."""
+    key = json.loads((grading_source / "grader" / "test_key.json").read_text())
+    trusted = trusted_from(pasted_answers)
+    honest = scoring.score(scoring.Evidence(pasted_answers, trusted, key), config)[0]
+    full = {t["name"] for t in honest if t["score"] == t["max_score"] and t["max_score"] > 0}
+    assert {c.name for c in checks.CHECKS + checks.HIDDEN} <= full
+    paths = sorted({f"probes/{p.split('/')[0]}/answer/{p.split('/', 1)[1]}" for c in checks.CHECKS + checks.HIDDEN
+                    for p in c.paths if "/" in p})
+    targets = [f"probes/{name}" for name in pasted_answers["probes"]] + [f"probes/{name}/answer"
+                                                                           for name in pasted_answers["probes"]] + paths
+    values = hostile_values()
+    for target in targets:
+        probe = target.split("/")[1]
+        for value in (values if target.count("/") < 3 else values[::3]):
+            answers = mutated(pasted_answers, target, value)
+            tests = scoring.score(scoring.Evidence(answers, trusted, key), config)[0]
+            for test, check in zip(tests, checks.CHECKS + checks.HIDDEN):
+                reads = any(p.split("/")[0] == probe for p in check.paths) or check.rule is not None
+                if not reads:
+                    assert test["score"] == test["max_score"], (target, repr(value)[:40], check.name)
+                assert scoring.GRADER_ERROR not in test["output"], (target, repr(value)[:40], check.name)
+    for hostile in (None, [], "x", {"probes": []}, {"probes": {"simple_net": "x"}}, {"checkpoint_outputs": [1]}):
+        scoring.score(scoring.Evidence(hostile, trusted, key), config)
+
+
+def test_the_feedback_shows_no_expected_value(pasted_answers, config, grading_source):
+    """Expected answers made recognisable (every number 7xx.xxx, every text SECRET-...), the student's
+    the honest ones: no message of any check contains one of them."""
+    key = json.loads((grading_source / "grader" / "test_key.json").read_text())
+
+    def disguise(value, counter=[0]):
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, (int, float)):
+            counter[0] += 1
+            return 700.125 + (counter[0] % 97) if isinstance(value, float) else 7_000_000 + counter[0] % 97
+        if isinstance(value, str):
+            return f"SECRET-{value}"
+        if isinstance(value, list):
+            return [disguise(v) for v in value]
+        return {k: disguise(v) for k, v in value.items()}
+
+    trusted = {"expected": {name: {"answer": disguise(entry["answer"])} for name, entry in
+                            pasted_answers["probes"].items()}, "checkpoint_outputs": {}, "checkpoints": {}}
+    tests = scoring.score(scoring.Evidence(pasted_answers, trusted, key), config)[0]
+    text = "\n".join(t["output"] for t in tests)
+    assert "SECRET-" not in text and not re.search(r"7\d\d\.\d|700000\d|70000\d\d", text), text[:2000]
+    assert sum(t["score"] for t in tests) == 0
+
+
+def test_intake_is_bounded_against_lying_and_huge_zips(config, tmp_path):
+    """A zip whose end record declares 1 entry but holds 300,000 (zipfile ignores the count), 20,000
+    proj4_code/ folders (the choice among them was quadratic), a 200 MB zip bomb in one member: each
+    refused or settled in seconds."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    with zipfile.ZipFile(sub / "lying.zip", "w") as zf:
+        for i in range(300_000):
+            zf.writestr(str(i), "")
+    data = bytearray((sub / "lying.zip").read_bytes())
+    end, record = data.rfind(b"PK\x05\x06"), data.rfind(b"PK\x06\x06")
+    data[record + 24:record + 40] = struct.pack("<QQ", 1, 1)
+    data[end + 8:end + 12] = struct.pack("<HH", 1, 1)
+    (sub / "lying.zip").write_bytes(bytes(data))
+    start = time.monotonic()
+    with pytest.raises(intake.Refused, match="more than 50,000"):
+        intake.take_submission(sub, tmp_path / "w1", config)
+    assert time.monotonic() - start < 5
+    (sub / "lying.zip").unlink()
+
+    with zipfile.ZipFile(sub / "many.zip", "w") as zf:
+        for i in range(20_000):
+            zf.writestr(f"copy{i:05d}/proj4_code/simple_net.py", "x = 1\n")
+    start = time.monotonic()
+    taken = intake.take_submission(sub, tmp_path / "w2", config)
+    assert time.monotonic() - start < 15 and taken.code_folder == "copy00000/proj4_code/"
+    (sub / "many.zip").unlink()
+
+    with zipfile.ZipFile(sub / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("proj4_code/simple_net.py", b"\0" * (200 * 2**20))
+        zf.writestr("model_output/" + SN, b"\0" * (200 * 2**20))
+    start = time.monotonic()
+    taken = intake.take_submission(sub, tmp_path / "w3", config)
+    assert time.monotonic() - start < 15
+    assert not taken.accepted and len(taken.refused) == 2, taken.refused
