@@ -9,7 +9,8 @@ Reason: anything in this process can be changed by the submission (monkeypatchin
 forged file), so what it writes is only ever a value to compare, never a verdict.
 
 Each probe runs on its own, in a try/except: a crash is that probe's error and the others still
-run. The file is rewritten after every probe, so a process stopped midway leaves what it had.
+run. The file is rewritten after every probe, so a process stopped midway leaves what it had; the
+runner runs it again for the probes after the one it died in (config "skip": the ones already done).
 
     python answers.py OUT.json CONFIG.json
 """
@@ -50,8 +51,10 @@ def main(argv) -> int:
         answers["probes"][key] = entry
         save()
 
+    skip = set(config.get("skip", ()))  # answered (or ended) in an earlier run of this grading
     for name, fn in probes.PROBES.items():
-        attempt(name, lambda n=name, f=fn: f(probes.Draw(seed, n)))
+        if name not in skip:
+            attempt(name, lambda n=name, f=fn: f(probes.Draw(seed, n)))
     try:
         answers["checkpoint_outputs"] = probes.checkpoint_outputs(seed, config["model_dir"], config["parts"])
     except BaseException as err:  # noqa: B036

@@ -273,12 +273,12 @@ def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) 
         sandbox.remove(folder)  # the reference solution must be gone before student code runs
 
 
-def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float):
-    """answers.py in the sandbox; returns (answers, outcome). Nothing here trusts its content."""
+def answers_run(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float, skip: List[str]):
+    """One run of answers.py in the sandbox, skipping the probes in `skip`: (answers, outcome)."""
     folder = step_folder(work, "answers", user)
     answers_config = folder / "config.json"
     answers_config.write_text(json.dumps({
-        "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"),
+        "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"), "skip": skip,
         "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
     cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
            str(answers_config)]
@@ -291,6 +291,36 @@ def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, 
     except (ValueError, RecursionError):
         answers = {}
     return (answers if isinstance(answers, dict) else {}), outcome
+
+
+def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float,
+                 probe_names: List[str]):
+    """answers.py in the sandbox; returns (answers, outcomes). Nothing here trusts its content.
+
+    answers.py writes its file after every probe. If the process ends before the last one by itself
+    (os._exit, a crash, a signal; not the time limit, not the watchdog), it runs again for the probes
+    after the one it ended in, which gets that as its error: code that kills the process costs the
+    checks of the probe it ran in, not every later probe's."""
+    deadline = time.monotonic() + seconds
+    merged: dict = {"probes": {}, "checkpoint_outputs": {}}
+    outcomes = []
+    while True:
+        done = list(merged["probes"])
+        answers, outcome = answers_run(settings, work, config, user, seed, max(5.0, deadline - time.monotonic()),
+                                       done)
+        outcomes.append(outcome)
+        probes = answers.get("probes") if isinstance(answers.get("probes"), dict) else {}
+        for name, entry in probes.items():
+            if name in probe_names and name not in merged["probes"]:
+                merged["probes"][name] = entry
+        if isinstance(answers.get("checkpoint_outputs"), dict):
+            merged["checkpoint_outputs"] = answers["checkpoint_outputs"]
+        pending = [name for name in probe_names if name not in merged["probes"]]
+        ended_itself = outcome.returncode != 0 and not outcome.timed_out and not outcome.stopped_for
+        if not ended_itself or not pending or deadline - time.monotonic() < 10:
+            return merged, outcomes
+        merged["probes"][pending[0]] = {"error": f"your code ended the grader's process during this probe: it "
+                                                 f"{outcome.describe()}"}
 
 
 def public_step(settings: Settings, work: Path, config: dict, user, seconds: float):
@@ -391,8 +421,9 @@ def grade(settings: Settings, config: dict) -> dict:
     trusted = trusted_step(settings, work, config, user, seed)
     # the student's code has its whole time limit, however long the trusted side took (a hostile
     # checkpoint that slows the evaluator costs its own checks, not the time of every other check)
-    answers, answer_run = answers_step(settings, work, config, user, seed,
-                                       settings.total_timeout or config["total_timeout"])
+    answers, answer_runs = answers_step(settings, work, config, user, seed,
+                                        settings.total_timeout or config["total_timeout"], list(trusted["expected"]))
+    answer_run = answer_runs[-1]
     answer_note = f"the answer process {answer_run.describe()}" if answer_run.returncode != 0 else ""
     evidence = scoring.Evidence(answers, trusted, key)
     tests, leaderboard = scoring.score(evidence, config, answer_note)
@@ -426,8 +457,9 @@ def grade(settings: Settings, config: dict) -> dict:
     print(sandbox_note + ("; network: cut off" if user and sandbox.network_isolated(user) else
                           "; network: not cut off (the container does not allow a network namespace)"))
     print(f"seed of this grading: {seed}; trusted side: {json.dumps(trusted.get('seconds', {}))}")
-    print(f"---- answers: {answer_run.describe()} after {answer_run.seconds:.1f} s, {answer_run.peak_mb:.0f} MB; "
-          f"{'; '.join(answer_run.notes) or 'nothing left behind'} ----\n{answer_run.log}")
+    for i, run in enumerate(answer_runs, start=1):
+        print(f"---- answers (run {i} of {len(answer_runs)}): {run.describe()} after {run.seconds:.1f} s, "
+              f"{run.peak_mb:.0f} MB; {'; '.join(run.notes) or 'nothing left behind'} ----\n{run.log}")
     print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, {public_run.peak_mb:.0f} MB; "
           f"{'; '.join(public_run.notes) or 'nothing left behind'} ----\n{public_run.log}")
     print(f"peak memory of the sandboxed processes: "
