@@ -479,10 +479,13 @@ def test_answers_pasted_from_another_seed_and_the_feedback_replayed_earn_nothing
 
 def test_answers_forged_with_the_grading_seed_earn_nothing(gradings):
     """Pasted answers, plus everything this grading's seed gives without student code (batch sizes,
-    shapes, the optimizer's settings, mean and std) and augmentation outputs made up to flip and jitter."""
+    shapes, the optimizer's settings, mean and std) and augmentation outputs made up to flip and jitter;
+    in the public tests, a 'passed' event forged for every test."""
     results = result(gradings, "forged_with_seed")
-    assert graded(results) == 0, lost(results)
+    assert graded(results) == 0, lost(results)  # graded(): the public tests (3.x) carry no points
     clean_after(gradings, "forged_with_seed")
+    feedback = [t for t in results["tests"] if t["number"].startswith("3.")]
+    assert feedback and all(t["status"] == "passed" for t in feedback)  # forged 'passed' events: still 0
 
 
 def test_hostile_answer_values_cost_only_the_checks_that_read_them(gradings, max_score):
@@ -569,6 +572,8 @@ def test_a_process_that_outlives_its_grading_touches_nothing_after_it(gradings):
     clean_after(gradings, "outlive")
     clean_after(gradings, "after_outlive")
     assert "went over the memory limit" in outlive["output"], outlive["output"]
+    bomb = re.search(r"ADV fork bomb: (\d+) children", gradings["logs"]["outlive"])
+    assert bomb and int(bomb.group(1)) < 256, "the process limit stops a fork bomb"
     text = json.dumps(after)
     assert "ADV-TAMPERED" not in text
     assert "NotImplementedError" in by_name(after)["compute_accuracy"]["output"]

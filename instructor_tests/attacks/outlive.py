@@ -117,9 +117,11 @@ def _adv_fork_bomb():
             pid = _adv_os.fork()
         except OSError:
             break
-        if pid == 0:
-            _adv_time.sleep(600)
-            _adv_os._exit(0)
+        if pid == 0:  # small children: the process limit, not the memory limit, must stop them
+            try:
+                _adv_os.execv("/bin/sleep", ["sleep", "600"])
+            finally:
+                _adv_os._exit(0)
         children += 1
     print(f"ADV fork bomb: {children} children before fork failed", flush=True)
 
