@@ -484,8 +484,8 @@ def test_answers_forged_with_the_grading_seed_earn_nothing(gradings):
     results = result(gradings, "forged_with_seed")
     assert graded(results) == 0, lost(results)  # graded(): the public tests (3.x) carry no points
     clean_after(gradings, "forged_with_seed")
-    feedback = [t for t in results["tests"] if t["number"].startswith("3.")]
-    assert feedback and all(t["status"] == "passed" for t in feedback)  # forged 'passed' events: still 0
+    feedback = by_name(results)["public test test_public.py::test_simple_net_shape"]
+    assert feedback["status"] == "failed"  # a forged 'passed' after the real failure changes nothing
 
 
 def test_hostile_answer_values_cost_only_the_checks_that_read_them(gradings, max_score):
@@ -572,7 +572,7 @@ def test_a_process_that_outlives_its_grading_touches_nothing_after_it(gradings):
     clean_after(gradings, "outlive")
     clean_after(gradings, "after_outlive")
     assert "went over the memory limit" in outlive["output"], outlive["output"]
-    bomb = re.search(r"ADV fork bomb: (\d+) children", gradings["logs"]["outlive"])
+    bomb = re.search(r"ADV fork bomb: (\d+) children", json.dumps(outlive))
     assert bomb and int(bomb.group(1)) < 256, "the process limit stops a fork bomb"
     text = json.dumps(after)
     assert "ADV-TAMPERED" not in text
