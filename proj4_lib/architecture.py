@@ -195,7 +195,8 @@ def _takes_device(kind: str) -> bool:
 def check(spec, outputs: int = 15) -> Dict[str, int]:
     """Validate a description without allocating its weights: types, arguments, that the layers fit
     together on (1, 1, 64, 64) input and give (1, outputs), and the size limits. Returns its size:
-    {"layers", "parameters", "macs"} and a count per layer type."""
+    {"layers", "parameters", "macs", "largest" (values of the largest layer output), "dropping" (Dropout
+    layers with p > 0)} and a count per layer type."""
     if not isinstance(spec, dict) or set(spec) != {"conv_layers", "fc_layers"}:
         raise ArchitectureError("the description must hold exactly conv_layers and fc_layers")
     total = sum(len(spec[p]) if isinstance(spec[p], list) else 0 for p in spec)
