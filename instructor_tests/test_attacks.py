@@ -826,3 +826,16 @@ def test_intake_is_bounded_against_lying_and_huge_zips(config, tmp_path):
     taken = intake.take_submission(sub, tmp_path / "w3", config)
     assert time.monotonic() - start < 15
     assert not taken.accepted and len(taken.refused) == 2, taken.refused
+
+
+def test_no_constant_prediction_reaches_a_floor(config, grading_source):
+    """Predictions without a model at all: the best constant answer (the commonest class, the commonest
+    value of each attribute) stays below every part's floor, so it earns no accuracy credit."""
+    key = json.loads((grading_source / "grader" / "test_key.json").read_text())
+    labels, flags = key["labels"], key["flags"]
+    commonest_class = max(labels.count(c) for c in set(labels)) / len(labels)
+    commonest_flags = sum(max(sum(r[a] for r in flags), len(flags) - sum(r[a] for r in flags))
+                          for a in range(len(flags[0]))) / (len(flags) * len(flags[0]))
+    for part in config["parts"]:
+        best = commonest_flags if part["task"] == "multi" else commonest_class
+        assert scoring.credit(best, part["threshold"], part["floor"]) == 0, (part["class_name"], best)
