@@ -206,7 +206,12 @@ def probe_simple_net_final(draw: Draw, make: Optional[Callable[[], nn.Module]] =
 
     def differs():  # dropout and batch statistics must change the training-mode output
         with torch.no_grad():
-            return not torch.allclose(model(x), first, atol=1e-6)
+            out = model(x)
+        # The training-mode output itself, under this seed: Dropout is the identity in eval mode, so
+        # only here does a class without the Dropout its layer list declares compute something else
+        # (the same layers in the same order draw the same dropout masks from the same seed).
+        ans["train_forward"] = values(out)
+        return not torch.allclose(out, first, atol=1e-6)
 
     guard(ans, "train_differs", differs)
     return ans
