@@ -101,7 +101,7 @@ def weaker_simple_net(reference_checkpoints, config) -> tuple:
     part = next(p for p in config["parts"] if p["class_name"] == "SimpleNet")
     checkpoint = torch.load(io.BytesIO(reference_checkpoints[part["checkpoint"]]), weights_only=True)
     generator = torch.Generator().manual_seed(0)
-    for scale in (0.02, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2):
+    for scale in (0.02, 0.04, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
         state = {k: v + scale * torch.randn(v.shape, generator=generator) * v.std() for k, v in
                  checkpoint["state_dict"].items()}
         accuracy = _evaluate_here(state, REFERENCE.parent / "data", config["pixel_mean"], config["pixel_std"])

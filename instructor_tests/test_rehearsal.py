@@ -139,3 +139,51 @@ def test_host_system_ids_are_reserved_in_the_root(tmp_path):
     debian_root.reserve_host_ids(root.parent, host)
     assert debian_root.ids_in(root / "passwd") == {0, 999}
     assert debian_root.ids_in(root / "group") == {0, 995}
+
+
+def test_the_torchvision_stand_in_is_patched_as_documented(tmp_path):
+    """On a tiny wheel laid out as torchvision 0.28.0's: _C.so goes, both register_fake decorators are
+    guarded by _has_ops(), the version becomes 0.28.0+standin, and RECORD lists every file's hash."""
+    import base64
+    import hashlib
+    import zipfile
+
+    from proj4_instructor import torch_standin
+
+    meta = ("import torch\nimport torch.library\n\n# Ensure that torch.ops.torchvision is visible\n"
+            "import torchvision.extension  # noqa: F401\n\n\n@torch.library.register_fake(\"torchvision::nms\")\n"
+            "def meta_nms(dets, scores, iou_threshold):\n    return dets\n\n\n"
+            "@torch.library.register_fake(\"torchvision::qnms\")\ndef meta_qnms(dets, scores, iou_threshold):\n"
+            "    return dets\n")
+    wheel = tmp_path / "torchvision-0.28.0-cp311-cp311-manylinux_2_28_x86_64.whl"
+    info = "torchvision-0.28.0.dist-info"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("torchvision/_C.so", b"\x7fELF")
+        zf.writestr("torchvision/_meta_registrations.py", meta)
+        zf.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: torchvision\nVersion: 0.28.0\n")
+        zf.writestr(f"{info}/RECORD", "")
+    out = torch_standin.patch_torchvision(wheel, tmp_path / "out")
+    assert out.name == "torchvision-0.28.0+standin-cp311-cp311-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+        patched = zf.read("torchvision/_meta_registrations.py").decode()
+        metadata = zf.read("torchvision-0.28.0+standin.dist-info/METADATA").decode()
+        record = zf.read("torchvision-0.28.0+standin.dist-info/RECORD").decode().splitlines()
+        data = {n: zf.read(n) for n in names}
+    assert "torchvision/_C.so" not in names
+    assert "@torch.library.register_fake(" not in patched and patched.count("@_register_fake_if_ops(") == 2
+    assert "if torchvision.extension._has_ops():" in patched
+    compile(patched, "_meta_registrations.py", "exec")
+    assert "Version: 0.28.0+standin" in metadata
+    for line in record[:-1]:
+        name, digest, size = line.split(",")
+        expected = base64.urlsafe_b64encode(hashlib.sha256(data[name]).digest()).rstrip(b"=").decode()
+        assert digest == f"sha256={expected}" and int(size) == len(data[name])
+
+
+def test_memory_goal_is_checked_per_process():
+    graded = rehearse.Graded("reference", {}, "", [], 1.0, None, None, None, (600.0, 700.0, 640.0))
+    assert rehearse.check_memory(graded, 650) == [
+        "reference: the answers process peaked at 700 MB, over the 650 MB goal"]
+    assert rehearse.check_memory(rehearse.Graded("x", {}, "", [], 1.0, None, None, None), 650) == [
+        "x: the runner printed no per-step peak"]

@@ -54,7 +54,8 @@ def ensure_user(name: str) -> str:
     """Create the sandbox user as setup.sh does if it is missing; returns what was done ("" = nothing)."""
     if user_exists(name):
         return ""
-    done = subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+    done = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                           name],
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise GradingSetupError(f"cannot create the sandbox user {name!r} with useradd: {done.stderr.strip()}")
@@ -122,21 +123,26 @@ def run_in_mimic(source: Path, submission: Path, root: Path, env: Optional[Dict[
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o755)
+    os.chmod(root, 0o755)  # the sandbox user passes through it to work/ (which the runner closes to others)
+    # source/ and submission/ are root's alone before anything is copied in: another worker's sandbox
+    # user must not read the reference solution, the test key or a submission while they are copied
     if not (root / "source").exists():
-        shutil.copytree(source, root / "source", symlinks=True)
+        (root / "source").mkdir(mode=0o700)
+        shutil.copytree(source, root / "source", symlinks=True, dirs_exist_ok=True)
+    os.chmod(root / "source", 0o700)
     shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
     if (root / "submission").exists():
         shutil.rmtree(root / "submission")
-    (root / "submission").mkdir()
+    (root / "submission").mkdir(mode=0o700)
     submission = Path(submission)
     if submission.is_dir():
         shutil.copytree(submission, root / "submission", symlinks=True, dirs_exist_ok=True)
     else:
         shutil.copy2(submission, root / "submission" / submission.name)
+    os.chmod(root / "submission", 0o700)
     run_env = {**os.environ, "AUTOGRADER_ROOT": str(root.resolve()), "AUTOGRADER_PYTHON": python, **(env or {})}
     log = root / "run_autograder.log"
-    with open(log, "wb") as out:
+    with open(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
         proc = subprocess.Popen(["bash", str(root / "run_autograder")], env=run_env, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         try:

@@ -274,14 +274,20 @@ def grade_in_root(name: str, built: Path, submission: Path, work: Path, cpus: fl
 # -- checks -------------------------------------------------------------------------------------
 
 def secret_hashes(source: Path) -> Dict[str, str]:
-    """{sha256: path in the source} of the files student code must not read (SECRET_PARTS)."""
-    secrets = {}
+    """{sha256: path in the source} of the files student code must not read: those of SECRET_PARTS
+    (the grader: the reference solution, labels, config) that are not also shipped outside it (the
+    trusted side's copies of the provided library and of the probes are the sandbox's too)."""
+    secrets, public = {}, set()
     for path in source.rglob("*"):
+        if not path.is_file() or path.stat().st_size < SECRET_MIN_BYTES:
+            continue
         relative = path.relative_to(source).as_posix()
-        if (path.is_file() and any(relative.startswith(part) for part in SECRET_PARTS)
-                and path.stat().st_size >= SECRET_MIN_BYTES):
-            secrets[hashlib.sha256(path.read_bytes()).hexdigest()] = relative
-    return secrets
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if any(relative.startswith(part) for part in SECRET_PARTS):
+            secrets[digest] = relative
+        else:
+            public.add(digest)
+    return {digest: relative for digest, relative in secrets.items() if digest not in public}
 
 
 def spy_reports(log: str) -> List[dict]:

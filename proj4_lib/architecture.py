@@ -9,8 +9,10 @@ and `build(spec)` makes a model from it whose forward is fc_layers(flatten(conv_
 the weights without running the code that made them.
 
 Rules (SimpleNetFinal): only the layer types in LAYERS; forward must be exactly
-fc_layers(flatten(conv_layers(x), 1)) on (N, 1, 64, 64) input; at most MAX_PARAMETERS parameters
-and MAX_MACS multiply-adds per 64 x 64 image (keeps grading inside Gradescope's half CPU).
+fc_layers(flatten(conv_layers(x), 1)) on (N, 1, 64, 64) input; at most MAX_PARAMETERS parameters,
+MAX_MACS operations per 64 x 64 image (the multiply-adds of Conv2d and Linear, and the window
+reads of pooling) and MAX_ACTIVATION values in any layer's output per image (keeps grading inside
+Gradescope's half CPU and memory).
 """
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ INPUT_SHAPE = (1, 1, 64, 64)
 MAX_LAYERS = 64
 MAX_PARAMETERS = 5_000_000
 MAX_MACS = 100_000_000  # per 64 x 64 image; the reference SimpleNetFinal needs ~15 M
-MAX_WIDTH = 4096  # channels or features of one layer
+MAX_ACTIVATION = 2**22  # values in one layer's output per image (4 M: 1,024 channels at 64 x 64); the reference's 65 K
+MAX_WIDTH = 4096  # channels of a layer, or a Linear's outputs
+MAX_FEATURES = 65536  # a Linear's inputs (a flattened feature map); the parameter limit bounds it too
 MAX_KERNEL = 11
 
 
@@ -119,7 +123,9 @@ def _check_value(kind: str, name: str, value, where: str):
         if type(value) is not bool:
             raise ArchitectureError(f"{where}: expected true or false")
         return value
-    if name in ("in_channels", "out_channels", "num_features", "in_features", "out_features"):
+    if name in ("num_features", "in_features"):  # a BatchNorm1d or a Linear after a flattened feature map
+        return _small_int(value, 1, MAX_FEATURES, where)
+    if name in ("in_channels", "out_channels", "out_features"):
         return _small_int(value, 1, MAX_WIDTH, where)
     if name == "groups":
         return _small_int(value, 1, MAX_WIDTH, where)
@@ -177,7 +183,11 @@ def _layers(spec, part: str, device) -> nn.Sequential:
         if kind not in LAYERS:
             raise ArchitectureError(f"{where}: {kind[:40]!r} is not one of {', '.join(LAYERS)}")
         cls, _ = LAYERS[kind]
-        layers.append(cls(**_check_args(kind, args, where), **({"device": device} if _takes_device(kind) else {})))
+        clean = _check_args(kind, args, where)
+        try:
+            layers.append(cls(**clean, **({"device": device} if _takes_device(kind) else {})))
+        except (ValueError, TypeError, RuntimeError) as err:  # e.g. padding="same" with a stride
+            raise ArchitectureError(f"{where}: torch refuses this {kind}: {str(err)[:120]}") from None
     return nn.Sequential(*layers)
 
 
@@ -188,7 +198,8 @@ def _takes_device(kind: str) -> bool:
 def check(spec, outputs: int = 15) -> Dict[str, int]:
     """Validate a description without allocating its weights: types, arguments, that the layers fit
     together on (1, 1, 64, 64) input and give (1, outputs), and the size limits. Returns its size:
-    {"layers", "parameters", "macs"} and a count per layer type."""
+    {"layers", "parameters", "macs", "largest" (values of the largest layer output), "dropping" (Dropout
+    layers with p > 0)} and a count per layer type."""
     if not isinstance(spec, dict) or set(spec) != {"conv_layers", "fc_layers"}:
         raise ArchitectureError("the description must hold exactly conv_layers and fc_layers")
     total = sum(len(spec[p]) if isinstance(spec[p], list) else 0 for p in spec)
@@ -199,15 +210,22 @@ def check(spec, outputs: int = 15) -> Dict[str, int]:
     parameters = sum(p.numel() for p in model.parameters())
     if parameters > MAX_PARAMETERS:
         raise ArchitectureError(f"{parameters:,} parameters, more than the {MAX_PARAMETERS:,} allowed")
-    macs = [0]
+    macs, largest = [0], [0]
 
     def count(module, inputs, output):
+        largest[0] = max(largest[0], output.numel())
         if isinstance(module, nn.Conv2d):
             macs[0] += output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
         elif isinstance(module, nn.Linear):
             macs[0] += output.numel() // output.shape[-1] * module.in_features * module.out_features
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):  # a window read per output value
+            kernel = module.kernel_size
+            macs[0] += output.numel() * math.prod(kernel if isinstance(kernel, tuple) else (kernel, kernel))
+        elif isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+            macs[0] += inputs[0].numel()
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    layers = (nn.Sequential, Rebuilt)
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not isinstance(m, layers)]
     try:
         with torch.no_grad():
             out = model.eval()(torch.empty(INPUT_SHAPE, device=meta))
@@ -220,11 +238,17 @@ def check(spec, outputs: int = 15) -> Dict[str, int]:
         raise ArchitectureError(f"the layers give shape {tuple(out.shape)} for (1, 1, 64, 64) input, "
                                 f"not (1, {outputs})")
     if macs[0] > MAX_MACS:
-        raise ArchitectureError(f"{macs[0]:,} multiply-adds per image, more than the {MAX_MACS:,} allowed")
-    counts = {"layers": total, "parameters": parameters, "macs": macs[0]}
+        raise ArchitectureError(f"{macs[0]:,} multiply-adds (and pooling reads) per image, more than the "
+                                f"{MAX_MACS:,} allowed")
+    if largest[0] > MAX_ACTIVATION:
+        raise ArchitectureError(f"a layer's output holds {largest[0]:,} values per image, more than the "
+                                f"{MAX_ACTIVATION:,} allowed")
+    counts = {"layers": total, "parameters": parameters, "macs": macs[0], "largest": largest[0], "dropping": 0}
     for part in ("conv_layers", "fc_layers"):
-        for kind, _ in spec[part]:
+        for kind, args in spec[part]:
             counts[kind] = counts.get(kind, 0) + 1
+            if kind in ("Dropout", "Dropout2d") and args["p"] > 0:
+                counts["dropping"] += 1  # Dropout(p=0) is a layer that does nothing
     return counts
 
 

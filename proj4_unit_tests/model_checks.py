@@ -53,11 +53,12 @@ def assert_save_load_round_trip(tmp_path, build, shape) -> None:
     with torch.no_grad():
         expected = model(x)
     path = save_trained_model_weights(model, tmp_path)
-    class_name = type(model).__name__
+    cls, class_name, backbone = type(model), type(model).__name__, getattr(model, "backbone_name", None)
     assert path == tmp_path / f"trained_{class_name}_final.pt" and path.is_file()
+    del model  # one model at a time (the autograder runs these tests in 768 MB)
     torch.manual_seed(123)  # the rebuilt model starts from other random weights
     loaded = load_trained_model(path, expected_class=class_name)
-    assert type(loaded) is type(model) and not loaded.training
-    assert getattr(loaded, "backbone_name", None) == getattr(model, "backbone_name", None)
+    assert type(loaded) is cls and not loaded.training
+    assert getattr(loaded, "backbone_name", None) == backbone
     with torch.no_grad():
         assert torch.equal(loaded(x), expected)

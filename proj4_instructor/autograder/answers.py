@@ -8,10 +8,9 @@ started, from the same seed, and stays in the runner's memory.
 Reason: anything in this process can be changed by the submission (monkeypatching, os._exit, a
 forged file), so what it writes is only ever a value to compare, never a verdict.
 
-Each probe runs on its own, in a try/except: an exception is that probe's error and the others
-still run. The file is rewritten before and after every probe ("running" names the one under way),
-so when the process dies (a segfault, os._exit, the memory limit) the runner knows which probe
-killed it and runs this again without it (config "skip").
+Each probe runs on its own, in a try/except: a crash is that probe's error and the others still
+run. The file is rewritten after every probe, so a process stopped midway leaves what it had; the
+runner runs it again for the probes after the one it died in (config "skip": the ones already done).
 
     python answers.py OUT.json CONFIG.json
 """
@@ -67,21 +66,14 @@ def main(argv) -> int:
         answers["probes"][key] = entry
         save()
 
-    skip = set(config.get("skip", ()))
+    skip = set(config.get("skip", ()))  # answered (or ended) in an earlier run of this grading
     for name, fn in probes.PROBES.items():
-        if name in skip:
-            continue
-        answers["running"] = name  # if the process dies now, the runner knows which probe it was
-        save()
-        attempt(name, lambda n=name, f=fn: f(probes.Draw(seed, n)))
-    if "checkpoint_outputs" not in skip:
-        answers["running"] = "checkpoint_outputs"
-        save()
-        try:
-            answers["checkpoint_outputs"] = probes.checkpoint_outputs(seed, config["model_dir"], config["parts"])
-        except BaseException as err:  # noqa: B036
-            answers["checkpoint_outputs"] = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
-    answers.pop("running", None)
+        if name not in skip:
+            attempt(name, lambda n=name, f=fn: f(probes.Draw(seed, n)))
+    try:
+        answers["checkpoint_outputs"] = probes.checkpoint_outputs(seed, config["model_dir"], config["parts"])
+    except BaseException as err:  # noqa: B036
+        answers["checkpoint_outputs"] = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
     save()
     return 0
 

@@ -42,6 +42,7 @@ WORDS = {
     "histories": "the loss and accuracy histories of a short training run",
     "resume": "the histories of a run stopped after one epoch and resumed",
     "round_trip": "the model after saving and loading it",
+    "train_forward": "the output in training mode (dropout and batch statistics) for a random batch",
 }
 
 
@@ -58,6 +59,8 @@ def _final_layers(ev: dict) -> str:
             return f"SimpleNetFinal needs at least {least} {kind}; its checkpoint declares {layers.get(kind, 0)}"
     if not (layers.get("Dropout", 0) or layers.get("Dropout2d", 0)):
         return "SimpleNetFinal needs Dropout; its checkpoint declares none"
+    if not layers.get("dropping", 0):
+        return "SimpleNetFinal needs Dropout that drops something; its checkpoint declares only p = 0"
     kinds = ev["checkpoints"]["SimpleNetFinal"].get("conv_kinds") or []
     convs = [i for i, kind in enumerate(kinds) if kind == "Conv2d"]
     for n, start in enumerate(convs):
@@ -94,7 +97,8 @@ CHECKS: List[Check] = [
     Check("SimpleNet: a wrong input shape raises", 2, (f"{SN}/wrong_input_raises", f"{SN}/forward")),
     # Part 2: SimpleNetFinal (5): the trusted side's answers come from the layers its checkpoint declares
     Check("SimpleNetFinal: attributes", 1, (f"{SNF}/attributes", f"{SNF}/forward")),
-    Check("SimpleNetFinal: required layers", 2, (f"{SNF}/params", f"{SNF}/forward"), _final_layers),
+    Check("SimpleNetFinal: required layers", 2, (f"{SNF}/params", f"{SNF}/forward", f"{SNF}/train_forward"),
+          _final_layers),
     Check("SimpleNetFinal: output shape, deterministic in eval mode", 2,
           (f"{SNF}/forward", f"{SNF}/eval_deterministic", f"{SNF}/train_differs")),
     # Part 3: MyResNet18 (11)
@@ -109,7 +113,7 @@ CHECKS: List[Check] = [
     Check("MyResNet18 (resnet18): the frozen backbone stays frozen", 2, _frozen(MR, R18)),
     Check("MyResNet18 (efficientnet_lite0): the frozen backbone stays frozen", 2, _frozen(MR, EFF)),
     Check("MyResNet18: trains and saves through the provided checkpoints module", 1,
-          (f"checkpoints/round_trip/MyResNet18-{R18}",)),
+          (f"checkpoints/round_trip/MyResNet18-{EFF}",)),
     # Part 4: MultilabelResNet18 (11)
     Check("MultilabelResNet18 (resnet18): parameter counts", 2, tuple(f"{ML}/{R18}/{k}" for k in
           ("trainable", "frozen", "first_layer", "forward"))),
@@ -127,31 +131,37 @@ CHECKS: List[Check] = [
     Check("compute_loss with a mean criterion", 2, ("dl_utils/loss/mean",)),
     Check("compute_loss with a sum criterion", 1, ("dl_utils/loss/sum",)),
     Check("compute_loss with BCELoss", 1, ("dl_utils/loss/bce_mean", "dl_utils/loss/bce_sum")),
-    *[Check(f"save and load a trained {name}", 2, (f"checkpoints/round_trip/{name}",))
-      for name in ("SimpleNet", f"MyResNet18-{EFF}", f"MultilabelResNet18-{R18}", f"MultilabelResNet18-{EFF}")],
+    Check("save and load a trained SimpleNet", 2, ("checkpoints/round_trip/SimpleNet",)),
+    *[Check(f"save and load a trained {name}", 3, (f"checkpoints/round_trip/{name}",))
+      for name in (f"MyResNet18-{EFF}", f"MultilabelResNet18-{EFF}")],
     Check("loading refuses another class and a bare state dict", 3,
           ("checkpoints/refuses_other_class", "checkpoints/refuses_bare_state_dict", "checkpoints/round_trip/SimpleNet")),
     # data_transforms (12)
     Check("data_transforms: fundamental preset returns a Compose of the right shape", 1,
           (f"{DT}/fundamental/compose", f"{DT}/fundamental/shape", f"{DT}/fundamental/dtype", f"{DT}/fundamental/values")),
+    # The augmentation outputs are random: no reference output exists for them, and the sandbox can
+    # write any 20 images that flip and jitter. So each check of a random preset also needs the
+    # anchored output of the fixed preset it builds on (fundamental: Resize + ToTensor; normalization:
+    # + Normalize) on this grading's image: made-up outputs alone earn nothing.
     Check("data_transforms: augmentation preset returns a Compose of the right shape, 70 % in view", 1,
-          (f"{DT}/augmentation/compose", f"{DT}/augmentation/dtype"),
+          (f"{DT}/augmentation/compose", f"{DT}/augmentation/dtype", f"{DT}/fundamental/values"),
           lambda ev: augmentation_rule("augmentation", "shape")(ev) or augmentation_rule("augmentation", "view")(ev)),
     Check("data_transforms: normalization preset returns a Compose of the right shape", 1,
           (f"{DT}/normalization/compose", f"{DT}/normalization/shape", f"{DT}/normalization/dtype",
            f"{DT}/normalization/values")),
     Check("data_transforms: all preset returns a Compose of the right shape", 1,
-          (f"{DT}/all/compose", f"{DT}/all/dtype"), augmentation_rule("all", "shape")),
+          (f"{DT}/all/compose", f"{DT}/all/dtype", f"{DT}/normalization/values"), augmentation_rule("all", "shape")),
     Check("data_transforms: unnormalised presets stay in [0, 1]", 2, (f"{DT}/fundamental/values",),
           augmentation_rule("augmentation", "range")),
     Check("data_transforms: fundamental values", 1, (f"{DT}/fundamental/values",)),
-    Check("data_transforms: augmentation has a flip and a colour jitter", 1, (),
+    Check("data_transforms: augmentation has a flip and a colour jitter", 1,
+          (f"{DT}/fundamental/values", f"{DT}/normalization/values"),
           lambda ev: augmentation_rule("augmentation", "flip_and_jitter")(ev)
           or augmentation_rule("all", "flip_and_jitter")(ev)),
     Check("data_transforms: Normalize with the given mean and std", 2, (f"{DT}/normalization/values",),
           lambda ev: augmentation_rule("all", "range")(ev) or augmentation_rule("all", "normalize")(ev)),
     Check("data_transforms: normalised values", 1, (f"{DT}/normalization/values",)),
-    Check("data_transforms: augmentation is random", 1, (),
+    Check("data_transforms: augmentation is random", 1, (f"{DT}/fundamental/values", f"{DT}/normalization/values"),
           lambda ev: augmentation_rule("augmentation", "random")(ev) or augmentation_rule("all", "random")(ev)),
     # image_loader (5)
     Check("ImageLoader: sorted classes, other files ignored", 1, ("image_loader/class_dict", "image_loader/items",
@@ -192,7 +202,7 @@ HIDDEN: List[Check] = [
           (f"{SN}/params", f"{SN}/conv_shapes", f"{SN}/pools", f"{SN}/fc_shapes", f"{SN}/out_shapes", f"{SN}/forward"),
           visibility="after_published"),
     Check("SimpleNetFinal: >= 3 Conv2d, BatchNorm2d, Dropout, >= 2 Linear, ReLU; (N, 15) logits", 2,
-          (f"{SNF}/forward", f"{SNF}/eval_deterministic"), _final_layers, "after_published"),
+          (f"{SNF}/forward", f"{SNF}/eval_deterministic", f"{SNF}/train_forward"), _final_layers, "after_published"),
     Check("MyResNet18: frozen backbone and a Linear(D, 15) head (resnet18 and efficientnet_lite0)", 2,
           tuple(f"{MR}/{b}/{k}" for b in (R18, EFF) for k in ("trainable", "conv_layers_trainable",
                                                             "backbone_eval_in_train", "out_shape", "forward")),

@@ -17,6 +17,7 @@ from the files the student meant, and nothing in a hostile submission may exhaus
 """
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -83,25 +84,36 @@ def unsafe_member(name: str) -> str:
     return ""
 
 
+MAX_CENTRAL_DIRECTORY = 64 * 2**20  # bytes: ~50,000 entries of names ten times longer than zip_submission's
+
+
 def zip_entry_count(path: Path) -> int:
-    """The entry count a zip's end-of-central-directory record declares, read before opening it
-    (zipfile would build an object per entry first). ValueError if there is no such record."""
+    """How many entries a zip holds, read before opening it (zipfile would build an object per entry
+    first): the larger of the count its end record declares and the number of entry headers in its
+    central directory (zipfile reads the directory by its size and ignores the count, so a zip that
+    declares 1 entry may hold 300,000). ValueError if there is no end record."""
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()
         f.seek(max(0, size - 65_557))
         tail = f.read()
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or len(tail) - at < 22:
-        raise ValueError("no end-of-central-directory record")
-    entries = struct.unpack("<H", tail[at + 10:at + 12])[0]
-    locator = tail.rfind(b"PK\x06\x07", 0, at)
-    if entries == 0xFFFF or locator >= 0:  # ZIP64: the count is in its own record
-        record = tail.rfind(b"PK\x06\x06", 0, at)
-        if record < 0 or len(tail) - record < 56:
-            raise ValueError("a ZIP64 archive without its end record")
-        entries = struct.unpack("<Q", tail[record + 32:record + 40])[0]
-    return entries
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise ValueError("no end-of-central-directory record")
+        entries, cd_size = struct.unpack("<HI", tail[at + 10:at + 16])
+        end = size - len(tail) + at  # where the end record starts
+        locator = tail.rfind(b"PK\x06\x07", 0, at)
+        if entries == 0xFFFF or cd_size == 0xFFFFFFFF or locator >= 0:  # ZIP64: counts in their own record
+            record = tail.rfind(b"PK\x06\x06", 0, at)
+            if record < 0 or len(tail) - record < 56:
+                raise ValueError("a ZIP64 archive without its end record")
+            entries, cd_size = struct.unpack("<QQ", tail[record + 32:record + 48])
+            end = size - len(tail) + record
+        if cd_size > MAX_CENTRAL_DIRECTORY:
+            return max(entries, cd_size // 46)  # each entry's header is at least 46 bytes
+        f.seek(max(0, end - cd_size))
+        directory = f.read(cd_size)
+    return max(entries, directory.count(b"PK\x01\x02"))
 
 
 class _Budget:
@@ -122,11 +134,13 @@ def collect(submission: Path, intake: Intake) -> List[File]:
     while stack:  # iterative: no recursion limit, whatever the depth
         folder, parts = stack.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as scan:  # never more than the budget in memory, however big the folder
+                entries = list(itertools.islice(scan, MAX_ENTRIES - budget.entries + 1))
         except OSError as err:
             intake.refused.append(f"{clean_name('/'.join(parts))}: cannot be read ({type(err).__name__})")
             continue
         budget.take(len(entries))
+        entries.sort(key=lambda e: e.name)
         for entry in entries:
             here = parts + (entry.name,)
             label = clean_name("/".join(here))
@@ -157,6 +171,7 @@ def zip_members(path: Path, label: str, budget: _Budget, intake: Intake) -> List
         budget.take(zip_entry_count(path))
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
+        budget.take(max(0, len(infos) - zip_entry_count(path)))  # what the count above missed, if anything
     except Refused:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged, hostile or undecodable zip is refused, not a crash
@@ -201,17 +216,22 @@ def choose_code(files: List[File], config: dict, intake: Intake) -> Tuple[Option
     if not roots:
         return None, []
     checkpoints = set(config["checkpoints"])
+    by_folder: Dict[Tuple[str, ...], set] = {}  # folder -> the checkpoint names in it (one pass: no n^2)
+    for f in files:
+        if f.parts[-1] in checkpoints:
+            by_folder.setdefault(f.parts[:-1], set()).add(f.parts[-1])
 
     def beside(root):
         project = root[:-1] if root else ()
-        near = {f.parts[-1] for f in files if f.parts[-1] in checkpoints
-                and f.parts[:-1] in (project, project + ("model_output",))}
-        return len(near)
+        return len(by_folder.get(project, set()) | by_folder.get(project + ("model_output",), set()))
 
-    ranked = sorted(roots, key=lambda r: (-beside(r), len(r), r))
+    near = {root: beside(root) for root in roots}
+    ranked = sorted(roots, key=lambda r: (-near[r], len(r), r))
     best = ranked[0]
     for other in ranked[1:]:
-        if (beside(other), len(other)) == (beside(best), len(best)) and _content(roots[other]) != _content(roots[best]):
+        if (near[other], len(other)) != (near[best], len(best)):
+            break
+        if _content(roots[other]) != _content(roots[best]):
             raise Refused(f"the submission holds two different proj4_code/ folders, {_show(best)} and {_show(other)}, "
                           "equally placed: keep one (zip_submission.py zips the right one)")
     for other in ranked[1:]:

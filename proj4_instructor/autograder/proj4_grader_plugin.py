@@ -9,15 +9,14 @@ Events: {"event": "collected", "items": [nodeid, ...], "excluded": [...]} (the r
 list the public tests the results show: names never come from the sandbox's run),
 {"event": "collect_error", ...}, {"event": "test", "nodeid", "when", "outcome", ...}.
 
-Not runnable here (deselected): tests marked slow, and tests that need the training split
-(fixture data_dir): the autograder ships only the test split.
+Not run here (deselected): tests marked slow; tests that need the training split (fixture
+data_dir): the autograder has no data; tests marked provided, which test the provided library only
+(its pretrained-weights loading, the data command) and say nothing of a submission.
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
-import sys
 
 import pytest
 
@@ -47,6 +46,8 @@ def not_gradable(item) -> str:
     """Why the autograder cannot run this test ("" if it can)."""
     if item.get_closest_marker("slow") is not None:
         return "marked slow"
+    if item.get_closest_marker("provided") is not None:
+        return "tests the provided library only"
     if "data_dir" in getattr(item, "fixturenames", ()):
         return "needs the training split (fixture data_dir); the autograder has only the test split"
     return ""
@@ -100,15 +101,3 @@ def pytest_runtest_logreport(report):
     })
 
 
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    """After each test, drop what keeps its models alive (its arguments, the last traceback) and
-    collect: the public tests build one large model after another, in one process, at half a CPU
-    and 768 MB."""
-    yield
-    item.funcargs = {}
-    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
-        if hasattr(sys, name):
-            delattr(sys, name)
-    gc.collect()

@@ -27,11 +27,13 @@ sandbox: local use only), AUTOGRADER_SEED (tests only: a fixed seed instead of a
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
 import secrets
 import shutil
+import stat
 import sys
 import time
 import traceback
@@ -118,8 +120,10 @@ class Settings:
 # -- results.json ---------------------------------------------------------------------------------
 
 def reserve(path: Path, max_score: float) -> None:
-    """Write an error result now, padded to RESERVED bytes: the final one goes into the same blocks."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write an error result now, padded to RESERVED bytes: the final one goes into the same blocks.
+    Its folder is root's alone from the start (other users of the machine read nothing in it)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
     if path.is_symlink():
         path.unlink()
     body = json.dumps(error_results("grading did not finish", max_score)).encode()
@@ -187,13 +191,22 @@ def copy_readable(src: Path, dst: Path) -> None:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
 
-def prepare_work(settings: Settings) -> Path:
-    """A fresh, root-owned work folder: code/ (read-only for the sandbox) and model_output/."""
+def prepare_work(settings: Settings, user: Optional[sandbox.Identity]) -> Path:
+    """A fresh, root-owned work folder: code/ (read-only for the sandbox) and model_output/. With a
+    sandbox user it is root:<the user's group>, mode 0750: the user can read it, no other user of the
+    machine can enter it (on a machine that grades several submissions at once, each worker's
+    sandbox user would otherwise read the reference solution in the others' trusted step, their
+    submissions and their checkpoints)."""
     work = settings.work
     if work.exists():
         sandbox.remove(work)
-    (work / "code").mkdir(parents=True)
-    os.chmod(work, 0o755)
+    work.mkdir(mode=0o700, parents=True)
+    if user is not None:
+        os.chown(work, 0, user.gid)
+        os.chmod(work, 0o750)
+    else:
+        os.chmod(work, 0o755)
+    (work / "code").mkdir()
     (work / "model_output").mkdir()
     for package in sorted((settings.source / "provided").iterdir()):
         copy_readable(package, work / "code" / package.name)
@@ -260,86 +273,96 @@ def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) 
             data = sandbox.read_file(out, TRUSTED_LIMIT) if outcome.returncode == 0 else None
             if data:
                 return {**json.loads(data), "peak_rss_mb": outcome.max_rss_mb}
-            started = [line.split(" ", 1)[1] for line in outcome.log.splitlines() if line.startswith("checkpoint ")]
-            if not started or started[-1] in skip:
+            started = [line.split(" ", 1) for line in outcome.log.splitlines()
+                       if line.startswith(("checkpoint ", "probe "))]
+            if not started or started[-1][0] != "checkpoint" or started[-1][1] in skip:
                 raise RuntimeError(f"the trusted evaluation failed ({outcome.describe()}):\n{outcome.log[-3000:]}")
-            skip.append(started[-1])  # that checkpoint stopped it: grade the others without it
+            skip.append(started[-1][1])  # that checkpoint stopped it: grade the others without it
         raise RuntimeError("the trusted evaluation kept failing")
     finally:
         sandbox.remove(folder)  # the reference solution must be gone before student code runs
 
 
-def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, deadline: float):
-    """answers.py in the sandbox, run again without the probe under way each time its process dies,
-    until every probe has an answer or the time is up; returns (answers, the last outcome, what
-    happened). Nothing here trusts the answers' content."""
+def answers_run(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float, skip: List[str]):
+    """One run of answers.py in the sandbox, skipping the probes in `skip`: (answers, outcome)."""
     folder = step_folder(work, "answers", user)
-    answers: dict = {"probes": {}}
-    notes: List[str] = []
-    outcome = None
-    names = list(config["probes"]) + ["checkpoint_outputs"]
-    while time.monotonic() < deadline - 5:
-        skip = [n for n in names if n in answers["probes"] or (n == "checkpoint_outputs" and n in answers)]
-        if len(skip) == len(names):
-            break
-        answers_config = folder / "config.json"
-        answers_config.write_text(json.dumps({
-            "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"), "skip": skip,
-            "probe_timeout": settings.probe_timeout or config["probe_timeout"],
-            "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
-        (folder / "answers.json").unlink(missing_ok=True)
-        cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
-               str(answers_config)]
-        outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, folder, str(work / "code")), user=user,
-                              limits=limits(settings, config, max(5.0, deadline - time.monotonic())))
-        data = sandbox.read_file(folder / "answers.json", ANSWERS_LIMIT)
-        try:
-            got = json.loads(data) if data else {}
-        except (ValueError, RecursionError):
-            got = {}
-        got = got if isinstance(got, dict) else {}
-        probes = got.get("probes") if isinstance(got.get("probes"), dict) else {}
-        for name in names:  # only the probes this run was asked for, and only as a whole answer
-            if name in probes and name not in skip and name != "checkpoint_outputs":
-                answers["probes"][name] = probes[name]
-        if "checkpoint_outputs" not in skip and isinstance(got.get("checkpoint_outputs"), dict):
-            answers["checkpoint_outputs"] = got["checkpoint_outputs"]
-        running = got.get("running")
-        if outcome.returncode == 0 and not running:
-            break
-        if outcome.timed_out or outcome.stopped_for or running not in names:
-            notes.append(f"your code's process {outcome.describe()}")
-            break
-        stopped = f"your code's process {outcome.describe()} while this probe ran"
-        notes.append(f"{stopped} ({running}): it was run again without that probe")
-        if running == "checkpoint_outputs":
-            answers["checkpoint_outputs"] = {"error": stopped}
-        else:
-            answers["probes"][running] = {"error": stopped, "traceback": outcome.log[-1500:]}
-    return answers, outcome, notes
+    answers_config = folder / "config.json"
+    answers_config.write_text(json.dumps({
+        "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"), "skip": skip,
+        "probe_timeout": settings.probe_timeout or config["probe_timeout"],
+        "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
+    cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
+           str(answers_config)]
+    outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, folder, str(work / "code")), user=user,
+                          limits=limits(settings, config, seconds))
+    data = sandbox.read_file(folder / "answers.json", ANSWERS_LIMIT)
+    sandbox.remove(folder)  # whatever it wrote there (a full disk, say) is gone before the next step
+    try:
+        answers = json.loads(data) if data else {}
+    except (ValueError, RecursionError):
+        answers = {}
+    return (answers if isinstance(answers, dict) else {}), outcome
+
+
+def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float,
+                 probe_names: List[str]):
+    """answers.py in the sandbox; returns (answers, outcomes). Nothing here trusts its content.
+
+    answers.py writes its file after every probe. If the process ends before the last one by itself
+    (os._exit, a crash, a signal; not the time limit, not the watchdog), it runs again for the probes
+    after the one it ended in, which gets that as its error: code that kills the process costs the
+    checks of the probe it ran in, not every later probe's."""
+    deadline = time.monotonic() + seconds
+    merged: dict = {"probes": {}, "checkpoint_outputs": {}}
+    outcomes = []
+    while True:
+        done = list(merged["probes"])
+        answers, outcome = answers_run(settings, work, config, user, seed, max(5.0, deadline - time.monotonic()),
+                                       done)
+        outcomes.append(outcome)
+        probes = answers.get("probes") if isinstance(answers.get("probes"), dict) else {}
+        for name, entry in probes.items():
+            if name in probe_names and name not in merged["probes"]:
+                merged["probes"][name] = entry
+        if isinstance(answers.get("checkpoint_outputs"), dict):
+            merged["checkpoint_outputs"] = answers["checkpoint_outputs"]
+        pending = [name for name in probe_names if name not in merged["probes"]]
+        ended_itself = outcome.returncode != 0 and not outcome.timed_out and not outcome.stopped_for
+        if not ended_itself or not pending or deadline - time.monotonic() < 10:
+            return merged, outcomes
+        merged["probes"][pending[0]] = {"error": f"your code ended the grader's process during this probe: it "
+                                                 f"{outcome.describe()}"}
 
 
 def public_step(settings: Settings, work: Path, config: dict, user, seconds: float):
-    """The public tests in the sandbox, for the student's feedback only; returns (events, outcome)."""
+    """The public tests in the sandbox, for the student's feedback only, one pytest process per group
+    of files (the frozen-backbone parts' files apart: one process building every model would not fit
+    768 MB); returns (events, the outcomes)."""
     folder = step_folder(work, "public", user)
-    env = {**sandbox_env(settings, folder, f"{work / 'code'}{os.pathsep}{work / 'code' / 'grader'}"), "CI": "1",
-           "PROJ4_DATA_DIR": str(folder / "no-data"), "PROJ4_MODEL_DIR": str(work / "model_output"),
-           "GRADER_EVENTS": str(folder / "events.jsonl")}
-    test_timeout = settings.test_timeout or config["test_timeout"]
-    cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", str(work / "code" / "grader" / "pytest.ini"),
-           "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "-o", f"timeout={test_timeout:g}",
-           str(work / "code" / PUBLIC)]
-    outcome = sandbox.run(cmd, cwd=folder, env=env, user=user, limits=limits(settings, config, seconds))
-    events = []
-    for line in (sandbox.read_file(folder / "events.jsonl", EVENTS_LIMIT) or b"").decode("utf-8", "replace") \
-            .splitlines():
-        try:
-            event = json.loads(line)
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events, outcome
+    events, outcomes = [], []
+    deadline = time.monotonic() + seconds
+    groups = config.get("public_groups") or [sorted({t.split("::")[0] for t in config["public_tests"]})]
+    for number, group in enumerate(groups):
+        log = folder / f"events-{number}.jsonl"
+        env = {**sandbox_env(settings, folder, f"{work / 'code'}{os.pathsep}{work / 'code' / 'grader'}"), "CI": "1",
+               "PROJ4_DATA_DIR": str(folder / "no-data"), "PROJ4_MODEL_DIR": str(work / "model_output"),
+               "GRADER_EVENTS": str(log)}
+        test_timeout = settings.test_timeout or config["test_timeout"]
+        cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", str(work / "code" / "grader" / "pytest.ini"),
+               "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors",
+               "-o", f"timeout={test_timeout:g}",
+               *[str(work / "code" / name) for name in group]]
+        outcomes.append(sandbox.run(cmd, cwd=folder, env=env, user=user,
+                                    limits=limits(settings, config, max(5.0, deadline - time.monotonic()))))
+        for line in (sandbox.read_file(log, EVENTS_LIMIT) or b"").decode("utf-8", "replace").splitlines():
+            try:
+                event = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(event, dict):
+                events.append(event)
+    sandbox.remove(folder)
+    return events, outcomes
 
 
 def feedback_tests(events: List[dict], known: List[str]) -> List[dict]:
@@ -397,10 +420,11 @@ def grade(settings: Settings, config: dict) -> dict:
     if user is not None:
         sandbox.kill_uid(user.uid)  # whatever an earlier grading on this machine left
         sandbox.clean_shared_dirs(user.uid)
+        sandbox.remove_ipc(user.uid)
     for folder in (settings.source, settings.submission, settings.results.parent):
         if user and folder.exists():
             os.chmod(folder, 0o700)
-    work = prepare_work(settings)
+    work = prepare_work(settings, user)
     try:
         taken = intake.take_submission(settings.submission, work / "code", config)
     except intake.Refused as err:
@@ -412,15 +436,23 @@ def grade(settings: Settings, config: dict) -> dict:
     notes = add_starter(work, settings.source, config, taken)
     seed = settings.seed if settings.seed is not None else secrets.randbits(62)
 
-    total = settings.total_timeout or config["total_timeout"]
-    deadline = time.monotonic() + total
     trusted = trusted_step(settings, work, config, user, seed)
-    answers, answer_run, answer_notes = answers_step(settings, work, config, user, seed,
-                                                     max(time.monotonic() + 10, deadline))
-    answer_note = answer_notes[-1] if answer_notes else ""
+    # the student's code has its whole time limit, however long the trusted side took (a hostile
+    # checkpoint that slows the evaluator costs its own checks, not the time of every other check)
+    answers, answer_runs = answers_step(settings, work, config, user, seed,
+                                        settings.total_timeout or config["total_timeout"], list(trusted["expected"]))
+    answer_run = answer_runs[-1]
+    answer_note = f"the answer process {answer_run.describe()}" if answer_run.returncode != 0 else ""
     evidence = scoring.Evidence(answers, trusted, key)
     tests, leaderboard = scoring.score(evidence, config, answer_note)
-    events, public_run = public_step(settings, work, config, user, settings.public_timeout or config["public_timeout"])
+    try:
+        events, public_runs = public_step(settings, work, config, user,
+                                          settings.public_timeout or config["public_timeout"])
+    except sandbox.SandboxBreach:
+        raise
+    except Exception as err:  # noqa: BLE001 - feedback only: the points above stand (a full disk, say)
+        print(f"the public tests could not run:\n{traceback.format_exc()}")  # the staff's log
+        events, public_runs = [], [sandbox.Outcome(None, False, 0.0, f"could not start: {type(err).__name__}: {err}")]
     tests += feedback_tests(events, config["public_tests"])
     for test in tests:
         test["output"] = clip(test["output"])
@@ -433,8 +465,8 @@ def grade(settings: Settings, config: dict) -> dict:
         lines.append("Not used (provided files come from the autograder; others are not graded): "
                      + ", ".join(taken.ignored[:20])
                      + (f" and {len(taken.ignored) - 20} more" if len(taken.ignored) > 20 else ""))
-    for note in answer_notes:
-        lines.append(f"Note: {note}; the checks it did not answer score 0.")
+    if answer_note:
+        lines.append(f"Your code's process {answer_run.describe()}; the checks it did not answer score 0.")
     if evidence.grader_errors:
         lines.append("The grader failed on its own side for: " + ", ".join(evidence.grader_errors)
                      + " (not your fault: the course staff will regrade).")
@@ -443,13 +475,15 @@ def grade(settings: Settings, config: dict) -> dict:
     print(sandbox_note + ("; network: cut off" if user and sandbox.network_isolated(user) else
                           "; network: not cut off (the container does not allow a network namespace)"))
     print(f"seed of this grading: {seed}; trusted side: {json.dumps(trusted.get('seconds', {}))}")
-    if answer_run is not None:
-        print(f"---- answers (last run): {answer_run.describe()} after {answer_run.seconds:.1f} s, "
-              f"peak RSS {answer_run.max_rss_mb:.0f} MB ----\n{answer_run.log}")
-    print(f"---- public tests: {public_run.describe()} after {public_run.seconds:.1f} s, "
-          f"peak RSS {public_run.max_rss_mb:.0f} MB ----\n{public_run.log}")
+    for i, run in enumerate(answer_runs, start=1):
+        print(f"---- answers (run {i} of {len(answer_runs)}): {run.describe()} after {run.seconds:.1f} s, "
+              f"peak RSS {run.max_rss_mb:.0f} MB; {'; '.join(run.notes) or 'nothing left behind'} ----\n{run.log}")
+    for number, run in enumerate(public_runs):
+        print(f"---- public tests, group {number + 1}: {run.describe()} after {run.seconds:.1f} s, "
+              f"peak RSS {run.max_rss_mb:.0f} MB; {'; '.join(run.notes) or 'nothing left behind'} ----\n{run.log}")
     print(f"peak RSS per step: trusted {trusted.get('peak_rss_mb', 0):.0f} MB, answers "
-          f"{answer_run.max_rss_mb if answer_run else 0:.0f} MB, public tests {public_run.max_rss_mb:.0f} MB")
+          f"{max(r.max_rss_mb for r in answer_runs):.0f} MB, public tests "
+          f"{max((r.max_rss_mb for r in public_runs), default=0):.0f} MB")
     print(f"peak memory of the sandboxed processes: "
           f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
     return {
@@ -471,6 +505,32 @@ def refused_results(reason: str, config: dict) -> dict:
                              "order": "desc"} for p in config["parts"] if p.get("leaderboard")]}
 
 
+LOCK_DIRS = ("/run/proj4-autograder", "/var/lock/proj4-autograder", "/tmp/proj4-autograder-locks")
+
+
+def lock_sandbox_user(name: str) -> Optional[int]:
+    """Wait until no other grading on this machine uses the sandbox user `name`, and hold it (until
+    this process exits): the runner kills every process of its user, so two gradings sharing one
+    would kill each other's. The lock lives in a folder only root may write (a lock the sandbox
+    could create or hold would let it stop later gradings)."""
+    for folder in LOCK_DIRS:
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        except OSError:
+            continue
+        info = os.lstat(folder)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
+            continue
+        fd = os.open(f"{folder}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+    print(f"warning: no root-only folder for the lock of the sandbox user {name!r}; grade one submission at "
+          "a time with it")
+    return None
+
+
 def main() -> int:
     start = time.monotonic()
     os.umask(0o022)  # the code folder must be readable by the sandbox user
@@ -482,6 +542,8 @@ def main() -> int:
         max_score = scoring.max_score(config)
         reserve(settings.results, max_score)
         sandbox.become_subreaper()
+        if sandbox.identity(settings.sandbox_user)[0] is not None:
+            lock_sandbox_user(settings.sandbox_user)
         results = grade(settings, config)
     except BaseException:  # noqa: B036 - whatever happens, Gradescope gets a results.json
         details = traceback.format_exc()
@@ -492,6 +554,8 @@ def main() -> int:
             user, _ = sandbox.identity(settings.sandbox_user)
             if user is not None:
                 sandbox.kill_uid(user.uid)
+                sandbox.clean_shared_dirs(user.uid)
+                sandbox.remove_ipc(user.uid)
         except Exception:  # noqa: BLE001 - a breach here is reported below, never a missing results.json
             results = error_results(traceback.format_exc().strip().splitlines()[-1], max_score)
         if results is None:

@@ -7,8 +7,10 @@ size, processes, file size, CPU time, no core files), a wall clock, and a watchd
 RLIMIT_DATA does not (shared memory: RssShmem and /dev/shm) and the files it writes. When it ends,
 ROOT kills every process of that uid, by scanning /proc, until none is left (a process of the user
 cannot kill root's loop, as it could kill a killer of its own uid), reaps them (the runner is the
-child subreaper), and deletes what the user left in the shared writable folders (/tmp, /var/tmp,
-/dev/shm, ...). If a process survives all that, `SandboxBreach` stops the grading loudly.
+child subreaper), deletes what the user left in the shared writable folders (/tmp, /var/tmp,
+/dev/shm, ...) and removes its System V IPC objects (shared memory, queues, semaphores: they
+outlive every process; POSIX message queues are refused by RLIMIT_MSGQUEUE = 0). The watchdog's
+memory counts SysV shared memory and memory-backed or deleted files held open too. If a process survives all that, `SandboxBreach` stops the grading loudly.
 Reason: the trusted side reads the sandbox's files only after all of this, and the next step (or
 the next grading on the same machine) starts from nothing the user made.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import grp
 import os
 import pwd
 import resource
@@ -34,11 +37,13 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 LOG_LIMIT = 20_000  # characters of output kept (head and tail)
-SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock", "/var/lock", "/run/shm")
+SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock", "/var/lock", "/run/shm", "/var/crash")
 CLONE_NEWNET = 0x40000000
 SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
-KILL_ROUNDS = 60
+KILL_SECONDS = 30  # a process in uninterruptible sleep (a flush to disk) dies once it wakes: wait for it
+IPC_RMID = 0
+IPC_KINDS = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}  # /proc/sysvipc/<kind> -> its control call
 
 _libc = ctypes.CDLL(None, use_errno=True)  # loaded before any fork: the child must not dlopen
 
@@ -123,6 +128,14 @@ def identity(name: str) -> Tuple[Optional[Identity], str]:
                            "(`proj4-instructor grade` creates it when run as root)") from None
     if entry.pw_uid == 0:
         raise RuntimeError(f"the sandbox user {name!r} is root")
+    sharing = sorted(p.pw_name for p in pwd.getpwall() if p.pw_gid == entry.pw_gid and p.pw_uid != entry.pw_uid)
+    try:
+        sharing += [m for m in grp.getgrgid(entry.pw_gid).gr_mem if m != name]
+    except KeyError:
+        pass
+    if sharing:  # the work folder is opened to this group: it must be the user's alone
+        raise RuntimeError(f"the sandbox user {name!r} shares its group (gid {entry.pw_gid}) with {sharing[:5]}: "
+                           "create it with its own group (useradd --system --user-group)")
     return Identity(entry.pw_uid, entry.pw_gid, name), f"student code ran as the unprivileged user {name!r}"
 
 
@@ -163,7 +176,8 @@ def processes_of(uid: int) -> List[int]:
 
 def kill_uid(uid: int) -> None:
     """SIGKILL every process of `uid`, from root, until none is left; SandboxBreach if one survives."""
-    for _ in range(KILL_ROUNDS):
+    start, pause = time.monotonic(), 0.005
+    while time.monotonic() - start < KILL_SECONDS:
         pids = processes_of(uid)
         if not pids:
             return
@@ -178,16 +192,96 @@ def kill_uid(uid: int) -> None:
             except OSError:
                 pass
         reap()
-        time.sleep(0.02)
+        time.sleep(pause)
+        pause = min(0.5, pause * 2)
     left = processes_of(uid)
     if left:
-        raise SandboxBreach(f"processes {left[:10]} of uid {uid} survived {KILL_ROUNDS} rounds of SIGKILL")
+        raise SandboxBreach(f"processes {left[:10]} of uid {uid} survived {KILL_SECONDS} s of SIGKILL")
+
+
+# -- System V IPC: objects that outlive every process (shared memory holds memory no process counts) --
+
+def ipc_objects(uid: int) -> List[Tuple[str, int, int]]:
+    """(kind, id, resident bytes) of the SysV shared memory segments, message queues and semaphore
+    sets that `uid` owns or created."""
+    found = []
+    for kind in IPC_KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        head = lines[0].split() if lines else []
+        for line in lines[1:]:
+            row = dict(zip(head, line.split()))
+            if str(uid) in (row.get("uid"), row.get("cuid")):
+                ident = int(row.get("shmid") or row.get("msqid") or row.get("semid") or -1)
+                found.append((kind, ident, int(row.get("rss", 0)) if kind == "shm" else 0))
+    return found
+
+
+def remove_ipc(uid: int) -> int:
+    """Remove every SysV IPC object of `uid` (root may); returns how many there were."""
+    objects = ipc_objects(uid)
+    for kind, ident, _ in objects:
+        getattr(_libc, IPC_KINDS[kind])(ident, *((0,) if kind == "sem" else ()), IPC_RMID, None)
+    return len(objects)
+
+
+def _tmpfs_devices() -> set:
+    """st_dev of every memory-backed file system mounted here (tmpfs, ramfs)."""
+    devices = set()
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                if " - " in line and line.split(" - ", 1)[1].split()[0] in ("tmpfs", "ramfs"):
+                    major, minor = fields[2].split(":")
+                    devices.add(os.makedev(int(major), int(minor)))
+    except (OSError, ValueError, IndexError):
+        pass
+    return devices
+
+
+def held_files(pids: List[int]) -> Tuple[int, int]:
+    """(memory, disk) bytes of the files the processes hold open that no folder scan finds and no RSS
+    shows until mapped: memfds and files on memory-backed file systems (memory), deleted files on
+    disk (disk). Each file counted once."""
+    seen, memory, disk = set(), 0, 0
+    tmpfs = None
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if not target.startswith("/"):
+                    continue  # pipes, sockets, anonymous inodes
+                info = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            if tmpfs is None:
+                tmpfs = _tmpfs_devices()
+            if target.startswith("/memfd:") or info.st_dev in tmpfs:
+                memory += info.st_blocks * 512 if (target.startswith("/memfd:") or info.st_nlink == 0
+                                                   or target.endswith(" (deleted)")) else 0
+            elif info.st_nlink == 0:
+                disk += info.st_blocks * 512
+    return memory, disk
 
 
 def memory_of(uid: int) -> int:
-    """Bytes of private and shared memory held by the processes of `uid` (RssAnon + RssShmem)."""
-    total = 0
-    for pid in processes_of(uid):
+    """Bytes of private and shared memory held by the processes of `uid` (RssAnon + RssShmem), the
+    memory-backed and deleted files they hold open, and the SysV shared memory the user made
+    (attached, filled and detached, it is in no process's RSS)."""
+    pids = processes_of(uid)
+    total = held_files(pids)[0] + sum(rss for _, _, rss in ipc_objects(uid))
+    for pid in pids:
         try:
             with open(f"/proc/{pid}/status") as f:
                 for line in f:
@@ -271,7 +365,8 @@ def _child_setup(user: Optional[Identity], limits: Limits):
         cpu = int(limits.seconds) + 30
         for what, value in ((resource.RLIMIT_DATA, limits.memory_bytes), (resource.RLIMIT_FSIZE, limits.file_bytes),
                             (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_CORE, 0),
-                            (resource.RLIMIT_NPROC, limits.processes)):
+                            (resource.RLIMIT_NPROC, limits.processes),
+                            (resource.RLIMIT_MSGQUEUE, 0)):  # POSIX message queues outlive processes
             resource.setrlimit(what, (value, value))
         try:
             with open("/proc/self/oom_score_adj", "w") as f:
@@ -332,11 +427,12 @@ def run(cmd: List[str], *, cwd: Path, env: Dict[str, str], user: Optional[Identi
     if user is not None:
         kill_uid(user.uid)
         reap()
-        notes = clean_shared_dirs(user.uid)
+        files, ipc = clean_shared_dirs(user.uid), remove_ipc(user.uid)
+        notes = [f"removed {len(files)} files it left in shared folders"] if files else []
+        notes += [f"removed {ipc} System V IPC objects it left"] if ipc else []
     reader.join(timeout=10)  # a grandchild that kept the pipe open is dead now
     return Outcome(proc.returncode, timed_out, time.monotonic() - start, log.text(),
-                   "" if stopped in ("", "time") else stopped, peak / 2**20, max_rss,
-                   [f"removed {len(notes)} files it left in shared folders"] if notes else [])
+                   "" if stopped in ("", "time") else stopped, peak / 2**20, max_rss, notes)
 
 
 def _watch(proc: subprocess.Popen, user: Optional[Identity], limits: Limits, folders: List[Path],
@@ -362,6 +458,7 @@ def _watch(proc: subprocess.Popen, user: Optional[Identity], limits: Limits, fol
             return "memory", peak, 0.0
         if tick % 5 == 0:
             size, files = owned_usage([*folders, *SHARED_DIRS], user.uid, limits.disk_files)
+            size += held_files(processes_of(user.uid))[1]  # deleted but still open: no scan finds them
             if size > limits.disk_bytes or files > limits.disk_files:
                 return "disk", peak, 0.0
 

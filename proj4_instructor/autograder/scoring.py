@@ -44,7 +44,14 @@ def short(value, limit: int = 120) -> str:
 
 
 def is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    """A JSON number a float can hold (an integer of 400 digits is valid JSON, and no number here)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    return isinstance(x, float) or -2**63 <= x < 2**63
+
+
+def finite(x) -> bool:
+    return is_number(x) and math.isfinite(x)
 
 
 def shape_of(x, depth: int = 0):
@@ -157,9 +164,15 @@ class Evidence:
         self.grader_errors = [name for name, e in trusted["expected"].items() if "grader_error" in e]
         self.checkpoints = trusted["checkpoints"]
         self.key = key
-        self.augmentation = augmentation_evidence(self.got.get("data_transforms"),
-                                                  self.expected.get("data_transforms"),
-                                                  self.errors.get("data_transforms"))
+        try:
+            self.augmentation = augmentation_evidence(self.got.get("data_transforms"),
+                                                      self.expected.get("data_transforms"),
+                                                      self.errors.get("data_transforms"))
+        except Exception:  # noqa: BLE001 - a value nobody foresaw costs the augmentation checks, no more
+            print(f"grader error judging the augmentation outputs:\n{traceback.format_exc()}")  # the staff's log
+            self.augmentation = {preset: dict.fromkeys(("shape", "range", "flip_and_jitter", "random", "normalize"),
+                                                       "the augmentation outputs cannot be judged")
+                                 for preset in ("augmentation", "all")}
 
     def as_rule_input(self) -> dict:
         return {"checkpoints": self.checkpoints, "augmentation": self.augmentation}
@@ -239,7 +252,7 @@ def augmentation_evidence(got, expected, error: Optional[str]) -> Dict[str, Dict
             continue
         if not (isinstance(outputs, list) and len(outputs) == AUGMENT_DRAWS
                 and all(shape_of(o) == (height, width) for o in outputs)
-                and all(math.isfinite(v) for o in outputs for v in flat(o))):
+                and all(finite(v) for o in outputs for v in flat(o))):
             shapes = entry.get("shapes") if isinstance(entry, dict) else None
             out[preset] = dict.fromkeys(kinds, f"the {preset} preset must turn an image into a (1, {height}, {width}) "
                                                f"float tensor for inp_size ({height}, {width}); it gave "

@@ -25,7 +25,7 @@ if [ -n "${PROJ4_TORCH_FIND_LINKS:-}" ]; then TORCH_FROM=(--find-links "$PROJ4_T
 "$PY" -m pip install --no-cache-dir --only-binary=:all: -r "$SRC/requirements.txt"
 
 # Student code runs as this user: it can read the venv, not the source or the results.
-id -u proj4grader >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin proj4grader
+id -u proj4grader >/dev/null 2>&1 || useradd --system --user-group --no-create-home --shell /usr/sbin/nologin proj4grader
 chmod 755 "$ROOT"
 chmod -R a+rX "$ROOT/venv"
 chmod 700 "$SRC"

@@ -25,6 +25,7 @@ import os
 import sys
 import time
 import traceback
+import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pristine code only: see the module docstring
@@ -38,26 +39,55 @@ from proj4_lib import architecture  # noqa: E402
 FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
 MAX_TENSORS = 2000
 MAX_KEY = 300
+MAX_PICKLE = 2**20  # bytes of a checkpoint's pickle (keys, sizes, the layer list: tens of KB for 2,000 tensors)
 FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 BATCH = 100
+BATCH_VALUES = 2**25  # values of the largest activation in one batch (128 MB of float32)
 
 
 class Unusable(ValueError):
     """The checkpoint cannot be graded; the message is for the student and names what is wrong."""
 
 
+def check_container(path: Path) -> None:
+    """Before torch.load: torch's zip format (what torch.save writes), with a pickle of at most
+    MAX_PICKLE bytes and at most one record per tensor. Reason: unpickling runs in Python, one opcode
+    at a time, so a pickle of a few tens of MB of tiny opcodes costs minutes and gigabytes before any
+    check of its content could apply (the legacy format is one such pickle with the data inside)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise Unusable(f"{path.name} is not in torch's zip format ({type(err).__name__}); save it again with "
+                       "save_trained_model_weights") from None
+    if len(infos) > MAX_TENSORS + 20:
+        raise Unusable(f"{path.name} holds {len(infos)} records, more than a checkpoint of {MAX_TENSORS} tensors")
+    pickles = [i for i in infos if i.filename.endswith(".pkl")]
+    if not pickles or any(i.file_size > MAX_PICKLE or i.compress_size > MAX_PICKLE for i in pickles):
+        raise Unusable(f"{path.name}: its pickle is missing or larger than {MAX_PICKLE:,} bytes; save it again "
+                       "with save_trained_model_weights")
+
+
 def load_checkpoint(path: Path, part: dict) -> dict:
     """The checkpoint dict, its container checked (types, sizes, class); tensors are not touched yet."""
     if not path.is_file():
         raise Unusable(f"{path.name} is not in the submission: add it to your zip (zip_submission.py does)")
+    check_container(path)
     try:
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # the legacy (non-zip) format cannot be memory-mapped
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as err:  # noqa: BLE001 - any failure to read is the file's problem
         raise Unusable(f"{path.name} cannot be read with torch.load(weights_only=True) "
                        f"({type(err).__name__}); save it again with save_trained_model_weights") from None
+    try:
+        return check_checkpoint(checkpoint, path, part)
+    except Unusable:
+        raise
+    except Exception as err:  # noqa: BLE001 - values no check foresaw (a tensor for a name, say)
+        raise Unusable(f"{path.name} was not written by save_trained_model_weights (its {type(err).__name__} "
+                       "cannot be read as a checkpoint)") from None
+
+
+def check_checkpoint(checkpoint, path: Path, part: dict) -> dict:
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise Unusable(f"{path.name} was not written by save_trained_model_weights (no state_dict)")
     state = checkpoint["state_dict"]
@@ -68,12 +98,16 @@ def load_checkpoint(path: Path, part: dict) -> dict:
             raise Unusable(f"{path.name}: every state_dict entry must be a tensor under a short text key")
         if tensor.layout != torch.strided:
             raise Unusable(f"{path.name}: {key[:80]} is not a dense tensor")
-    if checkpoint.get("class_name") != part["class_name"]:
-        found = checkpoint.get("class_name")
-        raise Unusable(f"{path.name} holds a {str(found)[:60]!r}, not a {part['class_name']}")
-    kwargs = checkpoint.get("model_kwargs") or {}
-    if not isinstance(kwargs, dict) or any(not isinstance(k, str) for k in kwargs) or len(kwargs) > 8:
-        raise Unusable(f"{path.name}: model_kwargs must be a small dict")
+    found = checkpoint.get("class_name")
+    if not isinstance(found, str) or found != part["class_name"]:
+        shown = found[:60] if isinstance(found, str) else f"a {type(found).__name__} as class name"
+        raise Unusable(f"{path.name} holds {shown!r}, not a {part['class_name']}")
+    kwargs = checkpoint.get("model_kwargs")
+    kwargs = {} if kwargs is None else kwargs
+    if not isinstance(kwargs, dict) or any(not isinstance(k, str) for k in kwargs) or len(kwargs) > 8 or \
+            any(not isinstance(v, (str, int, float, bool, type(None))) for v in kwargs.values()):
+        raise Unusable(f"{path.name}: model_kwargs must be a small dict of plain values")
+    checkpoint["model_kwargs"] = kwargs
     return checkpoint
 
 
@@ -122,8 +156,8 @@ def from_scratch_model(part: dict, checkpoint: dict, name: str) -> nn.Module:
 
 def head_of(part: dict, checkpoint: dict, name: str, features: dict):
     """Parts 3-4: (backbone, weight (outputs, D), bias (outputs,)) of the one Linear head."""
-    backbone = (checkpoint.get("model_kwargs") or {}).get("backbone", "resnet18")
-    if backbone not in FEATURES:
+    backbone = checkpoint["model_kwargs"].get("backbone", "resnet18")
+    if not isinstance(backbone, str) or backbone not in FEATURES:
         raise Unusable(f"{name}: unknown backbone {str(backbone)[:40]!r}; choose one of {', '.join(FEATURES)}")
     if backbone not in features:
         raise Unusable(f"{name}: this autograder has no {backbone} features (its ImageNet weights were not "
@@ -152,8 +186,9 @@ def predict(part: dict, checkpoint: dict, name: str, prepared: dict, config: dic
         else:
             images = prepared["images"]
             outs = []
-            for start in range(0, len(images), BATCH):
-                x = images[start:start + BATCH].float() / 255.0
+            batch = max(1, min(BATCH, BATCH_VALUES // largest_activation(part, checkpoint)))
+            for start in range(0, len(images), batch):
+                x = images[start:start + batch].float() / 255.0
                 if part["normalize"]:
                     x = (x - config["pixel_mean"]) / config["pixel_std"]
                 outs.append(model(x))
@@ -164,6 +199,13 @@ def predict(part: dict, checkpoint: dict, name: str, prepared: dict, config: dic
     if part["task"] == "multi":
         return {**fact, "flags": (out >= 0.5).to(torch.int64).tolist()}
     return {**fact, "classes": out.argmax(dim=1).tolist()}
+
+
+def largest_activation(part: dict, checkpoint: dict) -> int:
+    """Values in the largest layer output per image: the layer list's (the course's figure is small)."""
+    if part["design"] != "student":
+        return 1
+    return int(architecture.check(checkpoint["architecture"], part["outputs"])["largest"]) or 1
 
 
 def _raised(answer, path=""):
@@ -219,6 +261,10 @@ def evaluate(request: dict) -> dict:
         result["seconds"][name] = round(time.monotonic() - start, 2)
     for probe, fn in probes.PROBES.items():
         start = time.monotonic()
+        # the runner blames the last line if this process dies: the one probe that runs a student's
+        # layer list is that checkpoint's; any other is the grader's own failure
+        scratch = {p["class_name"]: p["checkpoint"] for p in request["parts"] if p["design"] == "student"}
+        print(f"checkpoint {scratch['SimpleNetFinal']}" if probe == "simple_net_final" else f"probe {probe}", flush=True)
         try:
             if probe == "simple_net_final":
                 spec = design.get("SimpleNetFinal")
