@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from proj4_lib import parts
+from proj4_lib.cli import DefaultsHelp
 from proj4_lib.models import build_model, trainer_class
 from proj4_lib.parts import get_part
 from proj4_lib.train import build_transforms
@@ -167,7 +168,7 @@ def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="proj4-instructor bench", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelp)
     parser.add_argument("--out", default="bench_output", help="where the runs write (checkpoints, metrics)")
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--models", default=",".join(parts.names()), help="comma-separated")

@@ -20,6 +20,7 @@ from typing import List, Optional
 from proj4_instructor.autograder_build import BuildError, build_autograder_source
 from proj4_instructor.graders import Grader, GradingSetupError, prepare_workers, unpack_autograder
 from proj4_instructor.release import REPO_ROOT
+from proj4_lib.cli import DefaultsHelp
 
 
 def summary_table(results: dict) -> str:
@@ -42,7 +43,7 @@ def load_source(autograder: Optional[Path], data_dir: Path, into: Path) -> Path:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proj4-instructor grade", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelp)
     parser.add_argument("submission", type=Path, help="the submission zip (or a folder of loose files)")
     parser.add_argument("--results", type=Path, default=None, help="also write results.json here")
     parser.add_argument("--autograder", type=Path, default=None,

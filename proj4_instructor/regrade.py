@@ -36,6 +36,7 @@ from proj4_instructor.gradescope_export import Export, ExportError, Submission
 from proj4_instructor.grade import load_source
 from proj4_instructor.graders import Grader, GradingSetupError, GradingTimeout, prepare_workers
 from proj4_instructor.release import REPO_ROOT
+from proj4_lib.cli import DefaultsHelp
 
 
 def fingerprint(files: Path, config: dict) -> dict:
@@ -127,7 +128,7 @@ def write_report(rows: List[Row], out: Path, known: List[Dict[str, str]], max_sc
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proj4-instructor regrade", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelp)
     parser.add_argument("export", type=Path, help="Gradescope's Export Submissions: the zip, or it unpacked")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: regrade-<export name>)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one sandbox user each)")

@@ -50,6 +50,7 @@ from proj4_instructor import gradescope_schema, torch_standin
 from proj4_instructor.debian_root import (RehearsalError, apt_mirror, base_root, chroot, limits, mount,
                                           mounted_system, pip_environment, pip_settings, reserve_host_ids, run)
 from proj4_lib import architecture
+from proj4_lib.cli import DefaultsHelp
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -479,7 +480,7 @@ def rehearse(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proj4-instructor rehearse", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=DefaultsHelp)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the clean root's tarball is kept")
     parser.add_argument("--keep", type=Path, help="move the rehearsal's roots, logs and zips here (else deleted)")
     parser.add_argument("--work-dir", type=Path, default=None, help="parent of the temporary rehearsal folder")

@@ -27,6 +27,7 @@ from proj4_lib import parts  # one source: names, checkpoints, thresholds and ki
 from proj4_instructor import markers, pins
 from proj4_instructor.autograder_build import BuildError, build_autograder
 from proj4_instructor.autograder_build import build_autograder_source, trusted_parts  # noqa: F401 (re-exported)
+from proj4_lib.cli import DefaultsHelp
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STUDENT_README = Path(__file__).resolve().parent / "student_README.md"
@@ -179,11 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proj4-instructor release", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     student = sub.add_parser("student", help="write the student starter",
-                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                             formatter_class=DefaultsHelp)
     student.add_argument("--out", required=True, type=Path, help="folder for the starter")
     student.add_argument("--force", action="store_true", help="replace --out if it is not empty")
     grader = sub.add_parser("autograder", help="write the Gradescope autograder zip",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            formatter_class=DefaultsHelp)
     grader.add_argument("--out", type=Path, default=Path("autograder.zip"), help="zip to write")
     grader.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data",
                         help="installed dataset: the mean/std come from it, the test split is bundled")

@@ -18,7 +18,7 @@ from proj4_lib.backbones import BACKBONES
 from proj4_lib.utils import DEFAULT_SEED, tune_cpu_allocator
 
 
-class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
+class DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: X)" to an option's help where X says something: not for a flag, nor where the
     help says the default itself (a default of None)."""
 
@@ -29,7 +29,7 @@ class _DefaultsHelp(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def _add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train a model with its reference recipe", formatter_class=_DefaultsHelp)
+    p = sub.add_parser("train", help="train a model with its reference recipe", formatter_class=DefaultsHelp)
     p.add_argument("model", choices=(*parts.names(), "all"), help="which part's model; 'all' runs every part in order")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: the recipe's, see proj4_lib/parts.py)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the recipe's)")
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="manage the dataset")
     data_sub = data.add_subparsers(dest="action", required=True)
     install = data_sub.add_parser("install", help="verify and unpack the 15-Scene data into data/",
-                                  formatter_class=_DefaultsHelp)
+                                  formatter_class=DefaultsHelp)
     install.add_argument("--from", dest="source", default=None,
                          help="where the course's data files are: a folder holding proj4_data.zip and the two "
                               "attribute CSVs, the path of proj4_data.zip, or the http(s) URL of such a web folder "

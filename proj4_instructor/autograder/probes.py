@@ -323,8 +323,9 @@ def probe_dl_utils(draw: Draw) -> dict:
 
         def cross_entropy(model=model):
             value = loss(model, model(x), y)
-            return [values(value), values(loss(model, model(x), y, is_normalize=False)), int(value.dim()),
-                    bool(value.requires_grad)]
+            total = loss(model, model(x), y, is_normalize=False)
+            return [values(value), values(total), int(value.dim()),
+                    {"backpropagates": bool(value.requires_grad), "summed_backpropagates": bool(total.requires_grad)}]
 
         guard(out, reduction, cross_entropy)
         bce = _Affine(nn.BCELoss(reduction=reduction), draw.sub("bce" + reduction), f, a)
@@ -332,7 +333,9 @@ def probe_dl_utils(draw: Draw) -> dict:
         def binary(model=bce):
             p = torch.sigmoid(model(x))
             value = loss(model, p, t)
-            return [values(value), values(loss(model, p, t, is_normalize=False)), bool(value.requires_grad)]
+            total = loss(model, p, t, is_normalize=False)
+            return [values(value), values(total),
+                    {"backpropagates": bool(value.requires_grad), "summed_backpropagates": bool(total.requires_grad)}]
 
         guard(out, f"bce_{reduction}", binary)
     ans["loss"] = out
@@ -596,9 +599,11 @@ class _PixelModel(nn.Module):
     def __init__(self, outputs: int, draw: Draw):
         super().__init__()
         self.fc = nn.Linear(64, outputs)
+        self.gradients_enabled: list = []  # torch.is_grad_enabled() at each forward
         fill(self, draw)
 
     def forward(self, x):
+        self.gradients_enabled.append(torch.is_grad_enabled())
         return self.fc(nn.functional.adaptive_avg_pool2d(x, 8).flatten(1) * 8)
 
 
@@ -624,7 +629,9 @@ def probe_confusion_matrix(draw: Draw) -> dict:
         def confusion():
             t, p, labels = cm.generate_confusion_data(model, dataset)
             ans["_first"] = [int(np.asarray(t)[0]), int(np.asarray(p)[0])]
-            return [values(np.asarray(t)), values(np.asarray(p)), [str(x) for x in labels], bool(not model.training)]
+            return [values(np.asarray(t)), values(np.asarray(p)), [str(x) for x in labels],
+                    {"eval_mode": bool(not model.training),
+                     "without_gradients": bool(model.gradients_enabled) and not any(model.gradients_enabled)}]
 
         guard(ans, "confusion_data", confusion)
         target, predicted = ans.pop("_first", [0, 0])
@@ -664,6 +671,7 @@ class _ProbabilityModel(nn.Module):
     def __init__(self, outputs: int, draw: Draw):
         super().__init__()
         self.fc = nn.Linear(64, outputs)
+        self.gradients_enabled: list = []  # torch.is_grad_enabled() at each forward
         fill(self, draw)
         with torch.no_grad():
             self.fc.weight[0].zero_()
