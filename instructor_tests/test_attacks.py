@@ -109,7 +109,7 @@ class SimpleNetFinal(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv_layers = nn.Sequential(nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1), nn.ReLU(), nn.Conv2d(1, 1, 1),
-                                         nn.Conv2d(1, 1, 1), nn.AvgPool2d(2))
+                                         nn.ReLU(), nn.Conv2d(1, 1, 1), nn.ReLU(), nn.AvgPool2d(2))
         self.fc_layers = nn.Sequential(nn.Linear(1024, 2000), nn.ReLU(), nn.Dropout(0.1), nn.Linear(2000, 15))
         self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")
 
@@ -127,10 +127,10 @@ def memorizer_checkpoint(source: Path, config: dict) -> bytes:
     x = (images - config["pixel_mean"]) / config["pixel_std"]
     with torch.no_grad():
         conv = model.conv_layers
-        for layer in (conv[0], conv[3], conv[4]):
+        for layer in (conv[0], conv[3], conv[5]):
             layer.weight.fill_(1.0)
             layer.bias.fill_(0.0)
-        conv[0].bias.fill_(5.0)  # everything positive: the ReLU changes nothing
+        conv[0].bias.fill_(5.0)  # everything positive: the ReLUs change nothing
         conv[1].weight.fill_(1.0), conv[1].bias.fill_(0.0), conv[1].running_mean.fill_(0.0)
         conv[1].running_var.fill_(1.0 - conv[1].eps)
         generator = torch.Generator().manual_seed(0)
@@ -377,7 +377,7 @@ def gradings(grader, grading_source, starter, config, reference_checkpoints, pas
             ("after_outlive", lambda: zip_of("after_outlive", starter), {}),
             ("forged_with_seed", lambda: forged_submission(tmp / "forged.zip", starter, pasted_answers, {}, True), {}),
             ("spy", lambda: zip_of("spy", starter, {"data_transforms.py": attack_code(
-                "spy", PORT=listener.port, SECONDS=75)}), {}),
+                "spy", PORT=listener.port, SECONDS=45)}), {}),
             ("replay", lambda: forged_submission(tmp / "replay.zip", starter, pasted_answers,
                                                  harvest([results[n] for n in ("forged_with_seed", "outlive",
                                                                                "after_outlive")]), False), {}),
@@ -601,6 +601,33 @@ def test_the_sandbox_reads_nothing_of_other_gradings_and_reaches_no_network(grad
     assert report["net"]["local"] != "connected" and report["net"]["remote"] != "connected", report
     assert gradings["listener"].connections == 0
     assert "SPY-REPORT" in by_name(results)["data_transforms: fundamental values"]["output"]  # what it would show
+
+
+def test_a_grading_killed_midway_leaves_nothing_open_to_the_next_one(grader, starter, tmp_path):
+    """A grading whose root runner dies (kill -9, a crash of the machine) leaves its work folder open to
+    its sandbox user, the reference solution in it if that was the trusted step: the next grading with
+    that user closes it, and a grading that ends closes its own (a --keep folder is root's alone)."""
+    from proj4_instructor.autograder import runner
+
+    user = grader.users[0]
+    gid = sandbox.identity(user)[0].gid
+    left = tmp_path / "killed" / "autograder" / "work"
+    (left / "trusted" / "proj4_code").mkdir(parents=True)
+    (left / "trusted" / "proj4_code" / "simple_net.py").write_text("# the reference solution\n")
+    os.chown(left, 0, gid)
+    os.chmod(left, 0o750)
+    lock_folder = next(Path(f) for f in runner.LOCK_DIRS if (Path(f) / f"{user}.lock").exists())
+    record = lock_folder / f"{user}.work"
+    record.write_text(str(left))  # what the killed runner recorded
+    kept = tmp_path / "kept"
+    with graders.Grader(grader.source, grader.users, env={**grader.env, **ENV}, keep=kept) as one:
+        results = one.grade(write_zip(tmp_path / "starter.zip", starter), 0, "next", log_to=tmp_path / "log")
+    assert graded(results) == 0
+    assert "closing the work folder of an interrupted grading" in (tmp_path / "log").read_text()
+    for work in (left, kept / "next-w0" / "autograder" / "work"):
+        info = os.stat(work)
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, 0, 0o700), work
+    assert record.read_text() == ""
 
 
 # -- 5. hostile output, 6. hostile zips (end to end) -----------------------------------------------------------

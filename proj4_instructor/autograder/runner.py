@@ -508,11 +508,11 @@ def refused_results(reason: str, config: dict) -> dict:
 LOCK_DIRS = ("/run/proj4-autograder", "/var/lock/proj4-autograder", "/tmp/proj4-autograder-locks")
 
 
-def lock_sandbox_user(name: str) -> Optional[int]:
+def lock_sandbox_user(name: str) -> Optional[Path]:
     """Wait until no other grading on this machine uses the sandbox user `name`, and hold it (until
     this process exits): the runner kills every process of its user, so two gradings sharing one
     would kill each other's. The lock lives in a folder only root may write (a lock the sandbox
-    could create or hold would let it stop later gradings)."""
+    could create or hold would let it stop later gradings). Returns that folder."""
     for folder in LOCK_DIRS:
         try:
             os.mkdir(folder, 0o700)
@@ -524,11 +524,41 @@ def lock_sandbox_user(name: str) -> Optional[int]:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
             continue
         fd = os.open(f"{folder}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return fd
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held until this process exits (the fd stays open)
+        return Path(folder)
     print(f"warning: no root-only folder for the lock of the sandbox user {name!r}; grade one submission at "
           "a time with it")
     return None
+
+
+def close_work(work: Path, gid: Optional[int] = None) -> None:
+    """root's alone from now on: what a grading leaves (a kept folder, say) is no later grading's to read.
+    With `gid`, only if the folder is still open to that group (a grading of that sandbox user)."""
+    try:
+        info = os.lstat(work)
+    except OSError:
+        return
+    if os.geteuid() == 0 and stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and gid in (None, info.st_gid):
+        os.chown(work, 0, 0)
+        os.chmod(work, 0o700)
+
+
+def close_interrupted_grading(lock_folder: Optional[Path], name: str, work: Path, gid: int) -> None:
+    """A grading killed before its end (the machine, or root's kill -9) leaves its work folder open to
+    its sandbox user, with a submission in it and, in its trusted step, the reference solution: the
+    next grading with that user closes it. Which folder is open is recorded beside the user's lock
+    (root's alone); the record is cleared when a grading ends."""
+    if lock_folder is None:
+        return
+    record = lock_folder / f"{name}.work"
+    try:
+        previous = record.read_text()
+    except OSError:
+        previous = ""
+    if previous:
+        print(f"closing the work folder of an interrupted grading: {previous}")
+        close_work(Path(previous), gid)
+    record.write_text(str(work))
 
 
 def main() -> int:
@@ -537,13 +567,16 @@ def main() -> int:
     settings = Settings.from_env()
     results: Optional[dict] = None
     max_score = 0.0
+    lock_folder: Optional[Path] = None
     try:
         config = json.loads((settings.source / "grader" / "config.json").read_text())
         max_score = scoring.max_score(config)
         reserve(settings.results, max_score)
         sandbox.become_subreaper()
-        if sandbox.identity(settings.sandbox_user)[0] is not None:
-            lock_sandbox_user(settings.sandbox_user)
+        sandbox_user = sandbox.identity(settings.sandbox_user)[0]
+        if sandbox_user is not None:
+            lock_folder = lock_sandbox_user(settings.sandbox_user)
+            close_interrupted_grading(lock_folder, settings.sandbox_user, settings.work, sandbox_user.gid)
         results = grade(settings, config)
     except BaseException:  # noqa: B036 - whatever happens, Gradescope gets a results.json
         details = traceback.format_exc()
@@ -556,6 +589,9 @@ def main() -> int:
                 sandbox.kill_uid(user.uid)
                 sandbox.clean_shared_dirs(user.uid)
                 sandbox.remove_ipc(user.uid)
+            close_work(settings.work)
+            if lock_folder is not None:
+                (lock_folder / f"{settings.sandbox_user}.work").write_text("")
         except Exception:  # noqa: BLE001 - a breach here is reported below, never a missing results.json
             results = error_results(traceback.format_exc().strip().splitlines()[-1], max_score)
         if results is None:
