@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         source = load_source(None, args.data_dir.resolve(), tmp / "source")
         export = make_export(tmp / "made", source / "starter" / "proj4_code", args.copies)
-        n = len(list((export).glob("submission_*")))
+        n = sum(1 for p in export.glob("submission_*") if p.is_dir())  # not submission_metadata.yml
         rows = []
         for jobs in args.jobs:
             out = tmp / f"jobs{jobs}"
