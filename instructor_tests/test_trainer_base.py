@@ -227,3 +227,9 @@ def test_progress_bars_for_backbone_features_and_validation(tree, tmp_path, caps
     assert f"Running the frozen backbone once over the {CLASSES * PER_CLASS} train images" in out, out
     for bar in ("backbone features of train", "backbone features of test", "epoch 1 train", "epoch 1 validation"):
         assert bar in err, f"no progress bar {bar!r} in {err!r}"
+    quiet = StepTrainer(tree, TinyFrozen(), optimizer, tmp_path / "quiet", TO_TENSOR, TO_TENSOR, batch_size=4,
+                        device="cpu", load_from_disk=False, cache_features=True, progress=False)
+    quiet.run_training_loop(1)
+    out, err = capsys.readouterr()
+    assert "Running the frozen backbone" not in out and "backbone features" not in err, (out, err)  # the checks'
+    # trainers: a notebook check prints its verdict only

@@ -199,9 +199,9 @@ class TrainerBase:
     def _make_loader(self, split: str, transform: Callable, shuffle: bool) -> DataLoader:
         if self.cache_features:
             images = self.make_dataset(split, transform)
-            # The one slow step of Parts 3-4 on a CPU (minutes): say what it is before it starts.
-            print(f"Running the frozen backbone once over the {len(images):,} {split} images (their features are "
-                  "cached: each epoch then trains only the head)", flush=True)
+            if self.progress:  # the one slow step of Parts 3-4 on a CPU (minutes): say what its bar is
+                print(f"Running the frozen backbone once over the {len(images):,} {split} images (their features "
+                      "are cached: each epoch then trains only the head)", flush=True)
             features, targets = extract_backbone_features(self.model, images, self.device, self.batch_size,
                                                           self.progress, f"backbone features of {split}")
             dataset = TensorDataset(features, targets)
