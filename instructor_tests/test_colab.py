@@ -22,14 +22,11 @@ browser's file upload and download, and the ResNet-18 download (no internet here
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -40,6 +37,7 @@ import torch
 
 from proj4_lib import colab, course, data_install
 from proj4_lib.data_install import ARCHIVE, CSV_FILES
+from proj4_lib.fixtures import QuietHandler, serve_folder
 
 REPO = Path(__file__).resolve().parents[1]
 STANDIN = Path(__file__).resolve().parent / "colab_standin"
@@ -165,7 +163,7 @@ def test_the_data_is_kept_once_and_unpacked_every_session(tmp_path, capsys):
 
 
 # -- the simulated Colab -------------------------------------------------------------------------------------
-class Course(http.server.SimpleHTTPRequestHandler):
+class Course(QuietHandler):
     """The course's web site: serves its folder and counts what is asked for."""
 
     requests: list = []
@@ -173,9 +171,6 @@ class Course(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         Course.requests.append(self.path)
         super().do_GET()
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -194,15 +189,8 @@ def course_site(tmp_path):
     for name in (ARCHIVE, *CSV_FILES):
         (site / name).symlink_to(SHARED_DATA / name)
     Course.requests = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Course, directory=str(site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_folder(site, Course) as url:
+        yield url
 
 
 class Runtime:

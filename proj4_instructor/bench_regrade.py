@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import tempfile
 import time
 import zipfile
@@ -24,10 +23,10 @@ from typing import Dict, List
 from proj4_instructor import gradescope_export, regrade
 from proj4_instructor.grade import load_source
 from proj4_instructor.gradescope_export import Submitter
+from proj4_instructor.rehearse import STEP_PEAKS
 from proj4_instructor.release import REPO_ROOT
 from proj4_lib.parts import PARTS
 
-PEAK_LINE = re.compile(r"peak RSS per step: trusted (\d+) MB, answers (\d+) MB, public tests (\d+) MB")
 HALF_DONE = ("simple_net.py", "dl_utils.py", "image_loader.py", "data_transforms.py", "optimizer.py")
 
 
@@ -70,7 +69,7 @@ def peaks(logs: Path) -> List[int]:
     """The largest process of each grading (MB), from the runner's line in each log."""
     found = []
     for log in logs.glob("*.log"):
-        match = PEAK_LINE.search(log.read_text(errors="replace"))
+        match = STEP_PEAKS.search(log.read_text(errors="replace"))
         if match:
             found.append(max(int(g) for g in match.groups()))
     return found

@@ -5,14 +5,19 @@
     class_tree(root, classes, per_class, ...)      root/<split>/<class>/<i>.png drawn from a seeded generator
     write_attribute_csv(path, rows)                a scene-attribute CSV (class folder, file name, 7 flags)
     noise_image, constant_image, ramp_image        in-memory grayscale PIL images
+    serve_folder(folder)                           a local web site of a folder (with: yields its URL)
 
 Pixels are uint8 arrays: (H, W) for grayscale, (H, W, 3) for RGB.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
+import http.server
+import threading
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence, Union
+from typing import Callable, Iterable, Iterator, Mapping, Sequence, Type, Union
 
 import numpy as np
 from PIL import Image
@@ -87,3 +92,25 @@ def ramp_image(height: int, width: int = 120, seed: int = 0) -> Image.Image:
     """A grayscale image with structure: a left-to-right ramp (0 to 200) plus noise (0 to 54)."""
     ramp = np.tile(np.linspace(0, 200, width), (height, 1))
     return Image.fromarray((ramp + np.random.default_rng(seed).integers(0, 55, (height, width))).astype(np.uint8))
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files without a log line per request."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Union[str, Path], handler: Type[http.server.SimpleHTTPRequestHandler] = QuietHandler
+                 ) -> Iterator[str]:
+    """Serve `folder` on 127.0.0.1 (a free port) while inside `with`; yields the base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,8 +1,5 @@
 """`proj4 data install` on a small synthetic archive (folder, zip path and local http sources)."""
-import functools
 import hashlib
-import http.server
-import threading
 import zipfile
 from pathlib import Path
 
@@ -11,6 +8,7 @@ import pytest
 from proj4_lib import cli, course, data_install
 from proj4_lib.data_install import (ARCHIVE, CSV_FILES, MARKER, DataInstallError, has_kept_files, install_data,
                                     keep_files)
+from proj4_lib.fixtures import serve_folder
 
 pytestmark = pytest.mark.provided  # the data command is provided code: the autograder leaves this file out
 
@@ -65,27 +63,14 @@ def test_install_from_zip_path(tmp_path):
     assert_installed(tmp_path / "data", checksums)
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def http_folder(tmp_path, monkeypatch):
     """Serve tmp_path/src on 127.0.0.1 for the test; yields the base URL."""
     for var in ("no_proxy", "NO_PROXY"):
         monkeypatch.setenv(var, "127.0.0.1,localhost")
     (tmp_path / "src").mkdir()
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(tmp_path / "src")))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_folder(tmp_path / "src") as url:
+        yield url
 
 
 @pytest.mark.parametrize("url_path", ["/", "/" + ARCHIVE])
