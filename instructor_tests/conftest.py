@@ -1,40 +1,38 @@
-"""Fixtures of the grading tests: one autograder built for the session, sandbox users, the reference.
+"""Fixtures of the grading tests: the release's autograder, its grading image, and gradings in containers.
 
-The autograder is the real one (autograder_build: the real checks, the reference solution, the
-decoded test split) with one small public test file, so that each grading's feedback step takes
-seconds. Student code runs as unprivileged sandbox users, created here as `proj4-instructor grade`
-creates them; the folders above the interpreter are made passable for other users (pyenv lives in
-/root) for the session and restored after. Without root these tests skip: CI runs as root.
+Every grading here is what `proj4-instructor grade` does: a fresh container of an image set up from
+the autograder zip by setup.sh, on a Debian bookworm base built with debootstrap (no registry is
+reachable here; Gradescope's Ubuntu image could not be pulled), with the CPU-only torch stand-in
+(proj4_instructor/torch_standin.py). The zip is the one the main job wrote (release/autograder.zip,
+`bash scripts/build`), retargeted to the image's Python 3.11, as long as it was built from the files
+of this checkout (its manifest's `inputs` digest); otherwise one is built here (minutes).
+
+Gradings run two at a time (this machine has 2 cores). They need root, Podman (or Docker) and
+debootstrap: without them these tests skip locally and fail in CI. PROJ4_ENGINE picks the engine.
 """
+import json
 import os
-import stat
-import sys
+import threading
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Dict, Optional
 
 import pytest
 
-from proj4_instructor import autograder_build, graders
+from proj4_instructor import autograder_build, base_images, containers, torch_standin
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT / "data"
 MODEL_DIR = Path(os.environ.get("PROJ4_MODEL_DIR", REPO_ROOT / "model_output"))
-STATS = (0.4555, 0.2532)  # the dataset's mean / std (skips dataset_stats, which reads every image)
+RELEASE_ZIP = REPO_ROOT / "release" / "autograder.zip"
+CACHE = Path(os.environ.get("PROJ4_CACHE", "/var/cache/proj4-rehearsal"))
 WORKERS = 2
-PUBLIC = '''\
-import torch
-
-from proj4_code.simple_net import SimpleNet  # at import time: a broken simple_net.py fails collection
-
-
-def test_simple_net_shape():
-    assert SimpleNet()(torch.rand(2, 1, 64, 64)).shape == (2, 15)
-
-
-def test_provided_helper():
-    from proj4_lib.utils import reset_seed
-    reset_seed(0)
-'''
+# Limits for gradings whose public tests say nothing the test asserts (feedback only, 0 points): the
+# public step is not run, so a grading takes its checks' time only.
+NO_FEEDBACK = {"AUTOGRADER_PUBLIC_TIMEOUT": "0"}
+FAST = containers.ContainerLimits(cpus=None, memory_mb=1536, timeout_s=900)
 
 
 def missing(what: str):
@@ -44,38 +42,48 @@ def missing(what: str):
     pytest.skip(f"{what} is missing")
 
 
-@pytest.fixture(scope="session")
-def passable_python():
-    """Let other users through the folders above this interpreter for the session (restored after)."""
-    if os.geteuid() != 0:
-        pytest.skip("the sandbox needs root (CI runs as root)")
-    changed = []
-    for parent in Path(os.path.realpath(sys.executable)).parents:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            changed.append((parent, stat.S_IMODE(mode)))
-            os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
-    yield
-    for parent, mode in changed:
-        os.chmod(parent, mode)
+def manifest_of(zip_path: Path) -> dict:
+    with zipfile.ZipFile(zip_path) as zf:
+        return json.loads(zf.read("grader/manifest.json"))
 
 
 @pytest.fixture(scope="session")
-def sandbox_users(passable_python):
-    """The sandbox user of each test worker (created if missing, checked)."""
-    return graders.prepare_workers(WORKERS, say=lambda message: None)
-
-
-@pytest.fixture(scope="session")
-def grading_source(tmp_path_factory) -> Path:
-    """The real autograder, built once, with the small public test file."""
+def release_zip(tmp_path_factory) -> Path:
+    """The Gradescope autograder zip (Python 3.10): the main job's if it is current, else built here."""
     if not (DATA_DIR / "test").is_dir():
         missing(f"the dataset ({DATA_DIR})")
-    tmp = tmp_path_factory.mktemp("autograder")
-    (tmp / "public").mkdir()
-    (tmp / "public" / "test_public.py").write_text(PUBLIC)
-    return autograder_build.build_autograder_source(tmp / "source", stats=STATS, public_tests=tmp / "public",
-                                                    data_dir=DATA_DIR, log=lambda message: None)
+    digest = autograder_build.inputs_digest(REPO_ROOT, DATA_DIR)
+    if RELEASE_ZIP.is_file() and manifest_of(RELEASE_ZIP).get("inputs") == digest:
+        return RELEASE_ZIP
+    if os.environ.get("CI") and RELEASE_ZIP.is_file():
+        pytest.fail(f"{RELEASE_ZIP} was built from other files than this checkout's: run `bash scripts/build`")
+    out = tmp_path_factory.mktemp("release") / "autograder.zip"
+    autograder_build.build_autograder(out, data_dir=DATA_DIR)
+    return out
+
+
+@pytest.fixture(scope="session")
+def grading_source(release_zip, tmp_path_factory) -> Path:
+    """The release's autograder, unpacked (what Gradescope puts in /autograder/source)."""
+    source = tmp_path_factory.mktemp("autograder") / "source"
+    with zipfile.ZipFile(release_zip) as zf:
+        zf.extractall(source)
+    return source
+
+
+@pytest.fixture(scope="session")
+def config(grading_source) -> dict:
+    return json.loads((grading_source / "grader" / "config.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def max_score(grading_source) -> float:
+    return json.loads((grading_source / "grader" / "manifest.json").read_text())["max_score"]
+
+
+@pytest.fixture(scope="session")
+def starter(grading_source) -> Path:
+    return grading_source / "starter" / "proj4_code"
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +96,109 @@ def reference_checkpoints() -> dict:
 
 
 @pytest.fixture(scope="session")
-def grader(grading_source, sandbox_users):
-    """graders.Grader over the session's autograder, with short limits."""
-    env = {"AUTOGRADER_TOTAL_TIMEOUT": "120", "AUTOGRADER_PUBLIC_TIMEOUT": "60", "AUTOGRADER_TEST_TIMEOUT": "30"}
-    with graders.Grader(grading_source, sandbox_users, env=env) as grader:
-        yield grader
+def engine() -> containers.Engine:
+    if os.geteuid() != 0:
+        missing("root (the container engine and debootstrap need it; CI runs as root)")
+    try:
+        return containers.find_engine(os.environ.get("PROJ4_ENGINE"))
+    except containers.ContainerError as err:
+        missing(f"a container engine ({err})")
+
+
+@pytest.fixture(scope="session")
+def standin_wheels() -> Path:
+    """The CPU-only torch and the stand-in torchvision (torch_standin.py), for setup.sh."""
+    return torch_standin.build(CACHE)
+
+
+@pytest.fixture(scope="session")
+def image_zip(release_zip, tmp_path_factory) -> Path:
+    """The release's zip for the Debian base's Python 3.11 and the torch stand-in (`release autograder --from`)."""
+    out = tmp_path_factory.mktemp("image") / "autograder-py3.11-standin.zip"
+    autograder_build.retarget(release_zip, out, base_images.DEBIAN_PYTHON, torch_standin.PINS)
+    return out
+
+
+@pytest.fixture(scope="session")
+def image_source(image_zip, tmp_path_factory) -> Path:
+    """The retargeted zip, unpacked: what the grading image holds at /autograder/source."""
+    source = tmp_path_factory.mktemp("image-source") / "source"
+    with zipfile.ZipFile(image_zip) as zf:
+        zf.extractall(source)
+    return source
+
+
+@pytest.fixture(scope="session")
+def grading_image(engine, image_zip, standin_wheels, tmp_path_factory) -> str:
+    """The grading image: the Debian base, setup.sh run on the retargeted zip (built once; the engine
+    keeps it, tagged by the zip's hash, for the next run)."""
+    log = tmp_path_factory.mktemp("image-log") / "build.log"
+    base = base_images.debian_base_image(engine, log=log)
+    env, binds = base_images.pip_build_settings()
+    env["PROJ4_TORCH_FIND_LINKS"] = str(standin_wheels)
+    return containers.autograder_image(engine, image_zip, base, build_env=env,
+                                       binds=(*binds, (standin_wheels, standin_wheels)), log=log)
+
+
+class Grader:
+    """Grades submissions in containers of the session's image, WORKERS at once."""
+
+    def __init__(self, engine, image, tmp: Path):
+        self.engine, self.image, self.tmp, self.count, self.lock = engine, image, tmp, 0, threading.Lock()
+
+    def one(self, submission: Path, env: Optional[Dict[str, str]] = None,
+            limits: containers.ContainerLimits = FAST, copy_out=()) -> containers.Graded:
+        with self.lock:
+            self.count += 1
+            out = self.tmp / f"grading-{self.count}"
+        return containers.grade_in_container(self.engine, self.image, submission, out, limits=limits,
+                                             env=env, copy_out=copy_out)
+
+    def many(self, submissions: Dict[str, Path], env: Optional[Dict[str, str]] = None,
+             limits: containers.ContainerLimits = FAST, envs: Optional[Dict[str, Dict[str, str]]] = None,
+             copy_out=()) -> Dict[str, containers.Graded]:
+        """{name: Graded} of {name: zip or folder}, WORKERS at once; `envs` adds variables per name."""
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            futures = {name: pool.submit(self.one, path, {**(env or {}), **(envs or {}).get(name, {})}, limits,
+                                         copy_out)
+                       for name, path in submissions.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.fixture(scope="session")
+def grader(engine, grading_image, tmp_path_factory) -> Grader:
+    return Grader(engine, grading_image, tmp_path_factory.mktemp("gradings"))
+
+
+@pytest.fixture(scope="session")
+def grade_zips(grader):
+    """grade_zips({name: zip}, env) -> {name: results.json}: real gradings in containers, two at a time."""
+    def grade(submissions: Dict[str, Path], env: Optional[Dict[str, str]] = None) -> Dict[str, dict]:
+        graded = grader.many(submissions, env)
+        for name, one in graded.items():
+            assert one.results is not None, (name, one.problem, one.log[-3000:])
+        return {name: one.results for name, one in graded.items()}
+
+    return grade
+
+
+@pytest.fixture(scope="session")
+def rehearsal(engine, grading_image, image_source, tmp_path_factory):
+    """(rows, problems) of the rehearsal's four gradings (reference, starter, spy, limits) in Gradescope's
+    default container, half a CPU and 768 MB, two at a time: the suite's one grading of the reference
+    and of the starter with their public tests, read by every test that needs them."""
+    from proj4_instructor import rehearse
+
+    work = tmp_path_factory.mktemp("rehearsal")
+    limits = containers.ContainerLimits(cpus=rehearse.GRADESCOPE_CPUS, memory_mb=rehearse.GRADESCOPE_MEMORY_MB)
+    return rehearse.grade_all(engine, grading_image, image_source, work, limits, work / "rehearsal.log", jobs=WORKERS)
+
+
+@pytest.fixture(scope="session")
+def reference_grading(rehearsal) -> containers.Graded:
+    return next(r.graded for r in rehearsal[0] if r.name == "reference")
+
+
+@pytest.fixture(scope="session")
+def starter_grading(rehearsal) -> containers.Graded:
+    return next(r.graded for r in rehearsal[0] if r.name == "starter")

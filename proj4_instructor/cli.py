@@ -1,9 +1,10 @@
 """`proj4-instructor`: the instructor's commands (not in the student release).
 
     proj4-instructor release {student,autograder} ...   the starter and the Gradescope autograder
-    proj4-instructor grade SUBMISSION.zip               grade one submission locally
+    proj4-instructor grade SUBMISSION.zip               grade one submission here, in a fresh container
     proj4-instructor regrade EXPORT --jobs N            regrade a Gradescope export: CSV, summary page, flags
-    proj4-instructor rehearse ...                       build and grade in a clean Debian root
+    proj4-instructor base-image                         a Debian base image (no registry needed)
+    proj4-instructor rehearse ...                       Gradescope's default container, proven here
     proj4-instructor bench                              speed / accuracy figures for BENCHMARKS.md
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ COMMANDS = {
     "grade": "proj4_instructor.grade",
     "regrade": "proj4_instructor.regrade",
     "rehearse": "proj4_instructor.rehearse",
+    "base-image": "proj4_instructor.base_images",
     "bench": "proj4_instructor.bench",
 }
 

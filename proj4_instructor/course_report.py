@@ -80,15 +80,22 @@ def write_grades_csv(rows: List[Row], path: Path) -> List[str]:
     return checks
 
 
+ONLY_TOTAL = "only the total is known: Gradescope's export holds no per-check results for it"
+
+
 def changed_grades(rows: List[Row]) -> List[Tuple[Row, List[str]]]:
-    """Submissions whose grade changes, each with the checks whose points differ from Gradescope's."""
+    """Submissions whose grade changes, each with the checks whose points differ from Gradescope's (or,
+    when the export has no per-check results for it, a note that only the total is known)."""
     out = []
     for row in rows:
         old = row.submission.score
         if row.score is None or old is None or abs(row.score - old) <= CHANGED:
             continue
-        before = {t.get("name"): t.get("score") for t in row.submission.results.get("tests", [])
+        before = {t.get("name"): t.get("score") for t in (row.submission.results or {}).get("tests", [])
                   if isinstance(t, dict)}
+        if not before:
+            out.append((row, [ONLY_TOTAL]))
+            continue
         diffs = [f"{name}: {before.get(name, '-')} -> {t['score']}" for name, t in row.tests().items()
                  if before.get(name) != t["score"]]
         out.append((row, diffs))
@@ -96,10 +103,17 @@ def changed_grades(rows: List[Row]) -> List[Tuple[Row, List[str]]]:
 
 
 def normalise_message(text: str) -> str:
-    """A failure message with the parts that differ between submissions (numbers, paths) blanked."""
-    first = (text or "").strip().splitlines()[0] if (text or "").strip() else "(no message)"
+    """A failure message with the parts that differ between submissions (numbers, paths) blanked. A first
+    line that only announces what follows ("Your code raised an error in the grader's X probe:") keeps
+    the line after it, the error's own words."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    first = lines[0]
+    if first.endswith(":") and len(lines) > 1:
+        first = f"{first} {lines[1]}"
     first = re.sub(r"/[\w./-]+", "<path>", first)
-    return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?%?", "#", first)[:200]
+    return re.sub(r"-?\d+(\.\d+)?(e-?\d+)?%?", "#", first)[:240]
 
 
 def pass_rates(rows: List[Row]) -> List[Tuple[str, int, int, List[Tuple[str, int]]]]:

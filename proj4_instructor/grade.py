@@ -1,12 +1,12 @@
-"""`proj4-instructor grade SUBMISSION.zip`: grade one submission here with the autograder's runner.
+"""`proj4-instructor grade SUBMISSION`: grade one submission here, as Gradescope would, in a fresh container.
 
-Builds the autograder from this repository (or unpacks a built one with --autograder), lays out a
-folder like Gradescope's /autograder and runs its run_autograder there: the same runner, checks,
-scoring and sandbox as on Gradescope. As root, student code runs as the sandbox user proj4grader
-(created if missing, as setup.sh does; the user must be able to run this Python: checked first).
-Not as root, only with --no-sandbox, which isolates nothing. Unlike Gradescope it does not run
-setup.sh: it uses this Python environment, not the image's CPU-only torch, and no container limits;
-`proj4-instructor rehearse` grades that way. Many submissions: `proj4-instructor regrade`.
+The autograder zip (--autograder, or one built from this repository) is set up once on a base image
+the way Gradescope sets it up (containers.py: setup.sh run unchanged; the image is reused while the
+zip is the same), then the submission is graded in a new container of it with no network and
+Gradescope's default limits (0.5 CPU, 768 MB; --cpus, --memory-mb): nothing of this machine is
+inside but the submission. Needs Podman or Docker (as root, or a user the engine lets run
+containers); without one the command says how to install one. `--unsafe-local` grades on this
+machine with no isolation, for code you trust. Many submissions: `proj4-instructor regrade`.
 """
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-from proj4_instructor.autograder_build import BuildError, build_autograder_source
-from proj4_instructor.graders import Grader, GradingSetupError, prepare_workers, unpack_autograder
-from proj4_instructor.release import REPO_ROOT
+from proj4_instructor import grading
 from proj4_lib.cli import DefaultsHelp
 
 
@@ -34,28 +32,14 @@ def summary_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def load_source(autograder: Optional[Path], data_dir: Path, into: Path) -> Path:
-    """The autograder to grade with: unpacked from a zip, or built from this repository."""
-    if autograder:
-        return unpack_autograder(autograder, into)
-    return build_autograder_source(into, data_dir=data_dir)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proj4-instructor grade", description=__doc__.splitlines()[0],
                                      formatter_class=DefaultsHelp)
     parser.add_argument("submission", type=Path, help="the submission zip (or a folder of loose files)")
-    parser.add_argument("--results", type=Path, default=None, help="also write results.json here")
-    parser.add_argument("--autograder", type=Path, default=None,
-                        help="a zip from `proj4-instructor release autograder` (default: build one from this repository)")
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data",
-                        help="installed dataset (mean/std and the test split)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads for the tests (1 as on Gradescope's half vCPU; more threads are "
-                             "slower when other work shares the cores)")
-    parser.add_argument("--keep", type=Path, default=None, help="grade in this folder and keep it (for debugging)")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="not root: run student code as yourself, with NO isolation (only for code you trust)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="keep results.json, measurements.json and the grading's log here (mode 0700)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds the grading may take in all")
+    grading.add_arguments(parser)
     return parser
 
 
@@ -64,29 +48,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.submission.exists():
         print(f"proj4-instructor grade: {args.submission} does not exist", file=sys.stderr)
         return 2
-    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
-        print(f"proj4-instructor grade: --keep {args.keep} is not empty", file=sys.stderr)
-        return 2
-    try:
-        users = prepare_workers(1, allow_unsandboxed=args.no_sandbox, say=lambda m: print(m, file=sys.stderr))
-    except GradingSetupError as err:
-        print(f"proj4-instructor grade: {err}", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="proj4-source-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="proj4-grade-") as tmp:
         try:
-            source = load_source(args.autograder, args.data_dir.resolve(), Path(tmp) / "source")
-        except BuildError as err:
+            grader = grading.open_grader(args, Path(tmp), timeout=args.timeout)
+        except grading.SETUP_ERRORS as err:
             print(f"proj4-instructor grade: {err}", file=sys.stderr)
-            return 1
-        with Grader(source, users, env={"AUTOGRADER_THREADS": str(args.threads)}, keep=args.keep) as grader:
-            results = grader.grade(args.submission.resolve())
-    if args.results:
-        args.results.parent.mkdir(parents=True, exist_ok=True)
-        args.results.write_text(json.dumps(results, indent=2) + "\n")
-    print(results.get("output", ""))
+            return 2
+        out = args.out or Path(tmp) / "out"
+        graded = grader.grade(args.submission.resolve(), out)
+    if graded.results is None:
+        print(f"proj4-instructor grade: {graded.problem}; the end of its log:\n{graded.log[-3000:]}", file=sys.stderr)
+        return 1
+    print(graded.results.get("output", ""))
     print()
-    print(summary_table(results))
-    return 1 if any(t.get("name") == "Autograder error" for t in results.get("tests", [])) else 0
+    print(summary_table(graded.results))
+    if graded.measurements:
+        print(f"\ngraded in {graded.wall_s:.0f} s; peak memory {graded.measurements.get('peak_rss_mb', 0):.0f} MB "
+              f"per process, {graded.measurements.get('cgroup_peak_mb') or 0:.0f} MB for the container"
+              + (f"; kept in {args.out}" if args.out else ""))
+    return 1 if any(t.get("name") == "Autograder error" for t in graded.results.get("tests", [])) else 0
 
 
 if __name__ == "__main__":

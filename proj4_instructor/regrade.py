@@ -2,10 +2,12 @@
 
     proj4-instructor regrade assignment_123_export.zip --jobs 2 --out regrade/
 
-Every submission is graded with the autograder's own runner and sandbox (graders.py), `--jobs N`
-workers at once, each with its own sandbox user, with a progress bar and an ETA. Writes to --out:
+Every submission is graded in a fresh container of the autograder's image (grading.py, as `grade`
+does), `--jobs N` containers at once, with a progress bar and an ETA. Only that submission's files
+go into its container: nothing of the export, the roster or the other submissions. Writes to --out
+(readable by you only: mode 0700, files 0600, for it holds students' records):
     results/<submission>.json   each results.json, kept (a second run skips what is there: resumable;
-                                --force regrades everything)
+                                --force regrades everything); logs/ the gradings' logs
     grades.csv                  one row per submission: submitters' names, sids, emails, ids, the score
                                 Gradescope recorded, the new one, one column per check
     changed_grades.csv          every submission whose grade changes: review before publishing
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -28,14 +31,10 @@ from typing import Dict, List, Optional
 
 from tqdm.auto import tqdm
 
-from proj4_instructor import course_report
+from proj4_instructor import course_report, grading
 from proj4_instructor.autograder import intake
-from proj4_instructor.autograder_build import BuildError
 from proj4_instructor.course_report import Row
 from proj4_instructor.gradescope_export import Export, ExportError, Submission
-from proj4_instructor.grade import load_source
-from proj4_instructor.graders import Grader, GradingSetupError, GradingTimeout, prepare_workers
-from proj4_instructor.release import REPO_ROOT
 from proj4_lib.cli import DefaultsHelp
 
 
@@ -57,45 +56,42 @@ def fingerprint(files: Path, config: dict) -> dict:
 
 
 class Regrade:
-    def __init__(self, export: Export, grader: Grader, out: Path, config: dict, timeout: float):
-        self.export, self.grader, self.out, self.config, self.timeout = export, grader, out, config, timeout
+    def __init__(self, export: Export, grader, out: Path, config: dict, jobs: int):
+        self.export, self.grader, self.out, self.config, self.jobs = export, grader, out, config, jobs
         for folder in ("results", "logs", "fingerprints"):
-            (out / folder).mkdir(parents=True, exist_ok=True)
-        self.free = list(range(len(grader.users)))
-        self.lock = threading.Lock()
+            (out / folder).mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def done(self, submission: Submission) -> bool:
         return (self.out / "results" / f"{submission.id}.json").is_file()
 
     def grade_one(self, submission: Submission) -> None:
-        with self.lock:
-            worker = self.free.pop()
         files = Path(tempfile.mkdtemp(prefix=f"proj4-{submission.id}-"))
         try:
             error = ""
             try:
-                self.export.extract(submission, files)
-                results = self.grader.grade(files, worker, submission.id, log_to=self.out / "logs" /
-                                            f"{submission.id}.log", timeout=self.timeout)
-            except GradingTimeout as err:
-                results, error = None, str(err)
+                self.export.extract(submission, files / "files")
+                graded = self.grader.grade(files / "files", files / "out")
+                results, error = graded.results, graded.problem
+                for name, kept in (("run_autograder.log", f"{submission.id}.log"),
+                                   ("measurements.json", f"{submission.id}.measurements.json")):
+                    if (files / "out" / name).is_file():
+                        shutil.copy2(files / "out" / name, self.out / "logs" / kept)
             except Exception as err:  # noqa: BLE001 - one submission's failure is its own row
                 results, error = None, f"{type(err).__name__}: {err}"
-            (self.out / "fingerprints" / f"{submission.id}.json").write_text(json.dumps(fingerprint(files, self.config)))
+            write_private(self.out / "fingerprints" / f"{submission.id}.json",
+                          json.dumps(fingerprint(files / "files", self.config)))
             if results is not None:
-                (self.out / "results" / f"{submission.id}.json").write_text(json.dumps(results, indent=1))
+                write_private(self.out / "results" / f"{submission.id}.json", json.dumps(results, indent=1))
                 (self.out / "results" / f"{submission.id}.error").unlink(missing_ok=True)
             else:
-                (self.out / "results" / f"{submission.id}.error").write_text(error)
+                write_private(self.out / "results" / f"{submission.id}.error", error or "not graded")
         finally:
             shutil.rmtree(files, ignore_errors=True)
-            with self.lock:
-                self.free.append(worker)
 
     def run(self, force: bool, progress: bool = True) -> int:
         todo = [s for s in self.export.submissions if force or not self.done(s)]
         bar = tqdm(total=len(todo), unit="submission", desc="regrading", disable=not progress)
-        with ThreadPoolExecutor(max_workers=len(self.grader.users)) as pool:
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             for future in as_completed([pool.submit(self.grade_one, s) for s in todo]):
                 future.result()
                 bar.update()
@@ -126,52 +122,55 @@ def write_report(rows: List[Row], out: Path, known: List[Dict[str, str]], max_sc
     return found
 
 
+def write_private(path: Path, text: str) -> None:
+    """A file only its owner reads (students' records), written whole."""
+    partial = path.with_name(path.name + ".partial")
+    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(partial, path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proj4-instructor regrade", description=__doc__.splitlines()[0],
                                      formatter_class=DefaultsHelp)
     parser.add_argument("export", type=Path, help="Gradescope's Export Submissions: the zip, or it unpacked")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: regrade-<export name>)")
-    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one sandbox user each)")
-    parser.add_argument("--autograder", type=Path, default=None,
-                        help="a zip from `proj4-instructor release autograder` (default: build from this repository)")
-    parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "data", help="installed dataset (for the build)")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (one container each)")
     parser.add_argument("--force", action="store_true", help="regrade submissions that already have results")
     parser.add_argument("--timeout", type=float, default=900, help="seconds one grading may take in all")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads per grading")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="not root: run student code as yourself, with NO isolation (only for code you trust)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grading.add_arguments(parser)
     return parser
 
 
-def main(argv: Optional[List[str]] = None, source: Optional[Path] = None) -> int:
-    """`source`: an autograder folder already laid out (tests), instead of --autograder or a build."""
+def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.jobs < 1:
         print("proj4-instructor regrade: --jobs must be at least 1", file=sys.stderr)
         return 2
+    os.umask(0o077)  # everything written below is the TA's alone
     try:
         export = Export(args.export)
-        users = prepare_workers(args.jobs, allow_unsandboxed=args.no_sandbox, say=lambda m: print(m, file=sys.stderr))
-    except (ExportError, GradingSetupError) as err:
+    except ExportError as err:
         print(f"proj4-instructor regrade: {err}", file=sys.stderr)
         return 2
     out = args.out or Path(f"regrade-{args.export.name.split('.')[0]}")
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="proj4-source-") as tmp:
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(out, 0o700)
+    with tempfile.TemporaryDirectory(prefix="proj4-regrade-") as tmp:
         try:
-            source = source or load_source(args.autograder, args.data_dir.resolve(), Path(tmp) / "source")
-        except BuildError as err:
+            grader = grading.open_grader(args, Path(tmp), timeout=args.timeout)
+        except grading.SETUP_ERRORS as err:
             print(f"proj4-instructor regrade: {err}", file=sys.stderr)
-            return 1
+            return 2
+        source = grading.unpack_autograder(grader.zip_path, Path(tmp) / "source")
         config = json.loads((source / "grader" / "config.json").read_text())
         known = [{f.name: f.read_text() for f in (source / folder).glob("*.py")}  # nobody's evidence
                  for folder in ("starter/proj4_code", "grader/trusted_code/proj4_code")]
         max_score = json.loads((source / "grader" / "manifest.json").read_text())["max_score"]
         start = time.monotonic()
-        with Grader(source, users, env={"AUTOGRADER_THREADS": str(args.threads)}) as grader:
-            regrade = Regrade(export, grader, out, config, args.timeout)
-            graded = regrade.run(args.force, progress=not args.no_progress)
+        regrade = Regrade(export, grader, out, config, args.jobs)
+        graded = regrade.run(args.force, progress=not args.no_progress)
         seconds = time.monotonic() - start
     rows = regrade.rows()
     found = write_report(rows, out, known, max_score, seconds, args.jobs)

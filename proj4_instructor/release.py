@@ -25,7 +25,7 @@ from typing import List, Optional, Set, Tuple
 
 from proj4_lib import parts  # one source: names, checkpoints, thresholds and kinds of the parts
 from proj4_instructor import markers, pins
-from proj4_instructor.autograder_build import BuildError, build_autograder
+from proj4_instructor.autograder_build import BuildError, build_autograder, retarget
 from proj4_instructor.autograder_build import build_autograder_source, trusted_parts  # noqa: F401 (re-exported)
 from proj4_lib.cli import DefaultsHelp
 
@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="installed dataset: the mean/std come from it, the test split is bundled")
     grader.add_argument("--python", default=pins.DEFAULT_PYTHON,
                         help="python3 of the Gradescope base image: 3.10 = Ubuntu 22.04, 3.12 = Ubuntu 24.04")
+    grader.add_argument("--from", dest="from_zip", type=Path, default=None,
+                        help="retarget this built autograder zip to --python (and --torch-standin) instead of "
+                             "building one: only its requirements files change")
     grader.add_argument("--torch-standin", action="store_true",
                         help="pin the CPU-only torch stand-in of proj4_instructor/torch_standin.py (the rehearsal "
                              "only: Gradescope gets the pins of requirements-ci.txt from PyTorch's CPU index)")
@@ -209,8 +212,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 from proj4_instructor import torch_standin
 
                 torch_pins = torch_standin.PINS
-            manifest = build_autograder(args.out, data_dir=args.data_dir, target_python=args.python,
-                                        torch_pins=torch_pins)
+            if args.from_zip:
+                manifest = retarget(args.from_zip, args.out, args.python, torch_pins)
+            else:
+                manifest = build_autograder(args.out, data_dir=args.data_dir, target_python=args.python,
+                                            torch_pins=torch_pins)
             print(f"wrote {args.out}: {len(manifest['checks'])} checks and {manifest['accuracy_checks']} accuracy "
                   f"checks, {manifest['max_score']:g} points (backbones graded: {', '.join(manifest['backbones'])}); "
                   "the public tests are shown as feedback (0 points)")

@@ -17,6 +17,7 @@ from the files the student meant, and nothing in a hostile submission may exhaus
 """
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -169,20 +170,25 @@ def collect(submission: Path, intake: Intake) -> List[File]:
 def zip_members(path: Path, label: str, budget: _Budget, intake: Intake) -> List[File]:
     try:
         budget.take(zip_entry_count(path))
-        with zipfile.ZipFile(path) as zf:
+        zf, unnamed = open_zip(path)
+        with zf:
             infos = zf.infolist()
         budget.take(max(0, len(infos) - zip_entry_count(path)))  # what the count above missed, if anything
     except Refused:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged, hostile or undecodable zip is refused, not a crash
-        intake.refused.append(f"{label}: not a readable zip ({type(err).__name__})")
+        intake.refused.append(f"{label}: not a readable zip ({type(err).__name__}); zip it again with "
+                              "zip_submission.py")
         return []
     members = []
     last = {info.filename: info for info in infos}  # a name written twice: the last one, as unzip keeps
-    for info in infos:
+    for index, info in enumerate(infos):
         if last[info.filename] is not info:
             continue
         name = f"{label}:{clean_name(info.filename)}"
+        if index in unnamed:
+            intake.refused.append(f"{name}: its name is marked UTF-8 but is not (skipped)")
+            continue
         if info.is_dir():
             continue
         problem = unsafe_member(info.filename)
@@ -196,6 +202,90 @@ def zip_members(path: Path, label: str, budget: _Budget, intake: Intake) -> List
                 continue
             members.append(File(name, parts, info.file_size, lambda i=info: _ZipMember(path, i)))
     return members
+
+
+UTF8_FLAG = 0x800
+
+
+def open_zip(path: Path) -> Tuple[zipfile.ZipFile, set]:
+    """The zip, readable even where some names carry the UTF-8 flag but are not UTF-8 (zipfile would
+    refuse the whole archive): those entries' flags are cleared in a view of the central directory,
+    so zipfile reads their names as cp437. Returns (the ZipFile, the indices of those entries)."""
+    start, directory = _central_directory(path)
+    patched, unnamed, at, index = bytearray(directory), set(), 0, 0
+    while at + 46 <= len(directory) and directory[at:at + 4] == b"PK\x01\x02":
+        flags, = struct.unpack("<H", directory[at + 8:at + 10])
+        name_len, extra_len, comment_len = struct.unpack("<HHH", directory[at + 28:at + 34])
+        if flags & UTF8_FLAG:
+            try:
+                directory[at + 46:at + 46 + name_len].decode("utf-8")
+            except UnicodeDecodeError:
+                patched[at + 8:at + 10] = struct.pack("<H", flags & ~UTF8_FLAG)
+                unnamed.add(index)
+        at += 46 + name_len + extra_len + comment_len
+        index += 1
+    if not unnamed:
+        return zipfile.ZipFile(path), unnamed
+    return zipfile.ZipFile(io.BufferedReader(_Overlay(path, start, bytes(patched)))), unnamed
+
+
+def _central_directory(path: Path) -> Tuple[int, bytes]:
+    """(where the central directory starts in the file, its bytes), found from the end record."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65_557))
+        tail = f.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise ValueError("no end-of-central-directory record")
+        cd_size, = struct.unpack("<I", tail[at + 12:at + 16])
+        end = size - len(tail) + at
+        record = tail.rfind(b"PK\x06\x06", 0, at)
+        if cd_size == 0xFFFFFFFF or record >= 0:
+            if record < 0 or len(tail) - record < 56:
+                raise ValueError("a ZIP64 archive without its end record")
+            cd_size, = struct.unpack("<Q", tail[record + 40:record + 48])
+            end = size - len(tail) + record
+        if cd_size > MAX_CENTRAL_DIRECTORY:
+            raise ValueError("a central directory larger than any submission needs")
+        start = max(0, end - cd_size)
+        f.seek(start)
+        return start, f.read(cd_size)
+
+
+class _Overlay(io.RawIOBase):
+    """A file read through a window: the bytes at [start, start + len(patch)) come from `patch`."""
+
+    def __init__(self, path: Path, start: int, patch: bytes):
+        self.file, self.start, self.patch, self.pos = open(path, "rb"), start, patch, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        self.pos = self.file.seek(offset, whence)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer) -> int:
+        self.file.seek(self.pos)
+        data = bytearray(self.file.read(len(buffer)))
+        low, high = max(self.pos, self.start), min(self.pos + len(data), self.start + len(self.patch))
+        if low < high:
+            data[low - self.pos:high - self.pos] = self.patch[low - self.start:high - self.start]
+        buffer[:len(data)] = data
+        self.pos += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
 
 
 _OPEN_ZIPS: Dict[Path, zipfile.ZipFile] = {}  # one ZipFile per zip while its members are copied
@@ -339,7 +429,7 @@ class _ZipMember:
 
     def __enter__(self):
         if self.zip_path not in _OPEN_ZIPS:
-            _OPEN_ZIPS[self.zip_path] = zipfile.ZipFile(self.zip_path)
+            _OPEN_ZIPS[self.zip_path] = open_zip(self.zip_path)[0]
         self.file = _OPEN_ZIPS[self.zip_path].open(self.info)
         return self.file
 

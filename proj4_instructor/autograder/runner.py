@@ -13,44 +13,47 @@ trusted side computes every number the points depend on; student code only ever 
     drawn for this grading alone.
  3. answers.py in the sandbox (sandbox.py): the student's answers to the same probes.
  4. the public tests in the sandbox, as feedback only (0 points).
- 5. scoring.py compares; every sandbox process is dead and its files removed before results.json
-    is written.
+ 5. scoring.py compares; every sandbox process is dead before results.json is written.
+Time: the whole grading ends by the deadline (protocol.LIMITS): every step gets at most what is left
+of it, and what a step leaves behind is removed in this process within the cleanup limit, so
+results.json is written inside Gradescope's 10 minutes whatever the submission does. The runner's
+measurements (each step's time and peak memory, the container's peak) go to measurements.json
+beside results.json.
 
 Run as a module from the folder that holds the package: `cd source/grader && python -m
 proj4_autograder.runner` (run_autograder does; the package is proj4_instructor.autograder in the
 instructor repository). Environment (all optional): AUTOGRADER_ROOT (/autograder),
-AUTOGRADER_PYTHON (ROOT/venv/bin/python if present, else this interpreter), AUTOGRADER_TOTAL_TIMEOUT,
-AUTOGRADER_PUBLIC_TIMEOUT, AUTOGRADER_TEST_TIMEOUT, AUTOGRADER_PROBE_TIMEOUT, AUTOGRADER_THREADS (1),
-AUTOGRADER_MEMORY_MB,
+AUTOGRADER_PYTHON (ROOT/venv/bin/python if present, else this interpreter), AUTOGRADER_THREADS (1),
+protocol.ENV_NAMES for the limits a test may tighten (AUTOGRADER_DEADLINE, AUTOGRADER_TOTAL_TIMEOUT, ...),
 AUTOGRADER_SANDBOX_USER (proj4grader; "none" runs student code as the current user, without a
-sandbox: local use only), AUTOGRADER_SEED (tests only: a fixed seed instead of a random one).
+sandbox: local use only), AUTOGRADER_SANDBOX_UID (an id of no account for this grading alone, used
+instead of the user's: `proj4-instructor grade` draws one per container), AUTOGRADER_SEED (tests
+only: a fixed seed instead of a random one).
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import resource
 import secrets
 import shutil
-import stat
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import intake, sandbox, scoring
+from . import intake, protocol, sandbox, scoring
 
 OUTPUT_LIMIT = 5000  # characters of output kept per test in results.json
-RESULTS_LIMIT = 900_000  # bytes: results.json stays well under 1 MB
+RESULTS_LIMIT = int(protocol.LIMITS["results_bytes"].value)
 RESERVED = 1 << 20
 ANSWERS_LIMIT = 8 * 2**20  # bytes of answers.json read
 TRUSTED_LIMIT = 16 * 2**20
 EVENTS_LIMIT = 16 * 2**20
-PLUGIN = "proj4_grader_plugin"
-PUBLIC = "proj4_unit_tests"
+MIN_STEP = 5.0  # seconds: a step with less left than this is not started
+PUBLIC = protocol.PUBLIC
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -73,14 +76,11 @@ def clean(text) -> str:
 class Settings:
     root: Path
     python: str
-    total_timeout: Optional[float]  # None: config.json's
-    test_timeout: Optional[float]
-    public_timeout: Optional[float]
     threads: int
-    memory_mb: Optional[int]
-    probe_timeout: Optional[float]
     sandbox_user: str
+    sandbox_uid: Optional[int]
     seed: Optional[int]
+    context: Dict[str, str] = field(default_factory=dict)  # what the grading found out (for measurements)
 
     @property
     def source(self) -> Path:
@@ -102,17 +102,12 @@ class Settings:
     def from_env(cls, env=os.environ) -> "Settings":
         root = Path(env.get("AUTOGRADER_ROOT", "/autograder")).resolve()
         venv_python = root / "venv" / "bin" / "python"
-        number = lambda name: float(env[name]) if env.get(name) else None  # noqa: E731
         return cls(
             root=root,
             python=env.get("AUTOGRADER_PYTHON") or (str(venv_python) if venv_python.exists() else sys.executable),
-            total_timeout=number("AUTOGRADER_TOTAL_TIMEOUT"),
-            test_timeout=number("AUTOGRADER_TEST_TIMEOUT"),
-            public_timeout=number("AUTOGRADER_PUBLIC_TIMEOUT"),
             threads=int(env.get("AUTOGRADER_THREADS", "1")),
-            memory_mb=int(env["AUTOGRADER_MEMORY_MB"]) if env.get("AUTOGRADER_MEMORY_MB") else None,
-            probe_timeout=number("AUTOGRADER_PROBE_TIMEOUT"),
             sandbox_user=env.get("AUTOGRADER_SANDBOX_USER", "proj4grader"),
+            sandbox_uid=int(env["AUTOGRADER_SANDBOX_UID"]) if env.get("AUTOGRADER_SANDBOX_UID") else None,
             seed=int(env["AUTOGRADER_SEED"]) if env.get("AUTOGRADER_SEED") else None,
         )
 
@@ -194,9 +189,7 @@ def copy_readable(src: Path, dst: Path) -> None:
 def prepare_work(settings: Settings, user: Optional[sandbox.Identity]) -> Path:
     """A fresh, root-owned work folder: code/ (read-only for the sandbox) and model_output/. With a
     sandbox user it is root:<the user's group>, mode 0750: the user can read it, no other user of the
-    machine can enter it (on a machine that grades several submissions at once, each worker's
-    sandbox user would otherwise read the reference solution in the others' trusted step, their
-    submissions and their checkpoints)."""
+    machine can enter it."""
     work = settings.work
     if work.exists():
         sandbox.remove(work)
@@ -206,7 +199,7 @@ def prepare_work(settings: Settings, user: Optional[sandbox.Identity]) -> Path:
         os.chmod(work, 0o750)
     else:
         os.chmod(work, 0o755)
-    (work / "code").mkdir()
+    (work / "code" / "proj4_code").mkdir(parents=True)
     (work / "model_output").mkdir()
     for package in sorted((settings.source / "provided").iterdir()):
         copy_readable(package, work / "code" / package.name)
@@ -225,49 +218,77 @@ def step_folder(work: Path, name: str, user: Optional[sandbox.Identity]) -> Path
     return folder
 
 
-# glibc: allocations from 64 KB up get their own mapping, returned to the kernel when freed, so a
-# process's resident size follows what it holds instead of its fragmented high-water mark (models
-# are built and dropped one after another in every step).
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "131072", "MALLOC_ARENA_MAX": "2"}
+# -- time: one deadline for the whole grading ---------------------------------------------------------------
+
+@dataclass
+class Clock:
+    """The grading's deadline, and what each step was given and took (protocol.LIMITS)."""
+
+    start: float
+    deadline: float  # seconds after start
+    reserve: float  # kept back for scoring and results.json
+    cleanup: float
+    steps: List[dict] = field(default_factory=list)
+
+    def left(self) -> float:
+        return self.deadline - self.reserve - (time.monotonic() - self.start)
+
+    def seconds_for(self, limit: float) -> float:
+        """A step's wall clock: its own limit, or what is left of the deadline if that is less."""
+        return max(0.0, min(limit, self.left()))
+
+    def remove(self, folder: Path) -> sandbox.Removal:
+        """Remove a step's folder in this process, within the cleanup limit and the deadline."""
+        return sandbox.remove(folder, time.monotonic() + max(1.0, min(self.cleanup, self.left())))
+
+    def record(self, name: str, outcome: Optional[sandbox.Outcome], given: float, notes: List[str] = ()) -> None:
+        entry = {"step": name, "given_s": round(given, 1), "notes": list(notes)}
+        if outcome is not None:
+            entry.update(seconds=round(outcome.seconds, 1), peak_rss_mb=round(outcome.max_rss_mb, 1),
+                         watchdog_peak_mb=round(outcome.peak_mb, 1), outcome=outcome.describe(),
+                         notes=list(notes) + outcome.notes)
+        else:
+            entry.update(seconds=0.0, peak_rss_mb=0.0, outcome="not run: the grading's time ran out")
+        self.steps.append(entry)
 
 
-def sandbox_env(settings: Settings, folder: Path, pythonpath: str) -> Dict[str, str]:
-    return {
-        **MALLOC_ENV,
-        "PATH": os.defpath, "LANG": "C.UTF-8", "HOME": str(folder), "TMPDIR": str(folder),
-        "PYTHONPATH": pythonpath, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg",
-        "OMP_NUM_THREADS": str(settings.threads), "MKL_NUM_THREADS": str(settings.threads),
-        "TORCH_HOME": str(folder / "torch"),
-    }
-
-
-def limits(settings: Settings, config: dict, seconds: float) -> sandbox.Limits:
-    return sandbox.Limits(seconds=seconds, memory_bytes=(settings.memory_mb or config["memory_limit_mb"]) * 2**20)
+def limits(config: dict, seconds: float, clock: Clock) -> sandbox.Limits:
+    return sandbox.Limits(seconds=seconds, memory_bytes=int(protocol.limit(config, "memory_limit_mb")) * 2**20,
+                          processes=int(protocol.LIMITS["processes"].value),
+                          file_bytes=int(protocol.LIMITS["file_bytes"].value),
+                          disk_bytes=int(protocol.LIMITS["disk_bytes"].value),
+                          disk_files=int(protocol.LIMITS["disk_files"].value),
+                          cleanup_seconds=max(1.0, min(clock.cleanup, clock.left())))
 
 
 # -- the steps ------------------------------------------------------------------------------------------
 
-def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) -> dict:
+def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int, clock: Clock) -> dict:
     """trusted.py on pristine code, before any student code runs; retried without a checkpoint that
-    stopped it. The folder with the reference solution is gone when this returns."""
+    stopped it (each attempt within the step's limit and all within the deadline). The folder with the reference solution is gone when
+    this returns (removed without a time limit: it holds only the grader's own files)."""
     folder = work / "trusted"
     copy_readable(settings.source / "grader" / "trusted_code", folder)
     copy_readable(settings.source / "grader" / "prepared", folder / "prepared")
     tmp = step_folder(folder, "tmp", user)
     skip: List[str] = []
     try:
-        for _ in range(len(config["parts"]) + 1):
-            request = {"seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"),
-                       "prepared": str(folder / "prepared"), "parts": config["parts"], "workdir": str(tmp),
-                       "pixel_mean": config["pixel_mean"], "pixel_std": config["pixel_std"], "skip": skip}
-            (folder / "request.json").write_text(json.dumps(request))
-            os.chmod(folder / "request.json", 0o644)
-            out = tmp / "trusted.json"
-            outcome = sandbox.run([settings.python, "-I", str(folder / "trusted.py"), str(folder / "request.json"),
-                                   str(out)], cwd=tmp, env={**MALLOC_ENV, "PATH": os.defpath, "LANG": "C.UTF-8",
-                                                           "HOME": str(tmp), "TMPDIR": str(tmp),
-                                                           "OMP_NUM_THREADS": str(settings.threads)},
-                                  user=user, limits=limits(settings, config, config["trusted_timeout"]))
+        for attempt in range(len(config["parts"]) + 1):
+            # each attempt has the step's time, all of them within the grading's deadline
+            seconds = clock.seconds_for(protocol.limit(config, "trusted_timeout"))
+            if seconds < MIN_STEP:
+                raise RuntimeError("the trusted evaluation ran out of time")
+            request = protocol.trusted_request(seed=seed, threads=settings.threads, model_dir=str(work / "model_output"),
+                                               prepared=str(folder / "prepared"), workdir=str(tmp), config=config,
+                                               skip=skip)
+            (folder / protocol.FILES["trusted_request"]).write_text(json.dumps(request))
+            os.chmod(folder / protocol.FILES["trusted_request"], 0o644)
+            out = tmp / protocol.FILES["trusted_out"]
+            outcome = sandbox.run([settings.python, "-I", str(folder / "trusted.py"),
+                                   str(folder / protocol.FILES["trusted_request"]), str(out)], cwd=tmp,
+                                  env=protocol.base_env(str(tmp), settings.threads), user=user,
+                                  limits=limits(config, seconds, clock))
+            clock.record(f"trusted (run {attempt + 1})", outcome, seconds)
             print(f"---- trusted evaluation: {outcome.describe()} after {outcome.seconds:.1f} s, "
                   f"peak RSS {outcome.max_rss_mb:.0f} MB ----\n{outcome.log[-3000:]}")
             data = sandbox.read_file(out, TRUSTED_LIMIT) if outcome.returncode == 0 else None
@@ -280,23 +301,25 @@ def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int) 
             skip.append(started[-1][1])  # that checkpoint stopped it: grade the others without it
         raise RuntimeError("the trusted evaluation kept failing")
     finally:
-        sandbox.remove(folder)  # the reference solution must be gone before student code runs
+        removal = sandbox.remove(folder)  # the reference solution must be gone before student code runs
+        if removal.left or folder.exists():
+            raise sandbox.SandboxBreach(f"the trusted step's folder could not be removed ({removal.left} left)")
 
 
-def answers_run(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float, skip: List[str]):
+def answers_run(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float, skip: List[str],
+                clock: Clock):
     """One run of answers.py in the sandbox, skipping the probes in `skip`: (answers, outcome)."""
     folder = step_folder(work, "answers", user)
-    answers_config = folder / "config.json"
-    answers_config.write_text(json.dumps({
-        "seed": seed, "threads": settings.threads, "model_dir": str(work / "model_output"), "skip": skip,
-        "probe_timeout": settings.probe_timeout or config["probe_timeout"],
-        "parts": [{k: p[k] for k in ("class_name", "module", "checkpoint", "backbone")} for p in config["parts"]]}))
-    cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(folder / "answers.json"),
-           str(answers_config)]
-    outcome = sandbox.run(cmd, cwd=folder, env=sandbox_env(settings, folder, str(work / "code")), user=user,
-                          limits=limits(settings, config, seconds))
-    data = sandbox.read_file(folder / "answers.json", ANSWERS_LIMIT)
-    sandbox.remove(folder)  # whatever it wrote there (a full disk, say) is gone before the next step
+    answers_config = folder / protocol.FILES["answers_config"]
+    answers_config.write_text(json.dumps(protocol.answers_config(
+        seed=seed, threads=settings.threads, model_dir=str(work / "model_output"), skip=skip,
+        probe_timeout=protocol.limit(config, "probe_timeout"), config=config)))
+    out = folder / protocol.FILES["answers_out"]
+    cmd = [settings.python, str(work / "code" / "grader" / "answers.py"), str(out), str(answers_config)]
+    outcome = sandbox.run(cmd, cwd=folder, env=protocol.student_env(str(folder), settings.threads, str(work / "code")),
+                          user=user, limits=limits(config, seconds, clock))
+    data = sandbox.read_file(out, ANSWERS_LIMIT)
+    outcome.notes += clock.remove(folder).note("its step folder")  # a full disk, say, is gone before the next step
     try:
         answers = json.loads(data) if data else {}
     except (ValueError, RecursionError):
@@ -304,22 +327,26 @@ def answers_run(settings: Settings, work: Path, config: dict, user, seed: int, s
     return (answers if isinstance(answers, dict) else {}), outcome
 
 
-def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, seconds: float,
-                 probe_names: List[str]):
+def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, probe_names: List[str],
+                 clock: Clock):
     """answers.py in the sandbox; returns (answers, outcomes). Nothing here trusts its content.
 
     answers.py writes its file after every probe. If the process ends before the last one by itself
     (os._exit, a crash, a signal; not the time limit, not the watchdog), it runs again for the probes
     after the one it ended in, which gets that as its error: code that kills the process costs the
     checks of the probe it ran in, not every later probe's."""
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + clock.seconds_for(protocol.limit(config, "total_timeout"))
     merged: dict = {"probes": {}, "checkpoint_outputs": {}}
     outcomes = []
     while True:
+        seconds = max(0.0, min(deadline - time.monotonic(), clock.left()))
+        if seconds < MIN_STEP:
+            clock.record("answers", None, seconds)
+            return merged, outcomes
         done = list(merged["probes"])
-        answers, outcome = answers_run(settings, work, config, user, seed, max(5.0, deadline - time.monotonic()),
-                                       done)
+        answers, outcome = answers_run(settings, work, config, user, seed, seconds, done, clock)
         outcomes.append(outcome)
+        clock.record(f"answers (run {len(outcomes)})", outcome, seconds)
         probes = answers.get("probes") if isinstance(answers.get("probes"), dict) else {}
         for name, entry in probes.items():
             if name in probe_names and name not in merged["probes"]:
@@ -334,26 +361,28 @@ def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, 
                                                  f"{outcome.describe()}"}
 
 
-def public_step(settings: Settings, work: Path, config: dict, user, seconds: float):
+def public_step(settings: Settings, work: Path, config: dict, user, clock: Clock):
     """The public tests in the sandbox, for the student's feedback only, one pytest process per group
     of files (the frozen-backbone parts' files apart: one process building every model would not fit
     768 MB); returns (events, the outcomes)."""
     folder = step_folder(work, "public", user)
     events, outcomes = [], []
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + clock.seconds_for(protocol.limit(config, "public_timeout"))
     groups = config.get("public_groups") or [sorted({t.split("::")[0] for t in config["public_tests"]})]
+    code = str(work / "code")
     for number, group in enumerate(groups):
-        log = folder / f"events-{number}.jsonl"
-        env = {**sandbox_env(settings, folder, f"{work / 'code'}{os.pathsep}{work / 'code' / 'grader'}"), "CI": "1",
-               "PROJ4_DATA_DIR": str(folder / "no-data"), "PROJ4_MODEL_DIR": str(work / "model_output"),
-               "GRADER_EVENTS": str(log)}
-        test_timeout = settings.test_timeout or config["test_timeout"]
-        cmd = [settings.python, "-m", "pytest", "-p", PLUGIN, "-c", str(work / "code" / "grader" / "pytest.ini"),
-               "--rootdir", str(work / "code"), "-p", "no:cacheprovider", "-q", "--continue-on-collection-errors",
-               "-o", f"timeout={test_timeout:g}",
-               *[str(work / "code" / name) for name in group]]
-        outcomes.append(sandbox.run(cmd, cwd=folder, env=env, user=user,
-                                    limits=limits(settings, config, max(5.0, deadline - time.monotonic()))))
+        seconds = max(0.0, min(deadline - time.monotonic(), clock.left()))
+        if seconds < MIN_STEP:
+            clock.record(f"public tests (group {number + 1})", None, seconds)
+            continue
+        log = folder / protocol.FILES["events"].format(group=number)
+        env = protocol.student_env(str(folder), settings.threads, f"{code}{os.pathsep}{work / 'code' / 'grader'}", {
+            "CI": "1", "PROJ4_DATA_DIR": str(folder / "no-data"), "PROJ4_MODEL_DIR": str(work / "model_output"),
+            "GRADER_EVENTS": str(log)})
+        cmd = protocol.pytest_command(settings.python, code, group, protocol.limit(config, "test_timeout"))
+        outcome = sandbox.run(cmd, cwd=folder, env=env, user=user, limits=limits(config, seconds, clock))
+        outcomes.append(outcome)
+        clock.record(f"public tests (group {number + 1})", outcome, seconds)
         for line in (sandbox.read_file(log, EVENTS_LIMIT) or b"").decode("utf-8", "replace").splitlines():
             try:
                 event = json.loads(line)
@@ -361,7 +390,7 @@ def public_step(settings: Settings, work: Path, config: dict, user, seconds: flo
                 continue
             if isinstance(event, dict):
                 events.append(event)
-    sandbox.remove(folder)
+    clock.remove(folder)
     return events, outcomes
 
 
@@ -405,6 +434,7 @@ def add_starter(work: Path, source: Path, config: dict, taken: intake.Intake) ->
     notes = []
     for name in config["student_files"]:
         if f"proj4_code/{name}" not in taken.accepted:
+            (work / "code" / "proj4_code").mkdir(parents=True, exist_ok=True)
             shutil.copy2(source / "starter" / "proj4_code" / name, work / "code" / "proj4_code" / name)
             os.chmod(work / "code" / "proj4_code" / name, 0o644)
             notes.append(f"proj4_code/{name} is not in the submission: graded with the starter's version")
@@ -413,13 +443,13 @@ def add_starter(work: Path, source: Path, config: dict, taken: intake.Intake) ->
 
 # -- one grading ------------------------------------------------------------------------------------------
 
-def grade(settings: Settings, config: dict) -> dict:
+def grade(settings: Settings, config: dict, clock: Clock) -> dict:
     grader = settings.source / "grader"
     key = json.loads((grader / "test_key.json").read_text())
-    user, sandbox_note = sandbox.identity(settings.sandbox_user)
+    user, sandbox_note = sandbox.identity(settings.sandbox_user, settings.sandbox_uid)
     if user is not None:
-        sandbox.kill_uid(user.uid)  # whatever an earlier grading on this machine left
-        sandbox.clean_shared_dirs(user.uid)
+        sandbox.kill_uid(user.uid)  # whatever an earlier grading in this container left
+        sandbox.clean_shared_dirs(user.uid, time.monotonic() + clock.cleanup)
         sandbox.remove_ipc(user.uid)
     for folder in (settings.source, settings.submission, settings.results.parent):
         if user and folder.exists():
@@ -436,18 +466,14 @@ def grade(settings: Settings, config: dict) -> dict:
     notes = add_starter(work, settings.source, config, taken)
     seed = settings.seed if settings.seed is not None else secrets.randbits(62)
 
-    trusted = trusted_step(settings, work, config, user, seed)
-    # the student's code has its whole time limit, however long the trusted side took (a hostile
-    # checkpoint that slows the evaluator costs its own checks, not the time of every other check)
-    answers, answer_runs = answers_step(settings, work, config, user, seed,
-                                        settings.total_timeout or config["total_timeout"], list(trusted["expected"]))
-    answer_run = answer_runs[-1]
+    trusted = trusted_step(settings, work, config, user, seed, clock)
+    answers, answer_runs = answers_step(settings, work, config, user, seed, list(trusted["expected"]), clock)
+    answer_run = answer_runs[-1] if answer_runs else sandbox.Outcome(None, True, 0.0, "")
     answer_note = f"the answer process {answer_run.describe()}" if answer_run.returncode != 0 else ""
     evidence = scoring.Evidence(answers, trusted, key)
     tests, leaderboard = scoring.score(evidence, config, answer_note)
     try:
-        events, public_runs = public_step(settings, work, config, user,
-                                          settings.public_timeout or config["public_timeout"])
+        events, public_runs = public_step(settings, work, config, user, clock)
     except sandbox.SandboxBreach:
         raise
     except Exception as err:  # noqa: BLE001 - feedback only: the points above stand (a full disk, say)
@@ -460,20 +486,24 @@ def grade(settings: Settings, config: dict) -> dict:
     lines = [f"Code graded: {taken.code_folder or 'none found (the starter was graded)'}"]
     lines.append(f"Files graded: {', '.join(sorted(taken.accepted)) or 'none'}")
     lines += [f"Refused: {r}" for r in taken.refused[:20]]
-    lines += notes
+    lines += notes + taken.notes
     if taken.ignored:
         lines.append("Not used (provided files come from the autograder; others are not graded): "
                      + ", ".join(taken.ignored[:20])
                      + (f" and {len(taken.ignored) - 20} more" if len(taken.ignored) > 20 else ""))
     if answer_note:
         lines.append(f"Your code's process {answer_run.describe()}; the checks it did not answer score 0.")
+    skipped = [s["step"] for s in clock.steps if s.get("outcome", "").startswith("not run")]
+    if skipped:
+        lines.append(f"The grading's time ran out before: {', '.join(skipped)} (their checks score 0).")
     if evidence.grader_errors:
         lines.append("The grader failed on its own side for: " + ", ".join(evidence.grader_errors)
                      + " (not your fault: the course staff will regrade).")
     lines.append("Points come from the grader's checks (1.x, 2.x); your public tests (3.x) are feedback.")
     print("\n".join(lines))  # the staff's log (stdout, hidden from students)
-    print(sandbox_note + ("; network: cut off" if user and sandbox.network_isolated(user) else
-                          "; network: not cut off (the container does not allow a network namespace)"))
+    network = ("cut off" if user and sandbox.network_isolated(user) else
+               "not cut off by the runner (the container does not allow a network namespace)")
+    print(f"{sandbox_note}; network: {network}")
     print(f"seed of this grading: {seed}; trusted side: {json.dumps(trusted.get('seconds', {}))}")
     for i, run in enumerate(answer_runs, start=1):
         print(f"---- answers (run {i} of {len(answer_runs)}): {run.describe()} after {run.seconds:.1f} s, "
@@ -482,10 +512,9 @@ def grade(settings: Settings, config: dict) -> dict:
         print(f"---- public tests, group {number + 1}: {run.describe()} after {run.seconds:.1f} s, "
               f"peak RSS {run.max_rss_mb:.0f} MB; {'; '.join(run.notes) or 'nothing left behind'} ----\n{run.log}")
     print(f"peak RSS per step: trusted {trusted.get('peak_rss_mb', 0):.0f} MB, answers "
-          f"{max(r.max_rss_mb for r in answer_runs):.0f} MB, public tests "
+          f"{max((r.max_rss_mb for r in answer_runs), default=0):.0f} MB, public tests "
           f"{max((r.max_rss_mb for r in public_runs), default=0):.0f} MB")
-    print(f"peak memory of the sandboxed processes: "
-          f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB")
+    settings.context.update(sandbox=sandbox_note, network=network)
     return {
         "score": round(sum(t["score"] for t in tests), 2),
         "output": "\n".join(lines),
@@ -505,60 +534,30 @@ def refused_results(reason: str, config: dict) -> dict:
                              "order": "desc"} for p in config["parts"] if p.get("leaderboard")]}
 
 
-LOCK_DIRS = ("/run/proj4-autograder", "/var/lock/proj4-autograder", "/tmp/proj4-autograder-locks")
+CGROUP_PEAKS = ("/sys/fs/cgroup/memory.peak", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes")
 
 
-def lock_sandbox_user(name: str) -> Optional[Path]:
-    """Wait until no other grading on this machine uses the sandbox user `name`, and hold it (until
-    this process exits): the runner kills every process of its user, so two gradings sharing one
-    would kill each other's. The lock lives in a folder only root may write (a lock the sandbox
-    could create or hold would let it stop later gradings). Returns that folder."""
-    for folder in LOCK_DIRS:
+def cgroup_peak_mb() -> Optional[float]:
+    """The memory peak of this container's cgroup (v2, then v1), page cache included; None elsewhere."""
+    for path in CGROUP_PEAKS:
         try:
-            os.mkdir(folder, 0o700)
-        except FileExistsError:
-            pass
-        except OSError:
+            return int(Path(path).read_text().split()[0]) / 2**20
+        except (OSError, ValueError, IndexError):
             continue
-        info = os.lstat(folder)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o077:
-            continue
-        fd = os.open(f"{folder}/{name}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)  # held until this process exits (the fd stays open)
-        return Path(folder)
-    print(f"warning: no root-only folder for the lock of the sandbox user {name!r}; grade one submission at "
-          "a time with it")
     return None
 
 
-def close_work(work: Path, gid: Optional[int] = None) -> None:
-    """root's alone from now on: what a grading leaves (a kept folder, say) is no later grading's to read.
-    With `gid`, only if the folder is still open to that group (a grading of that sandbox user)."""
+def write_measurements(settings: Settings, clock: Clock) -> None:
+    """measurements.json beside results.json (the TA's and the rehearsal's; Gradescope ignores it)."""
+    data = protocol.measurements(steps=clock.steps, seconds=time.monotonic() - clock.start, deadline=clock.deadline,
+                                 cgroup_peak_mb=cgroup_peak_mb(), sandbox=settings.context.get("sandbox", ""),
+                                 network=settings.context.get("network", ""))
+    data["children_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
     try:
-        info = os.lstat(work)
-    except OSError:
-        return
-    if os.geteuid() == 0 and stat.S_ISDIR(info.st_mode) and info.st_uid == 0 and gid in (None, info.st_gid):
-        os.chown(work, 0, 0)
-        os.chmod(work, 0o700)
-
-
-def close_interrupted_grading(lock_folder: Optional[Path], name: str, work: Path, gid: int) -> None:
-    """A grading killed before its end (the machine, or root's kill -9) leaves its work folder open to
-    its sandbox user, with a submission in it and, in its trusted step, the reference solution: the
-    next grading with that user closes it. Which folder is open is recorded beside the user's lock
-    (root's alone); the record is cleared when a grading ends."""
-    if lock_folder is None:
-        return
-    record = lock_folder / f"{name}.work"
-    try:
-        previous = record.read_text()
-    except OSError:
-        previous = ""
-    if previous:
-        print(f"closing the work folder of an interrupted grading: {previous}")
-        close_work(Path(previous), gid)
-    record.write_text(str(work))
+        (settings.results.parent / protocol.FILES["measurements"]).write_text(json.dumps(data, indent=1))
+    except OSError as err:  # a full disk: the log line below still has them
+        print(f"measurements.json could not be written: {err}")
+    print(f"measurements: {json.dumps(data)}")
 
 
 def main() -> int:
@@ -567,37 +566,33 @@ def main() -> int:
     settings = Settings.from_env()
     results: Optional[dict] = None
     max_score = 0.0
-    lock_folder: Optional[Path] = None
+    clock = Clock(start, float(protocol.LIMITS["deadline"].value), float(protocol.LIMITS["finish_reserve"].value),
+                  float(protocol.LIMITS["cleanup"].value))
     try:
         config = json.loads((settings.source / "grader" / "config.json").read_text())
+        clock.deadline, clock.cleanup = protocol.limit(config, "deadline"), protocol.limit(config, "cleanup")
         max_score = scoring.max_score(config)
         reserve(settings.results, max_score)
         sandbox.become_subreaper()
-        sandbox_user = sandbox.identity(settings.sandbox_user)[0]
-        if sandbox_user is not None:
-            lock_folder = lock_sandbox_user(settings.sandbox_user)
-            close_interrupted_grading(lock_folder, settings.sandbox_user, settings.work, sandbox_user.gid)
-        results = grade(settings, config)
+        results = grade(settings, config, clock)
     except BaseException:  # noqa: B036 - whatever happens, Gradescope gets a results.json
         details = traceback.format_exc()
-        print(details, file=sys.stderr)  # the staff's log; the student sees only the last line
-        results = error_results(details.strip().splitlines()[-1], max_score)
+        print(details, file=sys.stderr)  # the staff's log; the student sees only what it says, never paths
+        results = error_results(f"{sys.exc_info()[0].__name__} (the course staff have the details)", max_score)
     finally:
         try:
-            user, _ = sandbox.identity(settings.sandbox_user)
+            user, _ = sandbox.identity(settings.sandbox_user, settings.sandbox_uid)
             if user is not None:
                 sandbox.kill_uid(user.uid)
-                sandbox.clean_shared_dirs(user.uid)
                 sandbox.remove_ipc(user.uid)
-            close_work(settings.work)
-            if lock_folder is not None:
-                (lock_folder / f"{settings.sandbox_user}.work").write_text("")
         except Exception:  # noqa: BLE001 - a breach here is reported below, never a missing results.json
-            results = error_results(traceback.format_exc().strip().splitlines()[-1], max_score)
+            print(traceback.format_exc(), file=sys.stderr)
+            results = error_results("the sandbox could not be closed (the course staff have the details)", max_score)
         if results is None:
             results = error_results("grading stopped before it finished", max_score)
         results["execution_time"] = round(time.monotonic() - start, 1)
         write_results(settings.results, results)
+        write_measurements(settings, clock)
     return 0
 
 

@@ -78,6 +78,7 @@ class Limits:
     file_bytes: int = 256 * 2**20  # RLIMIT_FSIZE: the largest file it may write
     disk_bytes: int = 1 * 2**30  # the watchdog's limit on its folder and what it owns in SHARED_DIRS
     disk_files: int = 20_000  # ... and on the number of files there (inodes)
+    cleanup_seconds: float = 20.0  # removing what it left in shared folders, in-process, then stopped
 
 
 @dataclass
@@ -115,12 +116,21 @@ class Identity:
     name: str
 
 
-def identity(name: str) -> Tuple[Optional[Identity], str]:
-    """The sandbox user, or None (and why) when student code runs as the current user."""
+def identity(name: str, uid: Optional[int] = None) -> Tuple[Optional[Identity], str]:
+    """The sandbox user, or None (and why) when student code runs as the current user.
+
+    `uid`: an id of no account, for this grading alone (uid and gid; `proj4-instructor grade` draws one
+    per container): RLIMIT_NPROC counts a uid's processes across the whole machine, so two containers
+    whose sandbox users share a uid could exhaust each other's."""
     if not name or name == "none":
         return None, "student code ran as the current user (AUTOGRADER_SANDBOX_USER=none): no sandbox"
     if os.geteuid() != 0:
         return None, "student code ran as the current user (the runner is not root): no sandbox"
+    if uid is not None:
+        taken = {p.pw_uid for p in pwd.getpwall()} | {g.gr_gid for g in grp.getgrall()}
+        if uid < 1000 or uid in taken:
+            raise RuntimeError(f"the sandbox uid {uid} is below 1000 or belongs to an account")
+        return Identity(uid, uid, f"uid {uid}"), f"student code ran as the unprivileged uid {uid} (no account)"
     try:
         entry = pwd.getpwnam(name)
     except KeyError:
@@ -322,10 +332,11 @@ def owned_usage(folders, uid: int, budget: int, scan_limit: int = 200_000) -> Tu
     return size, files
 
 
-def clean_shared_dirs(uid: int) -> List[str]:
+def clean_shared_dirs(uid: int, deadline: Optional[float] = None) -> Removal:
     """Delete what `uid` owns in the folders anyone may write in (SHARED_DIRS and world-writable
-    folders inside them); returns what was removed. Its own step folders are the runner's to remove."""
-    removed = []
+    folders inside them), in this process, until `deadline` (time.monotonic()). Its own step folders
+    are the runner's to remove."""
+    done = Removal()
     stack = [Path(top) for top in SHARED_DIRS]
     seen = 0
     while stack and seen < 200_000:
@@ -341,17 +352,67 @@ def clean_shared_dirs(uid: int) -> List[str]:
             except OSError:
                 continue
             if info.st_uid == uid:
-                remove(Path(entry.path))
-                removed.append(entry.path)
+                remove(Path(entry.path), deadline, done)
             elif _shared(info):
                 stack.append(Path(entry.path))
-    return removed
+    return done
 
 
-def remove(path: Path) -> None:
-    """Delete a file or a tree of any depth without following links (rm copes where rmtree recurses)."""
-    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+@dataclass
+class Removal:
+    """What a removal did: entries removed, and entries left when its time ran out (or it could not)."""
+    removed: int = 0
+    left: int = 0
+    seconds: float = 0.0
+
+    def note(self, where: str) -> List[str]:
+        if self.left:
+            return [f"left {self.left} entries in {where} (removal stopped after {self.seconds:.1f} s)"]
+        return [f"removed {self.removed} entries it left in {where}"] if self.removed else []
+
+
+def remove(path: Path, deadline: Optional[float] = None, done: Optional[Removal] = None) -> Removal:
+    """Delete a file or a tree of any depth, in this process, without following links, until
+    `deadline` (time.monotonic(); None: no limit). Iterative (no recursion limit, whatever the depth)
+    and one unlink per entry: no process per entry, so its time follows the entries' count, which the
+    watchdog bounds. Called once every process of the sandbox user is dead (nothing moves under it)."""
+    done = done if done is not None else Removal()
+    start = time.monotonic()
+    stack = [(Path(path), False)]
+    while stack:
+        if deadline is not None and time.monotonic() > deadline:
+            done.left += len(stack)
+            break
+        current, opened = stack.pop()
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            done.left += 1
+            continue
+        if not stat.S_ISDIR(info.st_mode):
+            try:
+                os.unlink(current)
+                done.removed += 1
+            except OSError:
+                done.left += 1
+            continue
+        if opened:
+            try:
+                os.rmdir(current)
+                done.removed += 1
+            except OSError:
+                done.left += 1
+            continue
+        stack.append((current, True))
+        try:
+            with os.scandir(current) as scan:
+                stack.extend((Path(entry.path), False) for entry in scan)
+        except OSError:
+            pass
+    done.seconds += time.monotonic() - start
+    return done
 
 
 # -- running a command --------------------------------------------------------------------------------
@@ -427,9 +488,9 @@ def run(cmd: List[str], *, cwd: Path, env: Dict[str, str], user: Optional[Identi
     if user is not None:
         kill_uid(user.uid)
         reap()
-        files, ipc = clean_shared_dirs(user.uid), remove_ipc(user.uid)
-        notes = [f"removed {len(files)} files it left in shared folders"] if files else []
-        notes += [f"removed {ipc} System V IPC objects it left"] if ipc else []
+        removal = clean_shared_dirs(user.uid, time.monotonic() + limits.cleanup_seconds)
+        ipc = remove_ipc(user.uid)
+        notes = removal.note("shared folders") + ([f"removed {ipc} System V IPC objects it left"] if ipc else [])
     reader.join(timeout=10)  # a grandchild that kept the pipe open is dead now
     return Outcome(proc.returncode, timed_out, time.monotonic() - start, log.text(),
                    "" if stopped in ("", "time") else stopped, peak / 2**20, max_rss, notes)
@@ -437,7 +498,7 @@ def run(cmd: List[str], *, cwd: Path, env: Dict[str, str], user: Optional[Identi
 
 def _watch(proc: subprocess.Popen, user: Optional[Identity], limits: Limits, folders: List[Path],
            start: float) -> Tuple[str, int, float]:
-    """Wait for `proc`, checking memory 5 times a second and disk once a second; returns (why it was
+    """Wait for `proc`, checking memory and disk 5 times a second; returns (why it was
     stopped: "" if it ended, "time", "memory" or "disk"; the peak of private + shared memory seen;
     the process's own peak resident size in MB, from wait4, when it ended by itself)."""
     peak, tick = 0, 0
@@ -456,11 +517,12 @@ def _watch(proc: subprocess.Popen, user: Optional[Identity], limits: Limits, fol
         peak = max(peak, used)
         if used > limits.memory_bytes:
             return "memory", peak, 0.0
-        if tick % 5 == 0:
-            size, files = owned_usage([*folders, *SHARED_DIRS], user.uid, limits.disk_files)
+        # every tick: a file flood is stopped within one period, so the removal after it is bounded too
+        size, files = owned_usage([*folders, *SHARED_DIRS], user.uid, limits.disk_files)
+        if files <= limits.disk_files and tick % 5 == 0:
             size += held_files(processes_of(user.uid))[1]  # deleted but still open: no scan finds them
-            if size > limits.disk_bytes or files > limits.disk_files:
-                return "disk", peak, 0.0
+        if size > limits.disk_bytes or files > limits.disk_files:
+            return "disk", peak, 0.0
 
 
 def read_file(path: Path, limit: int) -> Optional[bytes]:
