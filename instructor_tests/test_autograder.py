@@ -242,7 +242,7 @@ def test_a_class_that_is_not_its_checkpoint_loses_the_accuracy(gradings):
 
 # -- failure modes ------------------------------------------------------------------------------------
 
-FAILURES = {  # module: what it does when imported
+FAILURES = {  # module: what it does when imported (appended to the starter's)
     "simple_net.py": "import sys\nsys.stdout.write('x' * 3_000_000)\nraise RuntimeError('boom at import')\n",
     "stats_helper.py": "import os\nos._exit(3)\n",
     "confusion_matrix.py": "while True:\n    pass\n",
@@ -250,10 +250,10 @@ FAILURES = {  # module: what it does when imported
 
 
 def failures_submission(tmp: Path, starter: Path) -> Path:
-    """The starter with the reference optimizer.py, and in three other modules an import-time error with
-    megabytes of output, an os._exit and an endless loop."""
+    """The starter with the reference optimizer.py, and at the end of three other modules an import-time
+    error with megabytes of output, an os._exit and an endless loop."""
     overrides = {"optimizer.py": (REFERENCE / "optimizer.py").read_text()}
-    overrides.update({name: prelude + "\n" + (starter / name).read_text() for name, prelude in FAILURES.items()})
+    overrides.update({name: (starter / name).read_text() + "\n" + code for name, code in FAILURES.items()})
     return write_zip(tmp / "failures.zip", starter, overrides=overrides)
 
 

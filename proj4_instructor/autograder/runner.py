@@ -241,12 +241,16 @@ class Clock:
         """Remove a step's folder in this process, within the cleanup limit and the deadline."""
         return sandbox.remove(folder, time.monotonic() + max(1.0, min(self.cleanup, self.left())))
 
-    def record(self, name: str, outcome: Optional[sandbox.Outcome], given: float, notes: List[str] = ()) -> None:
+    def record(self, name: str, outcome: Optional[sandbox.Outcome], given: float, notes: List[str] = (),
+               limit: float = 0.0) -> None:
+        """A step's measurements; without an outcome, the step was not run (`limit`: its own limit)."""
         entry = {"step": name, "given_s": round(given, 1), "notes": list(notes)}
         if outcome is not None:
             entry.update(seconds=round(outcome.seconds, 1), peak_rss_mb=round(outcome.max_rss_mb, 1),
                          watchdog_peak_mb=round(outcome.peak_mb, 1), outcome=outcome.describe(),
                          notes=list(notes) + outcome.notes)
+        elif limit < MIN_STEP:
+            entry.update(seconds=0.0, peak_rss_mb=0.0, outcome=f"not run: its limit is {limit:g} s")
         else:
             entry.update(seconds=0.0, peak_rss_mb=0.0, outcome="not run: the grading's time ran out")
         self.steps.append(entry)
@@ -341,7 +345,7 @@ def answers_step(settings: Settings, work: Path, config: dict, user, seed: int, 
     while True:
         seconds = max(0.0, min(deadline - time.monotonic(), clock.left()))
         if seconds < MIN_STEP:
-            clock.record("answers", None, seconds)
+            clock.record("answers", None, seconds, limit=protocol.limit(config, "total_timeout"))
             return merged, outcomes
         done = list(merged["probes"])
         answers, outcome = answers_run(settings, work, config, user, seed, seconds, done, clock)
@@ -373,7 +377,8 @@ def public_step(settings: Settings, work: Path, config: dict, user, clock: Clock
     for number, group in enumerate(groups):
         seconds = max(0.0, min(deadline - time.monotonic(), clock.left()))
         if seconds < MIN_STEP:
-            clock.record(f"public tests (group {number + 1})", None, seconds)
+            clock.record(f"public tests (group {number + 1})", None, seconds,
+                         limit=protocol.limit(config, "public_timeout"))
             continue
         log = folder / protocol.FILES["events"].format(group=number)
         env = protocol.student_env(str(folder), settings.threads, f"{code}{os.pathsep}{work / 'code' / 'grader'}", {
@@ -493,7 +498,7 @@ def grade(settings: Settings, config: dict, clock: Clock) -> dict:
                      + (f" and {len(taken.ignored) - 20} more" if len(taken.ignored) > 20 else ""))
     if answer_note:
         lines.append(f"Your code's process {answer_run.describe()}; the checks it did not answer score 0.")
-    skipped = [s["step"] for s in clock.steps if s.get("outcome", "").startswith("not run")]
+    skipped = [s["step"] for s in clock.steps if s.get("outcome", "") == "not run: the grading's time ran out"]
     if skipped:
         lines.append(f"The grading's time ran out before: {', '.join(skipped)} (their checks score 0).")
     if evidence.grader_errors:
