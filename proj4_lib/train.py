@@ -49,12 +49,20 @@ class TrainConfig:
     progress: bool = True  # tqdm bars
 
 
-def build_transforms(part: Part, data_dir: str, progress: bool = True) -> Tuple[Callable, Callable]:
-    """(train transforms, evaluation transforms): the presets the part's recipe names, with the
-    dataset's mean and std where the recipe normalises (progress: a bar while it reads the images)."""
-    size = (part.inp_size, part.inp_size)
+def normalization_stats(part: Part, data_dir: str, progress: bool = True) -> Tuple[float, ...]:
+    """(mean, std) of the dataset where the recipe normalises, else () (progress: a bar while it reads)."""
+    if not part.recipe.normalize:
+        return ()
     with progress_bars(progress):
-        stats = compute_mean_and_std(str(data_dir)) if part.recipe.normalize else ()
+        return tuple(compute_mean_and_std(str(data_dir)))
+
+
+def build_transforms(part: Part, data_dir: str, progress: bool = True,
+                     stats: Optional[Tuple[float, ...]] = None) -> Tuple[Callable, Callable]:
+    """(train transforms, evaluation transforms): the presets the part's recipe names, with the
+    dataset's mean and std where the recipe normalises (`stats`, or computed here)."""
+    size = (part.inp_size, part.inp_size)
+    stats = normalization_stats(part, data_dir, progress) if stats is None else stats
     train, evaluation = (getattr(data_transforms, name)(size, *stats) for name in part.recipe.transforms)
     return train, evaluation
 
@@ -92,7 +100,8 @@ def train_model(config: TrainConfig) -> dict:
 
     reset_seed(config.seed)
     model = build_model(config.model, config.backbone)
-    train_tf, eval_tf = build_transforms(part, config.data_dir, config.progress)
+    stats = normalization_stats(part, config.data_dir, config.progress)
+    train_tf, eval_tf = build_transforms(part, config.data_dir, config.progress, stats)
     optimizer = get_optimizer(model, recipe.optimizer_config(lr))
     start = time.perf_counter()
     trainer = trainer_class(config.model)(
@@ -125,6 +134,8 @@ def train_model(config: TrainConfig) -> dict:
         "batch_size": batch_size,
         "lr": lr,
         "device": str(trainer.device),
+        "peak_gpu_mb": peak_gpu_mb(trainer.device),
+        "pixel_mean_std": list(stats) or None,  # what the evaluation transforms normalise with
         "checkpoint": str(weights),
         "config": dataclasses.asdict(config),
     }
@@ -136,6 +147,13 @@ def train_model(config: TrainConfig) -> dict:
     print(f"{part.class_name}: test accuracy {metrics['test_accuracy']:.4f} after {trainer.epoch} epochs "
           f"({train_seconds:.1f} s); saved {weights}")
     return metrics
+
+
+def peak_gpu_mb(device) -> Optional[float]:
+    """Peak memory torch allocated on a CUDA device during this process, in MB (None elsewhere)."""
+    if torch.device(device).type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
 
 
 def peak_rss_mb() -> Optional[float]:
