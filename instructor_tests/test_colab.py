@@ -27,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 import zipfile
 from pathlib import Path
@@ -210,6 +211,12 @@ class Runtime:
                        check=True)
         site_packages = next(self.venv.glob("lib/python*/site-packages"))
         (site_packages / "google_colab_standin.pth").write_text(str(STANDIN) + "\n")
+        if sys.prefix != sys.base_prefix:
+            # Run from a virtual environment (README's set-up on a fresh Debian): --system-site-packages sees
+            # the base interpreter's packages, not this environment's, so the runtime is given these too (as
+            # plain paths: their .pth files, this repository's editable install among them, stay out).
+            paths = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+            (site_packages / "outer_environment.pth").write_text("".join(f"{path}\n" for path in paths))
         kernel = self.image / "jupyter" / "kernels" / "colab"
         kernel.mkdir(parents=True, exist_ok=True)
         (kernel / "kernel.json").write_text(json.dumps({
