@@ -3,6 +3,7 @@
     proj4-instructor release {student,autograder} ...   the starter and the Gradescope autograder
     proj4-instructor grade SUBMISSION.zip               grade one submission locally
     proj4-instructor regrade EXPORT --jobs N            regrade a Gradescope export: CSV, summary page, flags
+    proj4-instructor reports CODE_EXPORT REPORT_EXPORT  the written reports' numbers against the graded models
     proj4-instructor rehearse ...                       build and grade in a clean Debian root
     proj4-instructor bench                              speed / accuracy figures for BENCHMARKS.md
 """
@@ -16,6 +17,7 @@ COMMANDS = {
     "release": "proj4_instructor.release",
     "grade": "proj4_instructor.grade",
     "regrade": "proj4_instructor.regrade",
+    "reports": "proj4_instructor.reports",
     "rehearse": "proj4_instructor.rehearse",
     "bench": "proj4_instructor.bench",
 }
