@@ -93,3 +93,7 @@ def grader(grading_source, sandbox_users):
     env = {"AUTOGRADER_TOTAL_TIMEOUT": "120", "AUTOGRADER_PUBLIC_TIMEOUT": "60", "AUTOGRADER_TEST_TIMEOUT": "30"}
     with graders.Grader(grading_source, sandbox_users, env=env) as grader:
         yield grader
+
+
+# The student notebook run once in quick mode, shared by test_notebook.py and test_report.py (notebook_run.py).
+from notebook_run import quick_notebook_run  # noqa: E402,F401

@@ -60,6 +60,11 @@ def answer_cell(item: rubric.Item) -> str:
             f"{PLACEHOLDER}")
 
 
+def answer_key(text: str) -> Optional[str]:
+    """The item key of an answer cell's marker line in `text`, or None."""
+    return next((found.group(1) for found in map(MARKER.match, text.splitlines()) if found), None)
+
+
 def read_answers(notebook: PathLike) -> Tuple[Dict[str, str], List[str]]:
     """({item key: answer text}, problems) from a saved .ipynb: each answer cell's text under its marker line.
 
