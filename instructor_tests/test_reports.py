@@ -8,6 +8,9 @@ are listed as not checked, never flagged.
 import csv
 import hashlib
 import json
+import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -120,3 +123,17 @@ def test_the_record_travels_in_the_pdf(tmp_path):
     embedded = report.read_embedded(pdf)
     assert embedded["record"] == record and embedded["username"] == "gburdell3"
     assert embedded["rubric"] == [item.key for item in report.rubric.ITEMS]
+
+
+@pytest.mark.skipif(not shutil.which("pdfinfo"), reason="poppler-utils (pdfinfo) is not installed")
+def test_the_release_writes_the_outline_and_the_template(tmp_path):
+    from proj4_instructor import release
+    from proj4_lib import rubric
+
+    outline, template = release.write_report_outline(tmp_path)
+    rows = [line.split("|")[1:-1] for line in outline.read_text().splitlines() if re.match(r"\| \d+ \|", line)]
+    assert [(int(q), title.strip(), int(page), int(points)) for q, title, page, points, _ in rows] == \
+        [(k, item.title, k, item.points) for k, item in enumerate(rubric.ITEMS, start=1)]
+    assert f"({rubric.total_points()} in all" in outline.read_text() and rubric.total_points() == 30
+    info = subprocess.run(["pdfinfo", str(template)], capture_output=True, text=True, check=True).stdout
+    assert re.search(rf"^Pages:\s+{len(rubric.ITEMS)}$", info, re.M), info
