@@ -178,7 +178,7 @@ In the project folder: `python zip_submission.py --gt_username <your GT username
 of every part in `model_output/` loads, and writes `<username>.zip` with your `proj4_code/`, the models,
 `setup.py` and `README.md`; upload it to Gradescope. Or fill in your username below and run the cell: it makes
 the same zip in the project folder (on Colab: in your project folder on Google Drive, and your browser
-downloads it).
+downloads it). The written report is a PDF of its own: see "Your report" below.
 """),
         code("""
 GT_USERNAME = ""  # e.g. "gburdell3"
