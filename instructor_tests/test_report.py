@@ -166,6 +166,9 @@ def test_the_ablation_edits_the_students_own_models():
     plain = ablation.without_batch_norm(final)
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in final.modules())
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())
+    assert all(m.bias is not None for m in plain.modules() if isinstance(m, torch.nn.Conv2d)), \
+        "a convolution batch norm followed gets its bias back"
+    assert all(m.bias is None for m in final.modules() if isinstance(m, torch.nn.Conv2d))
     x = torch.rand(2, 1, 64, 64)
     assert dropped.eval()(x).shape == plain.eval()(x).shape == (2, 15)
     assert [row[0] for row in ablation.ROWS] == ["SimpleNet (baseline)", "+ jitter (augmentation)", "+ normalization",

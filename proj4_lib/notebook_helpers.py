@@ -241,7 +241,7 @@ def run_ablation(data_dir: Path, out_dir: Path, epochs: int, device: str = "auto
     """Part 2's ablation table from your own models (proj4_lib/ablation.py), each row recorded as it finishes."""
     from proj4_lib.ablation import run_ablation as run
 
-    return run(data_dir, out_dir, epochs, device, quick_mode())
+    return run(data_dir, out_dir, epochs, device, quick_mode(), say=lambda line: print(line, flush=True))
 
 
 def find_notebook(root: Path) -> Optional[Path]:
