@@ -165,6 +165,8 @@ def show_misclassified(model, test_set, confusion: np.ndarray, device: str = "au
     target, predicted = most_confused_pair(confusion)
     if confusion[target, predicted] == 0:
         print("No misclassified test images.")
+        if out_dir is not None:
+            _recording(lambda: run_record.record_misclassified(out_dir, type(model).__name__, "", "", 0, []))
         return []
     one_class = copy.copy(test_set)
     one_class.dataset = [item for item in test_set.dataset if item[1] == target]

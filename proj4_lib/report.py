@@ -315,7 +315,8 @@ def _draw_misclassified(fig, rect, found: dict) -> None:
     left, bottom, width, height = rect
     images = found.get("images", [])
     title = (f"{found['count']} test images of {found['true']} predicted as {found['predicted']} "
-             f"(the most confused pair); {len(images)} of them:")
+             f"(the most confused pair); {len(images)} of them:" if found.get("count") else
+             "No test image is misclassified.")
     _text(fig, left, bottom + height, title, 9, color=DARK)
     w = width / max(3, len(images))
     for i, image in enumerate(images):
@@ -481,14 +482,17 @@ def build_pdf(path: PathLike, report_pages: Sequence[Page], record: Optional[dic
     metadata = {"Title": f"Project 4 report: {username}", "Author": username,
                 "Subject": "proj4 written report: page k is rubric item k",
                 "Keywords": f"proj4 report; run record in /{METADATA_KEY}", METADATA_KEY: embed(record, username)}
-    with style(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Unknown infodict keyword")
-        with PdfPages(tmp, metadata=metadata) as pdf:
-            for page in report_pages:
-                fig = Figure(figsize=PAGE_SIZE)  # not pyplot's: nothing is shown in the notebook, nothing leaks
-                draw_page(fig, page, len(report_pages), username, record)
-                pdf.savefig(fig)
-    tmp.replace(path)
+    try:  # written beside, then renamed: a failure never leaves half a PDF under the name you upload
+        with style(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Unknown infodict keyword")
+            with PdfPages(tmp, metadata=metadata) as pdf:
+                for page in report_pages:
+                    fig = Figure(figsize=PAGE_SIZE)  # not pyplot's: nothing is shown in the notebook, nothing leaks
+                    draw_page(fig, page, len(report_pages), username, record)
+                    pdf.savefig(fig)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -242,7 +242,8 @@ def thumbnail(path: PathLike, size: int = THUMBNAIL) -> str:
 
 def record_misclassified(out_dir: PathLike, name: str, true_label: str, predicted_label: str, count: int,
                          paths: Iterable[PathLike]) -> None:
-    """The most confused pair (true, predicted), how many test images it holds, and small copies of a few."""
+    """The most confused pair (true, predicted), how many test images it holds, and small copies of a few
+    (count 0: nothing is misclassified)."""
     images = [{"name": Path(p).name, "jpeg_base64": thumbnail(p)} for p in list(paths)[:MISCLASSIFIED]]
     update(path_in(out_dir), lambda record: _part_entry(record, name).update(misclassified={
         "true": true_label, "predicted": predicted_label, "count": int(count), "images": images}))

@@ -172,9 +172,8 @@ def record_run(out: Path, part: Part, trainer, hparams: dict, transforms, weight
     run_record.record_confusion(out, part.name, confusion, labels)
     t, p = most_confused_pair(confusion)
     wrong = np.flatnonzero((truth == t) & (predicted == p))
-    if t != p and len(wrong):
-        run_record.record_misclassified(out, part.name, labels[t], labels[p], len(wrong),
-                                        [test_set.dataset[i][0] for i in wrong[:run_record.MISCLASSIFIED]])
+    run_record.record_misclassified(out, part.name, labels[t], labels[p], len(wrong) if t != p else 0,
+                                    [test_set.dataset[i][0] for i in wrong[:run_record.MISCLASSIFIED]] if t != p else [])
 
 
 def peak_rss_mb() -> Optional[float]:
