@@ -6,6 +6,7 @@ rubric item per page, the numbers equal to the run record's. The fast tests take
 """
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,8 +21,14 @@ from notebook_run import UNANSWERED, answer_text
 from proj4_lib import ablation, cli, parts, report, rubric, run_record
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-POPPLER = shutil.which("pdftotext") and shutil.which("pdftoppm") and shutil.which("pdfimages")
-needs_poppler = pytest.mark.skipif(not POPPLER, reason="poppler-utils (pdftotext, pdftoppm, pdfimages) is not installed")
+
+
+@pytest.fixture
+def poppler():
+    """pdftotext, pdftoppm and pdfimages (Debian: poppler-utils): skipped without them locally, failed in CI."""
+    if not all(shutil.which(tool) for tool in ("pdftotext", "pdftoppm", "pdfimages", "pdfinfo")):
+        message = "poppler-utils (pdftotext, pdftoppm, pdfimages, pdfinfo) is not installed: apt-get install poppler-utils"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
 
 
 def page_texts(pdf: Path) -> list:
@@ -137,8 +144,7 @@ def test_the_committed_notebook_has_one_answer_cell_per_item_after_its_analysis(
 
 
 # -- the report without a record or a notebook: every page, each saying what is missing ---------------------------
-@needs_poppler
-def test_with_nothing_done_every_page_is_there_and_says_what_is_missing(tmp_path, capsys):
+def test_with_nothing_done_every_page_is_there_and_says_what_is_missing(tmp_path, capsys, poppler):
     assert cli.main(["report", "--gt_username", "gburdell3", "--record", str(tmp_path / "none.json"),
                      "--notebook", str(tmp_path / "none.ipynb"), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -200,9 +206,8 @@ def made(quick_notebook_run, tmp_path_factory):
 
 
 @pytest.mark.slow
-@needs_poppler
 @pytest.mark.timeout(900)
-def test_the_report_of_the_quick_run(made, tmp_path):
+def test_the_report_of_the_quick_run(made, tmp_path, poppler):
     pdf, record, seconds, stdout = made
     pages = page_texts(pdf)
     assert len(pages) == len(rubric.ITEMS)

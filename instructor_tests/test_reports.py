@@ -9,8 +9,6 @@ import csv
 import hashlib
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 
@@ -125,7 +123,6 @@ def test_the_record_travels_in_the_pdf(tmp_path):
     assert embedded["rubric"] == [item.key for item in report.rubric.ITEMS]
 
 
-@pytest.mark.skipif(not shutil.which("pdfinfo"), reason="poppler-utils (pdfinfo) is not installed")
 def test_the_release_writes_the_outline_and_the_template(tmp_path):
     from proj4_instructor import release
     from proj4_lib import rubric
@@ -135,5 +132,4 @@ def test_the_release_writes_the_outline_and_the_template(tmp_path):
     assert [(int(q), title.strip(), int(page), int(points)) for q, title, page, points, _ in rows] == \
         [(k, item.title, k, item.points) for k, item in enumerate(rubric.ITEMS, start=1)]
     assert f"({rubric.total_points()} in all" in outline.read_text() and rubric.total_points() == 30
-    info = subprocess.run(["pdfinfo", str(template)], capture_output=True, text=True, check=True).stdout
-    assert re.search(rf"^Pages:\s+{len(rubric.ITEMS)}$", info, re.M), info
+    assert len(re.findall(rb"/Type /Page\b", template.read_bytes())) == len(rubric.ITEMS)
