@@ -181,6 +181,20 @@ def test_the_ablation_edits_the_students_own_models():
                                                  "+ dropout", "+ deeper network", "+ batch norm"]
 
 
+def test_the_ablation_says_how_long_first_and_records_every_row(tmp_path):
+    from proj4_lib.fixtures import class_tree
+
+    data = class_tree(tmp_path / "data", [f"c{c:02d}" for c in range(15)], 2)
+    said = []
+    rows = ablation.run_ablation(data, tmp_path / "out", epochs=1, device="cpu", say=said.append)
+    assert said[0].startswith("The ablation trains 6 models for 1 epochs each: about") and len(said) == 7
+    recorded = run_record.read(run_record.path_in(tmp_path / "out"))["ablation"]
+    assert recorded["rows"] == rows and recorded["epochs"] == 1 and len(rows) == len(ablation.ROWS)
+    assert [r["model"] for r in rows] == ["SimpleNet"] * 4 + ["SimpleNetFinal"] * 2
+    assert rows[3]["parameters"] == rows[0]["parameters"], "dropout adds no parameter"
+    assert all(0 <= r["test_accuracy"] <= 1 for r in rows)
+
+
 def test_the_ablation_estimate_uses_the_students_own_epochs():
     measured = {"parts": {"simple_net": {"history": {"epoch_seconds": [4.0, 1.0, 1.0]}},
                           "simple_net_final": {"history": {"epoch_seconds": [10.0, 3.0]}}}}
