@@ -383,8 +383,9 @@ def ablation_cells(part: Part) -> List:
 ### The ablation table: what each change did
 
 The report asks what each of Part 2's changes does. The next cell trains one model per row, each adding its change to
-the rows above, with the same number of epochs, seed 0, and the recipe of its model; it first says how long that will
-take here, and records each row as it finishes (a row already recorded is kept if you stop the cell).
+the rows above, all with the same number of epochs, seed 0 and Part 2's recipe, so that a row differs from the one
+above by its change alone. It first says how long that will take here, and records each row as it finishes (the rows
+already recorded are kept if you stop the cell).
 
 | change | what it trains |
 |---|---|
