@@ -157,6 +157,23 @@ def test_with_nothing_done_every_page_is_there_and_says_what_is_missing(tmp_path
     assert cli.main(["report", "--gt_username", "../x", "--out", str(tmp_path)]) == 1
 
 
+def test_the_slides_hold_the_same_pages(tmp_path):
+    from pptx import Presentation
+
+    from proj4_lib import slides
+
+    hparams = {"epochs": 2, "batch_size": 32, "lr": 0.003, "weight_decay": 1e-4, "inp_size": (64, 64)}
+    run_record.record_training(tmp_path, "simple_net", fake_trainer(0.55), hparams, "notebook")
+    record = run_record.read(run_record.path_in(tmp_path))
+    pages = report.pages(record, {"p1_fit": "Underfitting.\nSecond line."})
+    deck = Presentation(str(slides.build(tmp_path / "s.pptx", pages, "gburdell3", record)))
+    assert len(deck.slides) == len(rubric.ITEMS)
+    first = "\n".join(s.text_frame.text for s in deck.slides[0].shapes if s.has_text_frame)
+    assert "Underfitting.\nSecond line." in first and "test accuracy 55.00%" in first and "batch size 32" in first
+    assert any(shape.shape_type == 13 for shape in deck.slides[0].shapes), "the curves are a picture"  # PICTURE
+    assert report.NO_ANSWER in "\n".join(s.text_frame.text for s in deck.slides[2].shapes if s.has_text_frame)
+
+
 # -- Part 2's ablation --------------------------------------------------------------------------------------------
 def test_the_ablation_edits_the_students_own_models():
     from proj4_code.simple_net import SimpleNet

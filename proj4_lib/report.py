@@ -237,7 +237,7 @@ def _wrap(text: str, width_in: float, size: float) -> List[str]:
     chars = max(20, int(width_in * 72 / (size * 0.52)))
     lines = []
     for paragraph in text.splitlines() or [""]:
-        lines += textwrap.wrap(paragraph, chars) or [""]
+        lines += textwrap.wrap(paragraph, chars, break_on_hyphens=False) or [""]  # "cross-entropy" stays whole
     return lines
 
 
