@@ -297,7 +297,8 @@ def draw_panel(fig, rect, b: Block, size=PAGE_SIZE) -> None:
                   f"{entry.get('epochs')} epochs each, seed 0.", 8.5, color=GREY)
     else:  # architecture, transforms: text in a monospace block
         lines = entry["architecture"] if b.kind == "architecture" else _transform_lines(entry["transforms"])
-        title = "Layers (with parameter counts)" if b.kind == "architecture" else "Transforms of this run"
+        title = (f"{entry.get('class_name', '')} layers [parameters]" if b.kind == "architecture"
+                 else "Transforms of this run")
         _text(fig, left, bottom + height, title, 9, weight="bold", color=DARK)
         longest = max((len(l) for l in lines), default=1)
         points = max(5.0, min(8.5, (height - 0.03) * size[1] * 72 / (1.2 * max(len(lines), 1)),
@@ -374,9 +375,10 @@ def draw_page(fig, page: Page, total: int, username: str, record: Optional[dict]
             facts.append(f"[{b.missing}]")
     for line in facts:
         missing_line = line.startswith("[")
-        _text(fig, 0.045, y, line.strip("[]"), 9.5, color=GREY if missing_line else DARK,
-              style="italic" if missing_line else "normal", family="DejaVu Sans")
-        y -= 0.028
+        for part_of_line in _wrap(line.strip("[]"), width_in, 9.5):
+            _text(fig, 0.045, y, part_of_line, 9.5, color=GREY if missing_line else DARK,
+                  style="italic" if missing_line else "normal", family="DejaVu Sans")
+            y -= 0.026
     panels = [b for b in page.blocks if b.kind not in FACTS]
     answer_top = 0.33 if panels else max(0.33, y - 0.02)
     draw_panels(fig, panels, y - 0.01, answer_top + 0.03)

@@ -75,7 +75,8 @@ ITEMS: Tuple[Item, ...] = (
          "How many trainable parameters do SimpleNet and your SimpleNetFinal have? Which layers hold most of them, "
          "and why can the network with more parameters still generalise better here?",
          points=2, words=80, part=2, after="training",
-         shows=(("parameters", "simple_net"), ("parameters", "simple_net_final"))),
+         shows=(("parameters", "simple_net"), ("parameters", "simple_net_final"), ("architecture", "simple_net"),
+                ("architecture", "simple_net_final"))),
     Item("p2_batchnorm", "Part 2: batch norm after a convolution",
          "What does batch normalization compute during training and at test time? What happens to the bias of a "
          "convolution that batch norm follows, and what does that mean for how you write the layer?",

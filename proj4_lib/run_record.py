@@ -149,17 +149,35 @@ def parameter_counts(model) -> Dict[str, int]:
     return {"trainable": trainable, "frozen": sum(p.numel() for p in model.parameters()) - trainable}
 
 
+def layer_text(module) -> str:
+    """A layer in a few words: "Conv2d(1, 16, k=3, s=1, p=1, bias=False)", "Linear(500, 100)", "Dropout(p=0.5)"."""
+    import re
+
+    text = module.extra_repr()
+    text = re.sub(r"\((\d+), \1\)", r"\1", text)  # (3, 3) -> 3
+    for default in (", stride=1", ", padding=0", ", dilation=1", ", ceil_mode=False", ", eps=1e-05", ", momentum=0.1",
+                    ", affine=True", ", track_running_stats=True", ", bias=True", "inplace=False"):
+        text = text.replace(default, "")  # the defaults say nothing
+    for long, short in (("kernel_size=", "k="), ("stride=", "s="), ("padding=", "p="), ("in_features=", ""),
+                        ("out_features=", "")):
+        text = text.replace(long, short)
+    return f"{type(module).__name__}({text.strip(', ')})"
+
+
 def layers(model, limit: int = 40) -> List[str]:
-    """The model's layers, one line each ("conv_layers.0: Conv2d(1, 16, ...)"), without the frozen backbone's."""
+    """The model's layers, one line each ("conv_layers.0: Conv2d(1, 16, k=5, s=1)  [260 parameters]"), without the
+    frozen backbone's."""
+    from torch import nn
+
     lines = []
     for name, module in model.named_modules():
-        if next(module.children(), None) is not None or not name:
+        if next(module.children(), None) is not None or not name or isinstance(module, nn.modules.loss._Loss):
             continue
         if all(not p.requires_grad for p in module.parameters(recurse=False)) and name.startswith("conv_layers.") \
                 and getattr(model, "backbone_name", None):
             continue  # a pretrained backbone's hundreds of layers say nothing the backbone's name does not
         count = sum(p.numel() for p in module.parameters(recurse=False))
-        lines.append(f"{name}: {module}" + (f"  [{count:,} parameters]" if count else ""))
+        lines.append(f"{name}: {layer_text(module)}" + (f"  [{count:,}]" if count else ""))
     return lines if len(lines) <= limit else lines[:limit - 1] + [f"... and {len(lines) - limit + 1} more layers"]
 
 
