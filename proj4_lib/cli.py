@@ -76,7 +76,7 @@ def _run_report(args) -> int:
 
     try:
         pdf, missing = make_report(args.gt_username, args.record, args.notebook, args.out, args.slides)
-    except (RecordError, ValueError, OSError) as err:
+    except (RecordError, ValueError, OSError, RuntimeError) as err:
         print(f"proj4 report: {err}\nYour code submission does not depend on the report (zip_submission.py).",
               file=sys.stderr)
         return 1

@@ -23,8 +23,12 @@ KEEP_ORDER = "Do not add, delete or reorder slides: page k of the PDF you export
 
 
 def _presentation():
-    from pptx import Presentation
-    from pptx.util import Inches
+    try:
+        from pptx import Presentation
+        from pptx.util import Inches
+    except ImportError:
+        raise RuntimeError("the slides need python-pptx: pip install python-pptx (it comes with the project's "
+                           "[dev] extra); the PDF does not") from None
 
     prs = Presentation()
     old_w = prs.slide_width
