@@ -391,7 +391,7 @@ already recorded are kept if you stop the cell).
 |---|---|
 {rows}
 """), code("""
-ablation_epochs = nb.quick_hparams({"epochs": 10})["epochs"]  # epochs per row (PROJ4_QUICK=1: at most 2)
+ablation_epochs = 10  # epochs per row (PROJ4_QUICK=1: 1)
 nb.run_ablation(DATA_DIR, OUT_DIR, ablation_epochs, device=DEVICE.type);
 """)]
 

@@ -260,6 +260,8 @@ def draw_panel(fig, rect, b: Block, size=PAGE_SIZE) -> None:
         return
     entry = b.data
     if b.kind == "curves":
+        from matplotlib.ticker import MaxNLocator
+
         history, gap = entry["history"], 0.06
         w = (width - gap) / 2
         for i, (key, title) in enumerate((("loss", "Loss"), ("accuracy", "Accuracy"))):
@@ -268,6 +270,7 @@ def draw_panel(fig, rect, b: Block, size=PAGE_SIZE) -> None:
             ax.plot(epochs, history[f"train_{key}"], "-o", color="#1f4e9c", ms=3, label="training")
             ax.plot(epochs, history[f"validation_{key}"], "-o", color="#c0392b", ms=3, label="test")
             ax.set_title(f"{title} per epoch", fontsize=9)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch", fontsize=8)
             ax.tick_params(labelsize=7)
             ax.legend(fontsize=7)
@@ -340,7 +343,8 @@ def _ablation_table(ablation: dict) -> Tuple[List[str], List[List[str]]]:
     rows = [[r["change"], r.get("model", ""), f"{r.get('parameters', 0):,}", _pct(r.get("train_accuracy")),
              _pct(r.get("test_accuracy")),
              _pct(None if r.get("train_accuracy") is None or r.get("test_accuracy") is None
-                  else r["train_accuracy"] - r["test_accuracy"]), f"{r.get('seconds', 0):.0f} s"]
+                  else round(r["train_accuracy"] - r["test_accuracy"], 6) + 0.0),  # + 0.0: never "-0.00%"
+            f"{r.get('seconds', 0):.0f} s"]
             for r in ablation["rows"]]
     return (["change", "model", "parameters", "train accuracy", "test accuracy", "gap", "time"], rows,
             [2.2, 1.6, 1.1, 1.1, 1.1, 0.9, 0.8])
