@@ -103,6 +103,9 @@ def write(path: PathLike, record: dict) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's file is private: give the record the mode any new file gets
         if path.is_file():
             os.replace(path, path.with_name(path.name + ".bak"))
         os.replace(tmp, path)
