@@ -202,3 +202,7 @@ def reference_grading(rehearsal) -> containers.Graded:
 @pytest.fixture(scope="session")
 def starter_grading(rehearsal) -> containers.Graded:
     return next(r.graded for r in rehearsal[0] if r.name == "starter")
+
+
+# The student notebook run once in quick mode, shared by test_notebook.py and test_report.py (notebook_run.py).
+from notebook_run import quick_notebook_run  # noqa: E402,F401 - a fixture, registered by its import

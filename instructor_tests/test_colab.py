@@ -22,6 +22,7 @@ browser's file upload and download, and the ResNet-18 download (no internet here
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -282,9 +283,11 @@ def notebook_cells(data_url: str, starter_url: str) -> dict:
     hparams = next(i for i, s in enumerate(code) if s.startswith("# Part 1 hyper-parameters"))
     saved = next(i for i, s in enumerate(code) if "save_trained_model_weights(simple_net." in s)
     submission = next(s for s in code if s.startswith("GT_USERNAME"))
+    report = next(s for s in code if "nb.make_report(" in s)
     return {"setup": filled, "imports": code[imports], "checks": code[imports + 1:hparams],
             "hparams": code[hparams], "training": code[hparams + 1], "after_training": code[hparams + 2:saved + 1],
-            "submission": submission.replace('GT_USERNAME = ""', 'GT_USERNAME = "gburdell3"')}
+            "submission": submission.replace('GT_USERNAME = ""', 'GT_USERNAME = "gburdell3"'),
+            "report": report.replace('GT_USERNAME = ""', 'GT_USERNAME = "gburdell3"')}
 
 
 DIE_AFTER_EPOCH_1 = """
@@ -363,10 +366,10 @@ def test_a_runtime_reset_loses_nothing(tmp_path, course_site, monkeypatch):
     assert resumed_hparams != cells["hparams"]
     edit_check = "# Not the notebook's: the edit is there\nfrom proj4_code.simple_net import STUDENT_EDIT\nprint(STUDENT_EDIT)"
     second = runtime.run([cells["setup"], cells["imports"], *cells["checks"], edit_check, resumed_hparams,
-                          cells["training"], *cells["after_training"], cells["submission"]])
+                          cells["training"], *cells["after_training"], cells["submission"], cells["report"]])
     setup_seconds[2] = second[0][1]
     outputs = [text_of(cell) for cell, _ in second]
-    assert len(second) == 2 + len(cells["checks"]) + 3 + len(cells["after_training"]) + 1, outputs[-1]
+    assert len(second) == 2 + len(cells["checks"]) + 3 + len(cells["after_training"]) + 2, outputs[-1]
     assert "nothing to download" in outputs[0] and "The starter is in" not in outputs[0], outputs[0]
     after_checks = 2 + len(cells["checks"])
     assert edit.strip() in source.read_text()
@@ -387,7 +390,9 @@ def test_a_runtime_reset_loses_nothing(tmp_path, course_site, monkeypatch):
     with zipfile.ZipFile(submission) as zf:
         assert edit.strip() in zf.read("proj4_code/simple_net.py").decode()
         assert {f"model_output/{get_part(p).checkpoint}" for p in ("simple_net", "my_resnet")} <= set(zf.namelist())
-    assert calls(root, "files.download") == [{"call": "files.download", "path": str(submission), "exists": True}]
+    report_pdf = project / "gburdell3_proj4.pdf"
+    assert calls(root, "files.download") == [{"call": "files.download", "path": str(path), "exists": True}
+                                             for path in (submission, report_pdf)]
     assert [c["mountpoint"] for c in calls(root, "drive.mount")] == [str(root / "content" / "drive")] * 2
 
     # Colab's torch was kept: nothing the notebook installed is a torch.
@@ -395,3 +400,24 @@ def test_a_runtime_reset_loses_nothing(tmp_path, course_site, monkeypatch):
     assert "proj4" in installed and not installed & {"torch", "torchvision"}, installed
     print(f"set-up cell: {setup_seconds[1]:.0f} s the first time, {setup_seconds[2]:.0f} s after the reset")
     assert setup_seconds[2] < 60, f"the set-up after a reset took {setup_seconds[2]:.0f} s"
+
+    # The report (the notebook's last cell): the run record and the PDF are on Drive, and the PDF carries the record
+    # of the resumed training and of the checkpoint saved.
+    from proj4_lib import report, rubric, run_record
+
+    record_file = project / "model_output_quick" / run_record.NAME
+    record = run_record.read(record_file)
+    saved = record["parts"]["simple_net"]["checkpoint"]
+    assert saved["sha256"] == hashlib.sha256((project / "model_output_quick" / saved["file"]).read_bytes()).hexdigest()
+    assert record["parts"]["simple_net"]["epochs"] == 2
+    assert report.read_embedded(report_pdf)["record"] == record
+    assert f"{len(rubric.ITEMS)} pages" in outputs[-1], outputs[-1]
+
+    # After one more reset (the data and the runtime gone), the report is made again from Drive alone.
+    runtime.reset()
+    assert record_file.is_file() and report_pdf.is_file() and not (root / "content" / "data").exists()
+    again = subprocess.run([sys.executable, "-m", "proj4_lib.cli", "report", "--gt_username", "gburdell3", "--record",
+                            str(record_file), "--out", str(project / "after_reset")], cwd=project, capture_output=True,
+                           text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(project), "MPLBACKEND": "Agg"})
+    assert again.returncode == 0, again.stderr
+    assert report.read_embedded(project / "after_reset" / "gburdell3_proj4.pdf")["record"] == record

@@ -26,8 +26,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LIB, CODE = REPO / "proj4_lib", REPO / "proj4_code"
 BASE = {"__init__", "files", "parts", "course", "utils", "backbones", "checkpoints", "trainer", "evaluation",
-        "fixtures", "expectations", "data_install", "architecture", "colab"}
-APPLICATION = {"models", "train", "cli", "notebook_checks", "notebook_helpers"}
+        "fixtures", "expectations", "data_install", "architecture", "colab",
+        "rubric", "run_record", "report", "slides"}  # the report (issue 23)
+APPLICATION = {"models", "train", "cli", "notebook_checks", "notebook_helpers", "ablation"}
 # The course's device names are parameters of these entry points only (everything else takes device=).
 COURSE_DEVICE_PARAMETERS = {("proj4_lib/trainer.py", "TrainerBase.__init__", "cuda"),
                             ("proj4_lib/utils.py", "accepts_use_cuda.wrapper", "use_cuda")}

@@ -6,8 +6,6 @@ which the run must leave alone.
 """
 import ast
 import csv
-import os
-import time
 from pathlib import Path
 
 import nbformat
@@ -198,36 +196,16 @@ def test_most_confused_pair_ignores_the_diagonal():
 
 
 # -- the whole notebook, headless, in quick mode --------------------------------------------------------
-def _snapshot(folder: Path) -> dict:
-    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file()} if folder.is_dir() else {}
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_notebook_runs_top_to_bottom_in_quick_mode(monkeypatch, tmp_path):
-    from nbclient import NotebookClient
-
+def test_notebook_runs_top_to_bottom_in_quick_mode(quick_notebook_run):
+    """The run itself is the session's fixture (conftest.py), shared with test_report.py."""
     from proj4_code.dl_utils import load_trained_model
 
-    if not (REPO_ROOT / "data" / "train").is_dir():
-        message = "the dataset is missing; run `proj4 data install`"
-        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
-    monkeypatch.setenv("PROJ4_QUICK", "1")
-    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's own inline backend, as for a student
-    committed = NOTEBOOK.read_bytes()
-    real_models = _snapshot(REPO_ROOT / "model_output")
-    notebook = _read_notebook()
-
-    start = time.perf_counter()
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    seconds = time.perf_counter() - start
-    nbformat.write(notebook, tmp_path / "executed.ipynb")  # to look at when something is off
-    print(f"notebook executed in quick mode in {seconds:.0f} s")
-
-    assert NOTEBOOK.read_bytes() == committed, "executing must not change the committed notebook"
-    assert _snapshot(REPO_ROOT / "model_output") == real_models, "quick mode must not touch model_output/"
+    notebook = quick_notebook_run["notebook"]
+    assert NOTEBOOK.read_bytes() == quick_notebook_run["committed"], "executing must not change the committed notebook"
+    assert quick_notebook_run["model_output_after"] == quick_notebook_run["model_output"], \
+        "quick mode must not touch model_output/"
     for part in PARTS:
         path = REPO_ROOT / "model_output_quick" / part.checkpoint
         assert type(load_trained_model(path, expected_class=part.class_name)).__name__ == part.class_name

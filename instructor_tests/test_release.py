@@ -275,6 +275,15 @@ def autograder_tree(autograder_zip, tmp_path_factory) -> Path:
     return tree
 
 
+def test_the_report_outline_is_beside_the_zip(autograder_zip):
+    """The TA's Gradescope outline of the written report (details: test_reports.py)."""
+    from proj4_lib import rubric
+
+    outline = (autograder_zip.parent / "report_outline.md").read_text()
+    assert all(f"| {k} | {item.title} | {k} | {item.points} |" in outline for k, item in enumerate(rubric.ITEMS, 1))
+    assert (autograder_zip.parent / "report_template.pdf").read_bytes().startswith(b"%PDF")
+
+
 def test_autograder_zip_layout(autograder_zip):
     with zipfile.ZipFile(autograder_zip) as zf:
         infos = {i.filename: i for i in zf.infolist()}

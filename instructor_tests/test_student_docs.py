@@ -80,3 +80,22 @@ def test_the_readme_says_what_the_submission_holds(tmp_path, monkeypatch):
     section = STUDENT_README.split("## Submitting", 1)[1]
     for kind in ("proj4_code/*.py", "trained_*_final.pt", "setup.py", "README"):
         assert kind in section, f"the Submitting section does not mention {kind}"
+
+
+def test_the_report_section_says_what_the_code_does():
+    """"Your report": the page count, the points, the record's file, the command and its flags, the notebook's cell."""
+    from proj4_lib import cli, rubric, run_record
+    from proj4_lib.report import PLACEHOLDER
+
+    section = " ".join(STUDENT_README.split("## Your report", 1)[1].split("\n## ", 1)[0].split())
+    for needed in (f"{len(rubric.ITEMS)} pages", f"same {len(rubric.ITEMS)} questions",
+                   f"{rubric.REPORT_POINTS} of the course's 100 points", f"model_output/{run_record.NAME}",
+                   "proj4 report --gt_username", "Save the notebook", "GT_USERNAME", "Colab Notebooks",
+                   "<!-- answer ... -->", PLACEHOLDER.strip("*")[:25], "no answer yet", "not trained yet"):
+        assert needed in section, f"the Your report section does not say {needed!r}"
+    report_parser = cli.build_parser()._subparsers._group_actions[0].choices["report"]
+    flags = {option for action in report_parser._actions for option in action.option_strings}
+    named = set(re.findall(r"`(--[a-z_]+)", section)) | set(re.findall(r" (--[a-z_]+)", section))
+    assert named and named <= flags, named - flags
+    report_cell = next(c.source for c in NOTEBOOK.cells if c.cell_type == "code" and "nb.make_report(" in c.source)
+    assert "GT_USERNAME" in report_cell and "SLIDES" in report_cell

@@ -27,16 +27,14 @@ from pathlib import Path
 from typing import Dict, List
 
 import torch
-from torch import nn
 
-from proj4_lib import parts
+from proj4_lib import ablation, parts
 from proj4_lib.cli import DefaultsHelp
 from proj4_lib.models import build_model, trainer_class
 from proj4_lib.parts import get_part
 from proj4_lib.train import build_transforms
-from proj4_lib.trainer import scheduler_factory
 
-ABLATION_PART = "simple_net_final"  # the Part 2 ablation trains with this part's recipe
+ABLATION_PART = ablation.RECIPE  # the Part 2 ablation trains with this part's recipe
 
 def machine() -> str:
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -99,71 +97,9 @@ def uncached_epoch_seconds(model_name: str, data_dir: str, backbone: str) -> flo
         return time.perf_counter() - start
 
 
-# -- Part 2 ablation -------------------------------------------------------------------------------
-def _simple_net(dropout: bool) -> nn.Module:
-    from proj4_code.simple_net import SimpleNet
-
-    model = SimpleNet()
-    if dropout:
-        model.fc_layers = nn.Sequential(nn.Dropout(0.5), *model.fc_layers[:2], nn.Dropout(0.5), model.fc_layers[2])
-    return model
-
-
-def _deeper(batch_norm: bool) -> nn.Module:
-    from proj4_code.simple_net_final import SimpleNetFinal
-
-    model = SimpleNetFinal()
-    if not batch_norm:  # the same network with every BatchNorm2d taken out
-        model.conv_layers = nn.Sequential(*[m for m in model.conv_layers if not isinstance(m, nn.BatchNorm2d)])
-        for m in model.conv_layers:
-            if isinstance(m, nn.Conv2d) and m.bias is None:
-                m.bias = nn.Parameter(torch.zeros(m.out_channels))
-    return model
-
-
-ABLATION = [  # (row, model factory, augment, normalize)
-    ("SimpleNet (baseline)", lambda: _simple_net(False), False, False),
-    ("+ jitter (augmentation)", lambda: _simple_net(False), True, False),
-    ("+ normalization", lambda: _simple_net(False), True, True),
-    ("+ dropout", lambda: _simple_net(True), True, True),
-    ("+ deeper network", lambda: _deeper(False), True, True),
-    ("+ batch norm (SimpleNetFinal)", lambda: _deeper(True), True, True),
-]
-
-
+# -- Part 2 ablation: the notebook's own table (proj4_lib/ablation.py), without a run record ----------------------
 def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
-    import tempfile
-
-    from proj4_code import data_transforms as T
-    from proj4_code.optimizer import get_optimizer
-    from proj4_code.runner import Trainer
-    from proj4_code.stats_helper import compute_mean_and_std
-    from proj4_lib.utils import reset_seed
-
-    recipe = get_part(ABLATION_PART).recipe
-    mean, std = compute_mean_and_std(data_dir)
-    size = (get_part(ABLATION_PART).inp_size,) * 2
-    rows = []
-    for name, factory, augment, normalize in ABLATION:
-        if normalize:
-            train_tf = T.get_all_transforms(size, mean, std) if augment else T.get_fundamental_normalization_transforms(size, mean, std)
-            eval_tf = T.get_fundamental_normalization_transforms(size, mean, std)
-        else:
-            train_tf = T.get_fundamental_augmentation_transforms(size) if augment else T.get_fundamental_transforms(size)
-            eval_tf = T.get_fundamental_transforms(size)
-        reset_seed(0)
-        model = factory()
-        optimizer = get_optimizer(model, recipe.optimizer_config())
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            trainer = Trainer(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=recipe.batch_size,
-                              load_from_disk=False, progress=False,
-                              scheduler_factory=scheduler_factory(recipe.schedule, recipe.lr, epochs))
-            trainer.run_training_loop(epochs)
-        rows.append({"change": name, "train_accuracy": trainer.train_accuracy_history[-1],
-                     "test_accuracy": trainer.validation_accuracy_history[-1],
-                     "seconds": round(time.perf_counter() - start, 1)})
-    return rows
+    return ablation.run_ablation(data_dir, None, epochs, say=lambda line: None)
 
 
 def main(argv=None) -> int:

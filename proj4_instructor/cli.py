@@ -3,6 +3,7 @@
     proj4-instructor release {student,autograder} ...   the starter and the Gradescope autograder
     proj4-instructor grade SUBMISSION.zip               grade one submission here, in a fresh container
     proj4-instructor regrade EXPORT --jobs N            regrade a Gradescope export: CSV, summary page, flags
+    proj4-instructor reports CODE_EXPORT REPORT_EXPORT  the written reports' numbers against the graded models
     proj4-instructor base-image                         a Debian base image (no registry needed)
     proj4-instructor rehearse ...                       Gradescope's default container, proven here
     proj4-instructor bench                              speed / accuracy figures for BENCHMARKS.md
@@ -17,6 +18,7 @@ COMMANDS = {
     "release": "proj4_instructor.release",
     "grade": "proj4_instructor.grade",
     "regrade": "proj4_instructor.regrade",
+    "reports": "proj4_instructor.reports",
     "rehearse": "proj4_instructor.rehearse",
     "base-image": "proj4_instructor.base_images",
     "bench": "proj4_instructor.bench",

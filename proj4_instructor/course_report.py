@@ -14,6 +14,7 @@ import csv
 import hashlib
 import html
 import io
+import json
 import keyword
 import re
 import tokenize
@@ -275,6 +276,7 @@ def write_summary(rows: List[Row], found: List[dict], out: Path, max_score: floa
             for f in found) + "</table>")
     else:
         parts.append("<p>None.</p>")
+    parts.append(report_checks_section(out))  # `proj4-instructor reports`, if it has run into this folder
     parts.append("<h2>Distributions</h2>")
     if graded:
         parts.append(f'<img alt="total scores" src="data:image/png;base64,'
@@ -289,12 +291,14 @@ def write_summary(rows: List[Row], found: List[dict], out: Path, max_score: floa
         parts.append(f"<tr><td>{e(name)}</td><td>{passed}/{total} ({passed / max(total, 1):.0%})</td>"
                      f"<td>{common}</td></tr>")
     parts.append("</table>")
-    style = ("body{font-family:sans-serif;margin:2em;max-width:70em} table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}")
     page = out / "summary.html"
     page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>proj4 regrade</title>"
-                    f"<style>{style}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
+                    f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>", encoding="utf-8")
     return page
+
+
+STYLE = ("body{font-family:sans-serif;margin:2em;max-width:70em} table{border-collapse:collapse}"
+         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}")
 
 
 def write_changes_csv(rows: List[Row], path: Path) -> None:
@@ -307,3 +311,50 @@ def write_changes_csv(rows: List[Row], path: Path) -> None:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# -- the written reports' checks (proj4_instructor/reports.py) ---------------------------------------------------
+REPORT_FLAGS = "report_flags.json"  # written by `proj4-instructor reports` into the regrade's folder
+SECTION = re.compile(r"<!-- report checks -->.*?<!-- /report checks -->", re.S)
+
+
+def report_checks_section(out: Path) -> str:
+    """The summary's "Report checks" section from out/report_flags.json ("" when there is none)."""
+    path = Path(out) / REPORT_FLAGS
+    if not path.is_file():
+        return "<!-- report checks --><!-- /report checks -->"
+    e = html.escape
+    data = json.loads(path.read_text(encoding="utf-8"))
+    found, unchecked = data.get("flags", []), data.get("not_checked", [])
+    flagged = len({f["report"] for f in found})
+    parts = [f"<h2>Report checks (flags for review, not penalties)</h2><p>{data.get('checks', 0)} written reports "
+             f"compared with the graded code (the run record each PDF carries: checkpoint SHA-256 and test "
+             f"accuracy): {flagged} flagged, {len(unchecked)} not checked. Files: report_checks.csv, "
+             f"{REPORT_FLAGS}.</p>"]
+    if found:
+        parts.append("<table><tr><th>kind</th><th>report</th><th>code submission</th><th>submitters</th>"
+                     "<th>part</th><th>evidence</th></tr>" + "".join(
+                         f"<tr><td>{e(f['kind'])}</td><td>{e(f['report'])}</td><td>{e(f['code'])}</td>"
+                         f"<td>{e(f['submitters'])}</td><td>{e(f['part'])}</td><td>{e(f['evidence'])}</td></tr>"
+                         for f in found) + "</table>")
+    if unchecked:
+        parts.append("<p>Not checked:</p><ul>" + "".join(f"<li>{e(i)} ({e(who)}): {e(why)}</li>"
+                                                         for i, who, why in unchecked) + "</ul>")
+    return "<!-- report checks -->" + "".join(parts) + "<!-- /report checks -->"
+
+
+def add_report_checks(out: Path) -> Path:
+    """Put the section into out/summary.html (replacing an earlier one), or write out/report_checks.html when the
+    folder has no regrade summary. Returns the page."""
+    page, section = Path(out) / "summary.html", report_checks_section(out)
+    text = page.read_text(encoding="utf-8") if page.is_file() else ""
+    if SECTION.search(text):
+        page.write_text(SECTION.sub(lambda _: section, text), encoding="utf-8")
+        return page
+    if "<h2>Distributions</h2>" in text:  # a summary from before the section existed
+        page.write_text(text.replace("<h2>Distributions</h2>", section + "<h2>Distributions</h2>", 1), encoding="utf-8")
+        return page
+    page = Path(out) / "report_checks.html"
+    page.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>proj4 report checks</title><style>"
+                    f"{STYLE}</style></head><body>{section}</body></html>", encoding="utf-8")
+    return page

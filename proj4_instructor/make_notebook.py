@@ -5,7 +5,8 @@ The notebook is written from the cells below, never edited by hand, so it stays 
 metadata). Each part's section is rendered from its entry in the parts registry
 (proj4_lib/parts.py): its text, TODO table and checks (Part.notebook), thresholds and estimates,
 hyper-parameter defaults, and one training cell from its recipe (transforms, optimizer, schedule,
-trainer). Regenerate after changing either and commit the result:
+trainer). The report's answer cells come from the rubric (proj4_lib/rubric.py), each right after the
+cell its question is about. Regenerate after changing any of them and commit the result:
 
     python -m proj4_instructor.make_notebook            # writes notebooks/proj4.ipynb
     python -m proj4_instructor.make_notebook --check    # exit 1 if the committed file is stale
@@ -25,7 +26,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import nbformat
 
-from proj4_lib import colab, course, parts
+from proj4_lib import colab, course, parts, report, rubric
 from proj4_lib.parts import Part, check_call
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +58,10 @@ The notebook reloads your modules automatically when you save them.
 
 At the end, `python zip_submission.py --gt_username <your username>` packs your code and the trained
 model of every part (saved into `model_output/` by this notebook) for Gradescope.
+
+Your written report is made from this notebook too: the training and analysis cells record your figures and
+numbers in `model_output/run_record.json`, you write each answer in its **answer cell** (after the analysis its
+question is about), and the last cell turns both into the report's PDF (see "Your report" at the end).
 """)]
 
 
@@ -173,7 +178,7 @@ In the project folder: `python zip_submission.py --gt_username <your GT username
 of every part in `model_output/` loads, and writes `<username>.zip` with your `proj4_code/`, the models,
 `setup.py` and `README.md`; upload it to Gradescope. Or fill in your username below and run the cell: it makes
 the same zip in the project folder (on Colab: in your project folder on Google Drive, and your browser
-downloads it).
+downloads it). The written report is a PDF of its own: see "Your report" below.
 """),
         code("""
 GT_USERNAME = ""  # e.g. "gburdell3"
@@ -193,10 +198,18 @@ def part_cells(part: Part) -> List:
         cells.append(md(f"### {part.number}.{number} {title}"))
         cells += [code(check_cell(text)) for text in checks]
     cells += training_cells(part, len(part.notebook.checks) + 1)
-    for analysis in part.notebook.after_training:
-        cells += ANALYSES[analysis](part)
-    cells.append(code(f'print("Saved", save_trained_model_weights({part.name}.cpu(), OUT_DIR))'))
+    cells += answer_cells(part.number, "training")
+    for analysis in (a for a in part.notebook.after_training if a not in AFTER_SAVING):
+        cells += ANALYSES[analysis](part) + answer_cells(part.number, analysis)
+    cells.append(code(f'print("Saved", nb.record_saved(save_trained_model_weights({part.name}.cpu(), OUT_DIR)))'))
+    for analysis in (a for a in part.notebook.after_training if a in AFTER_SAVING):
+        cells += ANALYSES[analysis](part) + answer_cells(part.number, analysis)
     return cells
+
+
+def answer_cells(part_number: int, anchor: str) -> List:
+    """The answer cells of the rubric's items that go right after this cell (proj4_lib/rubric.py)."""
+    return [md(report.answer_cell(item)) for item in rubric.ITEMS if (item.part, item.after) == (part_number, anchor)]
 
 
 def heading(part: Part) -> str:
@@ -238,7 +251,7 @@ def training_cells(part: Part, number: int) -> List:
         md(f"### {n}.{number} Training\n\n{part.notebook.training}"),
         code(hparams(part)),
         code(training_cell(part)),
-        md("Loss and accuracy per epoch (for your report):"),
+        md("Loss and accuracy per epoch (recorded for your report with the cell above):"),
         code(f"trainer{n}.plot_loss_history()\ntrainer{n}.plot_accuracy()\nplt.show()"),
         code(f"nb.report_accuracy(trainer{n});"),
     ]
@@ -302,6 +315,7 @@ def training_cell(part: Part) -> str:
         f'    scheduler_factory={recipe.schedule}({hp}["lr"], {hp}["epochs"]),',
         ")",
         f'trainer{n}.run_training_loop({hp}["epochs"])',
+        f"nb.record_training(trainer{n}, {hp}, OUT_DIR, ({hp}_train_transforms, {hp}_test_transforms))",
     ])
 
 
@@ -309,11 +323,14 @@ def training_cell(part: Part) -> str:
 def confusion_matrix_cells(part: Part) -> List:
     n = part.number
     return [md("The confusion matrix on the test set (rows: true class; each row sums to 1):"), code(f"""
-from proj4_code.confusion_matrix import generate_and_plot_confusion_matrix
+from proj4_code.confusion_matrix import generate_confusion_data, generate_confusion_matrix, plot_confusion_matrix
 from proj4_code.image_loader import ImageLoader
 
 test_set{n} = ImageLoader(DATA_DIR, "test", transform=part{n}_test_transforms)
-generate_and_plot_confusion_matrix({part.name}, test_set{n}, device=DEVICE.type)
+targets{n}, predictions{n}, class_labels = generate_confusion_data({part.name}, test_set{n}, device=DEVICE.type)
+confusion{n} = generate_confusion_matrix(targets{n}, predictions{n}, len(class_labels))
+plot_confusion_matrix(confusion{n}, class_labels)
+nb.record_confusion(OUT_DIR, {part.name}, confusion{n}, class_labels)
 plt.show()
 """)]
 
@@ -330,6 +347,7 @@ class_labels = sorted(test_set{n}.class_dict, key=test_set{n}.class_dict.get)
 logits, targets = trainer{n}.validation_outputs()
 confusion{n} = generate_confusion_matrix(targets.numpy(), logits.argmax(dim=1).numpy(), len(class_labels))
 plot_confusion_matrix(confusion{n}, class_labels)
+nb.record_confusion(OUT_DIR, {part.name}, confusion{n}, class_labels)
 plt.show()
 """)]
 
@@ -337,18 +355,44 @@ plt.show()
 def misclassified_cells(part: Part) -> List:
     """Needs confusion_from_outputs first: it shows images of that matrix's most confused pair."""
     n = part.number
-    return [md("Test images of the most confused pair of classes (`get_pred_images_for_target`), for your report:"),
-            code(f"nb.show_misclassified({part.name}, test_set{n}, confusion{n}, device=DEVICE.type)\nplt.show()")]
+    return [md("Test images of the most confused pair of classes (`get_pred_images_for_target`), recorded for your "
+               "report:"),
+            code(f"nb.show_misclassified({part.name}, test_set{n}, confusion{n}, device=DEVICE.type, out_dir=OUT_DIR)\n"
+                 "plt.show()")]
 
 
 def attribute_accuracy_cells(part: Part) -> List:
     n = part.number
-    return [md("Test accuracy of each attribute (a probability of 0.5 or more predicts yes), for your report:"),
+    return [md("Test accuracy of each attribute (a probability of 0.5 or more predicts yes), recorded for your "
+               "report with how often each attribute is yes:"),
             code(f"""
 from proj4_lib.train import per_attribute_accuracy
 
-nb.show_attribute_accuracy(per_attribute_accuracy(*trainer{n}.validation_outputs()))
+probabilities{n}, targets{n} = trainer{n}.validation_outputs()
+nb.show_attribute_accuracy(per_attribute_accuracy(probabilities{n}, targets{n}), targets{n}, OUT_DIR, "{part.name}")
 plt.show()
+""")]
+
+
+def ablation_cells(part: Part) -> List:
+    """Part 2's ablation table, from the student's own SimpleNet and SimpleNetFinal (proj4_lib/ablation.py)."""
+    from proj4_lib import ablation
+
+    rows = "\n".join(f"| {change} | {text} |" for change, _, _, _, text in ablation.ROWS)
+    return [md(f"""
+### The ablation table: what each change did
+
+The report asks what each of Part 2's changes does. The next cell trains one model per row, each adding its change to
+the rows above, all with the same number of epochs, seed 0 and Part 2's recipe, so that a row differs from the one
+above by its change alone. It first says how long that will take here, and records each row as it finishes (the rows
+already recorded are kept if you stop the cell).
+
+| change | what it trains |
+|---|---|
+{rows}
+"""), code("""
+ablation_epochs = 10  # epochs per row (PROJ4_QUICK=1: 1)
+nb.run_ablation(DATA_DIR, OUT_DIR, ablation_epochs, device=DEVICE.type);
 """)]
 
 
@@ -357,12 +401,42 @@ ANALYSES: Dict[str, Callable[[Part], List]] = {
     "confusion_from_outputs": confusion_from_outputs_cells,
     "misclassified": misclassified_cells,
     "attribute_accuracy": attribute_accuracy_cells,
+    "ablation": ablation_cells,
 }
+AFTER_SAVING = {"ablation"}  # analyses that come after the part's model is saved (they train other models)
+
+
+# -- the report, at the very end -------------------------------------------------------------------------------
+def report_cells() -> List:
+    total = len(rubric.ITEMS)
+    return [md(f"""
+## Your report
+
+The written report ({rubric.REPORT_POINTS} of the course's 100 points) is made from this notebook: a PDF of {total} pages,
+page k is the rubric's item k for everyone, so the pages match Gradescope's questions by themselves. Each page holds the
+question, your figures and numbers from your run record (`model_output/run_record.json`, written by the training,
+analysis and save cells above) and your answer from its answer cell. What is missing is said on its page
+("Part 3 not trained yet", "no answer yet") and listed under the cell.
+
+1. Write each answer in its answer cell (double-click it and replace the line under the hidden marker
+   `<!-- answer ... -->`, which stays), within the word limit it states.
+2. **Save the notebook** (File > Save, Ctrl+S / Cmd+S): the report reads the saved file.
+3. Set your username below and run the cell, or run `proj4 report --gt_username <your username>` in the project
+   folder. It writes `<username>_proj4.pdf` in the project folder (on Colab: on your Drive, and your browser downloads
+   it). With `SLIDES = True` it also writes `<username>_proj4.pptx`, the same report as slides to edit.
+4. Upload the PDF to the report's Gradescope assignment. The report never affects your code submission.
+"""), *answer_cells(0, "report"), code("""
+# The report: <username>_proj4.pdf from your run record and the answer cells (save the notebook first).
+GT_USERNAME = ""  # e.g. "gburdell3"
+SLIDES = False  # True: also <username>_proj4.pptx
+if GT_USERNAME:
+    nb.make_report(GT_USERNAME, OUT_DIR, slides=SLIDES)
+""")]
 
 
 def cells() -> List:
     return [*intro_cells(), *setup_cells(), *(cell for part in parts.PARTS for cell in part_cells(part)),
-            *submission_cells()]
+            *submission_cells(), *report_cells()]
 
 
 def build_notebook() -> nbformat.NotebookNode:

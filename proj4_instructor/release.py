@@ -10,6 +10,9 @@ marker is left and no line of a solution block appears in the starter unless the
 provided code outside the blocks.
 
 The autograder zip is built by proj4_instructor/autograder_build.py (its docstring has the layout).
+Beside it the release writes the written report's Gradescope outline for the TA, report_outline.md
+(question -> page -> points, from proj4_lib/rubric.py), and report_template.pdf, a report with nothing
+filled in (the same pages as every student's `proj4 report`), for an assignment that takes a template.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
 from proj4_lib import parts  # one source: names, checkpoints, thresholds and kinds of the parts
+from proj4_lib import report, rubric
 from proj4_instructor import markers, pins
 from proj4_instructor.autograder_build import BuildError, build_autograder, retarget
 from proj4_instructor.autograder_build import build_autograder_source, trusted_parts  # noqa: F401 (re-exported)
@@ -174,6 +178,43 @@ def build_student(out, repo: Path = REPO_ROOT, force: bool = False) -> List[str]
     return warnings
 
 
+# -- the written report's Gradescope outline -------------------------------------------------------------
+
+def write_report_outline(folder: Path) -> Tuple[Path, Path]:
+    """folder/report_outline.md (question -> page -> points) and folder/report_template.pdf; returns both."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = len(rubric.ITEMS)
+    rows = "\n".join(f"| {k} | {item.title} | {k} | {item.points} | {item.words or '-'} |"
+                     for k, item in enumerate(rubric.ITEMS, start=1))
+    outline = folder / "report_outline.md"
+    outline.write_text(f"""# The proj4 written report on Gradescope
+
+Every report `proj4 report` makes has exactly {total} pages, and page k is question k below, for every student
+and whatever they finished (a missing part or answer is said on its page, never left out). So the outline and the
+page matching are the same for everyone.
+
+1. Create the report's assignment: Homework / Problem Set, submitted by students as a PDF, separate from
+   the code assignment (the autograder's {100 - rubric.REPORT_POINTS} points). If your Gradescope offers a fixed-length
+   (templated) submission, upload report_template.pdf ({total} pages) as the template: each question is then
+   on its page by itself. Otherwise students assign page k to question k when they upload.
+2. Edit Outline: one question per row, in this order, with these points ({rubric.total_points()} in all; the
+   extra credit question has 0 points: give its points with a positive rubric item).
+
+| question | title | page | points | word limit |
+|---|---|---|---|---|
+{rows}
+
+3. After grading: `proj4-instructor reports CODE_EXPORT REPORT_EXPORT [--regrade DIR]` compares the run record
+   each PDF carries with the graded code submission (checkpoint SHA-256, measured test accuracy); mismatches
+   are flags for review on the regrade's summary page, never penalties.
+
+Generated from proj4_lib/rubric.py by `proj4-instructor release autograder`.
+""", encoding="utf-8")
+    template = report.build_pdf(folder / "report_template.pdf", report.pages(None, None), None, "template")
+    return outline, template
+
+
 # -- the command --------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,6 +261,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"wrote {args.out}: {len(manifest['checks'])} checks and {manifest['accuracy_checks']} accuracy "
                   f"checks, {manifest['max_score']:g} points (backbones graded: {', '.join(manifest['backbones'])}); "
                   "the public tests are shown as feedback (0 points)")
+            outline, template = write_report_outline(Path(args.out).resolve().parent)
+            print(f"wrote {outline} and {template}: the written report's Gradescope outline (question -> page -> "
+                  "points) and its template")
     except (ReleaseError, BuildError, markers.MarkerError, pins.PinError) as err:
         print(f"proj4-instructor release: {err}", file=sys.stderr)
         return 1

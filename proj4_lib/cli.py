@@ -2,9 +2,10 @@
 
     proj4 data install [--from PATH_OR_URL] [--dest data]
     proj4 train {simple_net,simple_net_final,my_resnet,multilabel_resnet,all} [options]
+    proj4 report --gt_username NAME [--slides]     NAME_proj4.pdf: the written report, one rubric item per page
 
 Only `proj4 train` imports your code (proj4_lib.train), and only when it runs: `proj4 data install`
-works whatever state the files in proj4_code/ are in.
+and `proj4 report` work whatever state the files in proj4_code/ are in.
 """
 from __future__ import annotations
 
@@ -57,6 +58,35 @@ def _run_train(args) -> int:
     return 0
 
 
+# -- proj4 report (proj4_lib/report.py) -------------------------------------------------------------------------
+def _add_report_parser(sub) -> None:
+    p = sub.add_parser("report", help="make the written report's PDF from the run record and the notebook's answers",
+                       formatter_class=DefaultsHelp)
+    p.add_argument("--gt_username", required=True, help="your GT username: the PDF is <username>_proj4.pdf")
+    p.add_argument("--notebook", default="notebooks/proj4.ipynb",
+                   help="the saved notebook holding your answer cells (save it first)")
+    p.add_argument("--record", default="model_output/run_record.json", help="the run record training wrote")
+    p.add_argument("--out", default=".", help="folder for the PDF")
+    p.add_argument("--slides", action="store_true", help="also write <username>_proj4.pptx, the same content as slides")
+
+
+def _run_report(args) -> int:
+    from proj4_lib.report import make_report
+    from proj4_lib.run_record import RecordError
+
+    try:
+        pdf, missing = make_report(args.gt_username, args.record, args.notebook, args.out, args.slides)
+    except (RecordError, ValueError, OSError, RuntimeError) as err:
+        print(f"proj4 report: {err}\nYour code submission does not depend on the report (zip_submission.py).",
+              file=sys.stderr)
+        return 1
+    print(f"wrote {pdf}" + (f" and {pdf.with_suffix('.pptx')}" if args.slides else "")
+          + ": one page per rubric item, page k = item k")
+    if missing:
+        print("missing (each is shown on its page):\n  " + "\n  ".join(missing))
+    return 0
+
+
 def _run_data(args) -> int:
     from proj4_lib.data_install import DataInstallError, install_data
 
@@ -82,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "$PROJ4_DATA_SOURCE, else the course's address in proj4_lib/course.py")
     install.add_argument("--dest", default="data", help="where to put train/, test/ and the CSVs")
     _add_train_parser(sub)
+    _add_report_parser(sub)
     return parser
 
 
@@ -91,6 +122,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "data":
         return _run_data(args)
+    if args.command == "report":
+        return _run_report(args)
     return _run_train(args)
 
 

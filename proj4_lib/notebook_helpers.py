@@ -10,6 +10,10 @@ quick-mode results.
 
 On Colab the set-up cell (proj4_lib/colab.py) puts the project on your Google Drive and the data on
 the runtime's disk; data_dir() finds it there.
+
+The run record (proj4_lib/run_record.py): the training cells, the analyses after them and the save
+cells add what your report shows to OUT_DIR/run_record.json; make_report turns it and your answer
+cells into the report's PDF (proj4_lib/report.py).
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
+from proj4_lib import run_record
 from proj4_lib.evaluation import plot_accuracy_table
 from proj4_lib.files import IMAGE_EXTENSIONS, SPLITS
 from proj4_lib.parts import get_part
@@ -144,8 +149,10 @@ def show_images(paths: Sequence[str], titles: Sequence[str]):
     return fig
 
 
-def show_misclassified(model, test_set, confusion: np.ndarray, device: str = "auto", count: int = 3):
-    """Show up to `count` test images of the most confused pair of classes.
+def show_misclassified(model, test_set, confusion: np.ndarray, device: str = "auto", count: int = 3,
+                       out_dir: Optional[Path] = None):
+    """Show up to `count` test images of the most confused pair of classes (and record them in out_dir's run
+    record, if given).
 
     Uses confusion_matrix.get_pred_images_for_target on the true class's images only, so the
     model runs over about 100 images instead of the whole test set. Returns their paths.
@@ -158,6 +165,8 @@ def show_misclassified(model, test_set, confusion: np.ndarray, device: str = "au
     target, predicted = most_confused_pair(confusion)
     if confusion[target, predicted] == 0:
         print("No misclassified test images.")
+        if out_dir is not None:
+            _recording(lambda: run_record.record_misclassified(out_dir, type(model).__name__, "", "", 0, []))
         return []
     one_class = copy.copy(test_set)
     one_class.dataset = [item for item in test_set.dataset if item[1] == target]
@@ -165,13 +174,21 @@ def show_misclassified(model, test_set, confusion: np.ndarray, device: str = "au
     print(f"{len(paths)} test images of {labels[target]} are predicted as {labels[predicted]}; the first {count}:")
     show_images(paths[:count], [f"{Path(p).name}\ntrue {labels[target]}, predicted {labels[predicted]}"
                                 for p in paths[:count]])
+    if out_dir is not None:
+        _recording(lambda: run_record.record_misclassified(out_dir, type(model).__name__, labels[target],
+                                                           labels[predicted], len(paths), paths[:count]))
     return paths
 
 
-def show_attribute_accuracy(accuracy: Dict[str, float]):
-    """Print the per-attribute accuracy table and plot it. Returns the figure."""
-    for name, value in accuracy.items():
-        print(f"{name:>10}  {value:7.2%}")
+def show_attribute_accuracy(accuracy: Dict[str, float], targets=None, out_dir: Optional[Path] = None,
+                            name: str = "multilabel_resnet"):
+    """Print the per-attribute accuracy table and plot it; with the (N, 7) 0/1 test targets and out_dir, also
+    record it (with how often each attribute is "yes") in out_dir's run record. Returns the figure."""
+    for attribute, value in accuracy.items():
+        print(f"{attribute:>10}  {value:7.2%}")
+    if targets is not None and out_dir is not None:
+        yes = np.asarray(targets, dtype=np.float64).reshape(-1, len(accuracy)).mean(axis=0)
+        _recording(lambda: run_record.record_attributes(out_dir, name, accuracy, dict(zip(accuracy, yes))))
     return plot_accuracy_table(np.array(list(accuracy.values())), list(accuracy))
 
 
@@ -189,3 +206,81 @@ def make_submission(gt_username: str, root: Optional[Path] = None) -> Path:
               "Upload it to Gradescope.")
         files.download(str(path))
     return path
+
+
+# -- the run record and the report ----------------------------------------------------------------------------
+def _recording(action) -> bool:
+    """Run a write to the run record; an unusable record file is reported, never a reason to stop the notebook."""
+    try:
+        action()
+        return True
+    except run_record.RecordError as err:
+        print(f"Not recorded for your report: {err}")
+        return False
+
+
+def record_training(trainer, hparams: dict, out_dir: Path, transforms=()) -> None:
+    """Add the training just finished to out_dir/run_record.json (what your report shows of this part)."""
+    name = get_part(type(trainer.model).__name__).name
+    if _recording(lambda: run_record.record_training(out_dir, name, trainer, hparams, "notebook", transforms,
+                                                     quick_mode())):
+        print(f"Recorded in {run_record.path_in(out_dir)} (for your report).")
+
+
+def record_saved(checkpoint: Path) -> Path:
+    """Record the SHA-256 of a trained_<Model>_final.pt just saved, in the run record beside it. Returns its path."""
+    checkpoint = Path(checkpoint)
+    _recording(lambda: run_record.record_checkpoint(checkpoint.parent, checkpoint))
+    return checkpoint
+
+
+def record_confusion(out_dir: Path, model, confusion: np.ndarray, class_labels: Sequence[str]) -> None:
+    """Record the test set's confusion matrix of `model` (its part is its class's) for your report."""
+    _recording(lambda: run_record.record_confusion(out_dir, type(model).__name__, confusion, class_labels))
+
+
+def run_ablation(data_dir: Path, out_dir: Path, epochs: int, device: str = "auto"):
+    """Part 2's ablation table from your own models (proj4_lib/ablation.py), each row recorded as it finishes;
+    quick mode: 1 epoch per row (the table's machinery, not its numbers)."""
+    from proj4_lib.ablation import run_ablation as run
+
+    epochs = 1 if quick_mode() else epochs
+    return run(data_dir, out_dir, epochs, device, quick_mode(), say=lambda line: print(line, flush=True))
+
+
+def find_notebook(root: Path) -> Optional[Path]:
+    """The saved notebook that holds your answers: root/notebooks/proj4.ipynb, or on Colab the copy in "Colab
+    Notebooks" on Drive, whichever was saved last among those that have answer cells."""
+    candidates = [Path(root) / "notebooks" / "proj4.ipynb"]
+    if in_colab():
+        drive = Path(os.environ.get("PROJ4_COLAB_ROOT", "/")) / "content" / "drive" / "MyDrive" / "Colab Notebooks"
+        candidates += sorted(drive.glob("*.ipynb")) if drive.is_dir() else []
+    with_answers = [p for p in candidates if p.is_file() and "<!-- answer " in p.read_text(errors="replace")]
+    return max(with_answers, key=lambda p: p.stat().st_mtime) if with_answers else None
+
+
+def make_report(gt_username: str, out_dir: Path, notebook: Optional[Path] = None, slides: bool = False,
+                root: Optional[Path] = None) -> Optional[Path]:
+    """`proj4 report` from the notebook: <username>_proj4.pdf in the project folder (on Colab: on Drive, and your
+    browser downloads it). Never raises: your code submission does not depend on the report. Returns the PDF."""
+    from proj4_lib import report
+
+    root = root or repo_root()
+    try:
+        notebook = notebook or find_notebook(root)
+        pdf, missing = report.make_report(gt_username, run_record.path_in(out_dir), notebook, root, slides)
+    except Exception as err:  # noqa: BLE001 - the report must never stop the notebook or the submission
+        print(f"The report could not be made: {type(err).__name__}: {err}\nYour code submission is not affected. "
+              "Fix what the message names and run this cell again, or run `proj4 report --gt_username "
+              f"{gt_username}` in the project folder.")
+        return None
+    print(f"Wrote {pdf}: {len(report.pages(None, None))} pages, page k = rubric item k.")
+    if missing:
+        print("Missing (shown on their pages; the report is made anyway):\n  " + "\n  ".join(missing))
+    if in_colab():
+        from google.colab import files
+
+        print(f"{pdf.name} is in your project folder on Google Drive; your browser downloads it now. Upload it to "
+              "the report's Gradescope assignment.")
+        files.download(str(pdf))
+    return pdf

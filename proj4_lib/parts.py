@@ -184,9 +184,9 @@ PARTS: Tuple[Part, ...] = (
                     ("Where the model goes wrong: `generate_confusion_data` and `generate_confusion_matrix`",
                      ("confusion_matrix",))),
             training="Training images are augmented (`get_all_transforms`); test images are only resized and "
-                     "normalised. For the report's table, train once per change (jitter, normalization, dropout, "
-                     "deeper, batch norm) and write down the accuracies.",
-            after_training=("confusion_matrix",)),
+                     "normalised. The report's table of what each change does (jitter, normalization, dropout, "
+                     "deeper, batch norm) comes from the ablation cell after this part's model is saved.",
+            after_training=("confusion_matrix", "ablation")),
         tests=("test_augmentation.py", "test_simple_net_final.py", "test_confusion_matrix.py"),
         reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300)),
     Part(

@@ -5,6 +5,9 @@ trainer the part's recipe names (proj4_lib/parts.py), trains, and writes to `out
     trained_<ClassName>_final.pt   the file you submit (dl_utils.save_trained_model_weights)
     <model>_loss.png, <model>_accuracy.png
     metrics.json                   {model name: {model, epochs, test_accuracy, train_seconds, seed, ...}}
+    run_record.json                what the report shows of the part (proj4_lib/run_record.py): the
+                                   same entry as the notebook's cells write, confusion matrix and
+                                   misclassified images or attribute table included
     checkpoints/<model>/checkpoint.pt  (resume: run the same command again)
 `evaluation_set` and `accuracy_function` are how a part is measured (the public accuracy tests use them).
 """
@@ -27,6 +30,7 @@ from proj4_code.dl_utils import compute_accuracy, compute_multilabel_accuracy, s
 from proj4_code.image_loader import ImageLoader, MultiLabelImageLoader
 from proj4_code.optimizer import get_optimizer
 from proj4_code.stats_helper import compute_mean_and_std
+from proj4_lib import run_record
 from proj4_lib.files import ATTRIBUTES, default_attribute_csv, progress_bars
 from proj4_lib.models import build_model, trainer_class
 from proj4_lib.parts import Part, get_part
@@ -144,6 +148,12 @@ def train_model(config: TrainConfig) -> dict:
     if attributes is not None:
         metrics["per_attribute_accuracy"] = attributes
     _update_metrics(out / "metrics.json", config.model, metrics)
+    hparams = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": recipe.weight_decay,
+               "inp_size": [part.inp_size, part.inp_size], "seed": config.seed}
+    try:
+        record_run(out, part, trainer, hparams, (train_tf, eval_tf), weights, config.data_dir)
+    except run_record.RecordError as err:  # the trained model and metrics are there: say it, do not fail
+        print(f"warning: not recorded for the report: {err}", file=sys.stderr)
     print(f"{part.class_name}: test accuracy {metrics['test_accuracy']:.4f} after {trainer.epoch} epochs "
           f"({train_seconds:.1f} s); saved {weights}")
     return metrics
@@ -154,6 +164,34 @@ def peak_gpu_mb(device) -> Optional[float]:
     if torch.device(device).type != "cuda":
         return None
     return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+
+
+def record_run(out: Path, part: Part, trainer, hparams: dict, transforms, weights: Path, data_dir: str) -> None:
+    """The part's complete entry in out/run_record.json, as the notebook's cells write it: the training, the
+    checkpoint's SHA-256, and its analysis (confusion matrix and misclassified images, or the attribute table),
+    from the outputs the trainer already has (no second pass over the images)."""
+    import numpy as np
+
+    run_record.record_training(out, part.name, trainer, hparams, "proj4 train", transforms)
+    run_record.record_checkpoint(out, weights)
+    outputs, targets = trainer.validation_outputs()
+    if part.multilabel:
+        yes = targets.float().reshape(-1, len(ATTRIBUTES)).mean(dim=0).tolist()
+        run_record.record_attributes(out, part.name, per_attribute_accuracy(outputs, targets), dict(zip(ATTRIBUTES, yes)))
+        return
+    from proj4_lib.notebook_helpers import most_confused_pair
+
+    test_set = ImageLoader(str(data_dir), "test")  # the trainer's test set, in the same order, without decoding
+    labels = sorted(test_set.class_dict, key=test_set.class_dict.get)
+    truth, predicted = targets.numpy(), outputs.argmax(dim=1).numpy()
+    counts = np.zeros((len(labels), len(labels)))
+    np.add.at(counts, (truth, predicted), 1)
+    confusion = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    run_record.record_confusion(out, part.name, confusion, labels)
+    t, p = most_confused_pair(confusion)
+    wrong = np.flatnonzero((truth == t) & (predicted == p))
+    run_record.record_misclassified(out, part.name, labels[t], labels[p], len(wrong) if t != p else 0,
+                                    [test_set.dataset[i][0] for i in wrong[:run_record.MISCLASSIFIED]] if t != p else [])
 
 
 def peak_rss_mb() -> Optional[float]:
