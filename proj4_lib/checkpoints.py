@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -51,11 +50,43 @@ def sha256_of_file(path: Union[str, Path]) -> str:
     return digest.hexdigest()
 
 
+def gradable_architecture(model: nn.Module, outputs: int) -> dict:
+    """The layer list of a model whose architecture is the student's (Part 2), once it is sure the grader
+    can evaluate the weights from it: it follows proj4_lib/architecture.py's rules and the model rebuilt
+    from it computes what `model` computes (eval mode, two random images). ArchitectureError otherwise,
+    naming the layer and the rule."""
+    name = type(model).__name__
+    try:
+        rebuilt = architecture.rebuilt_copy(model, outputs)
+    except architecture.ArchitectureError as err:
+        raise architecture.ArchitectureError(
+            f"{name} was not saved: the grader rebuilds it from its layer list (it runs none of your code) to "
+            f"grade its test accuracy, and could not: {err}. The rules are in proj4_lib/architecture.py and in "
+            "the docstring of your model's file") from None
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            yours, graded = model.eval()(x.to(device)).float().cpu(), rebuilt.eval()(x)
+    finally:
+        model.train(was_training)
+    if yours.shape != graded.shape or not torch.allclose(yours, graded, rtol=1e-4, atol=1e-4):
+        raise architecture.ArchitectureError(
+            f"{name} was not saved: its forward computes something else than its layers do: the grader evaluates "
+            "fc_layers(torch.flatten(conv_layers(x), 1)), so forward must compute exactly that (and every layer "
+            "must be in conv_layers or fc_layers)")
+    return architecture.describe(model)
+
+
 def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], compact: bool = False) -> Path:
     """Save `model` as out_dir/trained_<ClassName>_final.pt (the file you submit) and return the path.
 
     compact=True (pretrained-backbone models only) stores just what differs from the pretrained
     weights: ~0.1 MB instead of ~45 MB for ResNet-18. Loading it needs the same weights file.
+    A model whose architecture is yours (SimpleNetFinal) is saved only if the grader can rebuild it
+    from its layer list (proj4_lib/architecture.py); otherwise ArchitectureError (a ValueError) names
+    the layer and the rule, and nothing is written.
     """
     class_name = type(model).__name__
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # no copy: torch.save reads them
@@ -67,11 +98,14 @@ def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], comp
         "state_dict": state,
     }
     if "backbone" not in checkpoint["model_kwargs"]:  # a from-scratch model: record its layers
-        try:
-            checkpoint["architecture"] = architecture.describe(model)
-        except architecture.ArchitectureError as err:
-            print(f"warning: {class_name} cannot be rebuilt by the grader, so its test accuracy cannot be "
-                  f"graded: {err}", file=sys.stderr)
+        part = parts.get_part(class_name)
+        if part.design == "student":
+            checkpoint["architecture"] = gradable_architecture(model, part.outputs)
+        else:  # the handout's design: graded in the course's own class, the list is for information
+            try:
+                checkpoint["architecture"] = architecture.describe(model)
+            except architecture.ArchitectureError:
+                pass
     if compact:
         from proj4_lib import backbones
 
