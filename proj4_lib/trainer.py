@@ -236,6 +236,9 @@ class TrainerBase:
     def train_epoch(self) -> Tuple[float, float]:
         """One pass over the training set in train mode; returns (mean loss, accuracy)."""
         self.model.train()
+        # No gradient left from before (a cell that ran backward): then zeroing before loss.backward() or
+        # after optimizer.step() in training_step are the same training.
+        self.optimizer.zero_grad(set_to_none=True)
         total_loss, total_correct, count = 0.0, 0.0, 0
         for x, y in tqdm(self.train_loader, desc=f"epoch {self.epoch + 1} train", leave=False,
                          disable=not self.progress):
