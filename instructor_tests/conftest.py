@@ -7,9 +7,12 @@ creates them; the folders above the interpreter are made passable for other user
 /root) for the session and restored after. Without root these tests skip: CI runs as root.
 """
 import os
+import queue
 import stat
 import sys
+import threading
 from pathlib import Path
+from typing import Dict, Optional
 
 import pytest
 
@@ -93,3 +96,43 @@ def grader(grading_source, sandbox_users):
     env = {"AUTOGRADER_TOTAL_TIMEOUT": "120", "AUTOGRADER_PUBLIC_TIMEOUT": "60", "AUTOGRADER_TEST_TIMEOUT": "30"}
     with graders.Grader(grading_source, sandbox_users, env=env) as grader:
         yield grader
+
+
+@pytest.fixture(scope="session")
+def grade_zips(grader):
+    """grade_zips(submissions: {name: zip}, env=None) -> {name: results.json dict}: the session's autograder
+    grades the zips two at a time, one per sandbox worker (each worker takes the next zip when it is done);
+    `env` adds to the gradings' environment (AUTOGRADER_SEED, limits, ...)."""
+    from proj4_instructor import graders
+
+    def grade(submissions: Dict[str, Path], env: Optional[Dict[str, str]] = None) -> Dict[str, dict]:
+        own = graders.Grader(grader.source, grader.users, env={**grader.env, **env}) if env else None
+        who = own or grader
+        todo, results, errors = queue.Queue(), {}, []
+        for name in sorted(submissions):
+            todo.put(name)
+
+        def work(worker: int) -> None:
+            while True:
+                try:
+                    name = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    results[name] = who.grade(Path(submissions[name]), worker, name)
+                except BaseException as err:  # noqa: BLE001 - reported below, with the submission's name
+                    errors.append(f"{name}: {type(err).__name__}: {err}")
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(min(len(who.users), len(submissions)))]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            if own is not None:
+                own.close()
+        assert not errors, errors
+        return results
+
+    return grade

@@ -300,8 +300,8 @@ def view_problem(plaid: Sequence[Sequence[Sequence[float]]], what: str = "the au
     if worst[0] * worst[1] < VIEW_AREA - VIEW_SLACK:
         return (f"{what} zooms in or shifts too far: one of {len(plaid)} draws kept about {worst[0]:.0%} of the "
                 f"width and {worst[1]:.0%} of the height in view ({worst[0] * worst[1]:.0%} of the scene). Every "
-                f"crop, shift, zoom or rotation must keep at least {VIEW_AREA:.0%} of the scene in view (70 % of "
-                "its width times 70 % of its height), e.g. RandomResizedCrop(size, scale=(0.49, 1.0))")
+                f"crop, shift, zoom or rotation must keep at least half of the scene in view ({VIEW_AREA:.0%} of "
+                "its area: 70 % of its width times 70 % of its height), e.g. RandomResizedCrop(size, scale=(0.49, 1.0))")
     return ""
 
 

@@ -69,13 +69,14 @@ def flat(x) -> list:
     return [v for item in x for v in flat(item)] if isinstance(x, list) else [x]
 
 
-def close(a, b) -> bool:
+def close(a, b, tolerance: Tuple[float, float] = (REL, ABS)) -> bool:
     if not (math.isfinite(a) and math.isfinite(b)):
         return a == b
-    return abs(a - b) <= ABS + REL * abs(b)
+    rel, absolute = tolerance
+    return abs(a - b) <= absolute + rel * abs(b)
 
 
-def difference(got, want, depth: int = 0) -> str:
+def difference(got, want, depth: int = 0, tolerance: Tuple[float, float] = (REL, ABS)) -> str:
     """How `got` differs from `want` in words ("" if it does not): types, shapes, counts and sizes of
     the differences, never `want`'s values."""
     if depth > MAX_DEPTH:
@@ -91,7 +92,7 @@ def difference(got, want, depth: int = 0) -> str:
             return ""
         return f"is {short(got)}, which is not what the reference gives"
     if isinstance(want, float):
-        if is_number(got) and close(float(got), want):
+        if is_number(got) and close(float(got), want, tolerance):
             return ""
         if not is_number(got):
             return f"is {short(got)}, not a number"
@@ -105,7 +106,7 @@ def difference(got, want, depth: int = 0) -> str:
             if got_shape != want_shape:
                 return f"has shape {got_shape if got_shape is not None else 'that is not rectangular'}; " \
                        f"the reference's is {want_shape}"
-            wrong = [(g, w) for g, w in zip(flat(got), flat(want)) if not close(float(g), float(w))]
+            wrong = [(g, w) for g, w in zip(flat(got), flat(want)) if not close(float(g), float(w), tolerance)]
             if not wrong:
                 return ""
             largest = max(abs(float(g) - float(w)) for g, w in wrong)
@@ -114,7 +115,7 @@ def difference(got, want, depth: int = 0) -> str:
         if len(got) != len(want):
             return f"has {len(got)} entries; the reference's has {len(want)}"
         for i, (g, w) in enumerate(zip(got, want)):
-            inner = difference(g, w, depth + 1)
+            inner = difference(g, w, depth + 1, tolerance)
             if inner:
                 return f"entry {i} {inner}"
         return ""
@@ -127,7 +128,7 @@ def difference(got, want, depth: int = 0) -> str:
                     ([f"has extra {', '.join(short(k, 40) for k in extra[:4])}"] if extra else [])
             return " and ".join(parts)
         for key in want:
-            inner = difference(got[key], want[key], depth + 1)
+            inner = difference(got[key], want[key], depth + 1, tolerance)
             if inner:
                 return f"[{key}] {inner}"
         return ""
@@ -192,7 +193,7 @@ def compare(path: str, ev: Evidence) -> str:
         if isinstance(node, dict) and isinstance(node.get(key), dict) and RAISED in node[key]:
             return f"Your code raised while computing {'/'.join(keys[:depth + 1])}: {short(node[key][RAISED], 400)}"
         node = node.get(key) if isinstance(node, dict) else None
-    problem = difference(lookup(ev.got, path), want)
+    problem = difference(lookup(ev.got, path), want, tolerance=table.TOLERANCES.get(path, (REL, ABS)))
     return f"{describe(path)} {problem}" if problem else ""
 
 
