@@ -13,6 +13,7 @@ the course's name) passes the one that imports the part's module.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import tempfile
@@ -63,14 +64,12 @@ def gradable_architecture(model: nn.Module, outputs: int) -> dict:
             f"{name} was not saved: the grader rebuilds it from its layer list (it runs none of your code) to "
             f"grade its test accuracy, and could not: {err}. The rules are in proj4_lib/architecture.py and in "
             "the docstring of your model's file") from None
-    device = next((p.device for p in model.parameters()), torch.device("cpu"))
     x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
-    was_training = model.training
-    try:
-        with torch.no_grad():
-            yours, graded = model.eval()(x.to(device)).float().cpu(), rebuilt.eval()(x)
-    finally:
-        model.train(was_training)
+    # A float32 copy on the CPU, where the grader evaluates: a model on a GPU, in half precision or
+    # channels_last is saved as what it computes there.
+    yours = copy.deepcopy(model).float().cpu().eval()
+    with torch.no_grad():
+        yours, graded = yours(x), rebuilt.eval()(x)
     if yours.shape != graded.shape or not torch.allclose(yours, graded, rtol=1e-4, atol=1e-4):
         raise architecture.ArchitectureError(
             f"{name} was not saved: its forward computes something else than its layers do: the grader evaluates "

@@ -601,7 +601,19 @@ def validate_changes_nothing(trainer) -> Tuple[float, float]:
     batch-norm statistic as it was, and returns the mean loss and the accuracy over the validation set in
     eval mode (with a model with dropout and batch norm, a validation_step that switches to train mode shows)."""
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    loss, accuracy = trainer.validate()
+    states = []  # (gradients enabled, train mode) at each forward
+    hook = trainer.model.register_forward_pre_hook(
+        lambda module, args: states.append((torch.is_grad_enabled(), module.training)))
+    try:
+        loss, accuracy = trainer.validate()
+    finally:
+        hook.remove()
+    assert states and not any(training for _, training in states), (
+        "validation ran the model in train mode: validation_step must not call model.train() (validate puts the "
+        "model in eval mode: no dropout, batch norm on its running statistics)")
+    assert not any(enabled for enabled, _ in states), (
+        "validation ran the model with gradients on: validate runs validation_step under torch.no_grad(); do not "
+        "turn them back on")
     changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(before[k], v)]
     assert not changed, (
         f"validate changed {changed[:3]}: validation_step must only compute the output and the loss (no backward(), "
