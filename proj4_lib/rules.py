@@ -106,15 +106,16 @@ def figure_kinds(kinds: Sequence[str]) -> List[str]:
 
 # -- Part 2: the augmentation presets --------------------------------------------------------------------
 # The rules, as the handout states them (proj4_code/data_transforms.py):
-#   flips      left-right at random, about half the time (RandomHorizontalFlip()); never always, never never
+#   flips      left-right at random, about half the time (RandomHorizontalFlip()): 15-85 % of the draws
 #   jitter     brightness and/or contrast change from draw to draw, centred on the image as it was (on
 #              average neither darker nor brighter, neither flatter nor harsher: factors on both sides of
-#              1), by factors within JITTER_LIMITS (ColorJitter(brightness=b, contrast=c), b, c <= 0.6)
+#              1), by factors within JITTER_LIMITS in 80 % of the draws (ColorJitter(brightness=b,
+#              contrast=c) with b, c <= 0.6)
 #   view       every crop, shift, zoom or rotation keeps at least VIEW_AREA of the scene's area in view
 #              (70 % of its width times 70 % of its height; e.g. RandomResizedCrop(size, scale=(0.49, 1)))
 #   range      without Normalize, values stay in [0, 1]
 JITTER_LIMITS = (0.4, 1.6)  # the smallest and largest brightness or contrast factor allowed
-JITTER_CENTRE = 0.2  # how far the average factor may be from 1 (it is measured on 32 draws: room for chance)
+JITTER_CENTRE = 0.2  # how far the average factor may be from 1 (measured on 64 draws: room for chance)
 VIEW_AREA = 0.49
 # Measurement precision: what the rules allow beyond the stated numbers (a measured fraction of the view is
 # within a few per cent of the true one; a measured jitter factor within a few hundredths).
