@@ -427,9 +427,12 @@ def rules_image(rows) -> Image.Image:
 
 
 def augmentation_sources(draw: Draw) -> dict:
-    """The step and plaid images' sizes (15-Scene's: 200-260 pixels high, 256-420 wide) and the step
-    image's levels, from the draw: the same on both sides, and what the scorer judges against."""
-    return {"size": [draw.int(200, 260), draw.int(256, 420)], "dark": draw.int(50, 70), "bright": draw.int(170, 190)}
+    """The step and plaid images' sizes, 15-Scene's (about square, and twice as wide as high: a preset
+    must work on both) and the step image's levels, from the draw: the same on both sides, and what the
+    scorer judges against."""
+    side = draw.int(220, 260)
+    return {"step_size": [side, side + draw.int(-20, 20)], "plaid_size": [draw.int(190, 230), draw.int(380, 420)],
+            "dark": draw.int(50, 70), "bright": draw.int(170, 190)}
 
 
 def probe_data_transforms(draw: Draw) -> dict:
@@ -448,8 +451,8 @@ def probe_data_transforms(draw: Draw) -> dict:
     guard(ans, "fundamental", lambda: fixed(lambda: dt.get_fundamental_transforms(size)))
     guard(ans, "normalization", lambda: fixed(lambda: dt.get_fundamental_normalization_transforms(size, mean, std)))
     sources = augmentation_sources(draw.sub("sources"))
-    step = rules_image(rules.step_image(*sources["size"], sources["dark"], sources["bright"]))
-    plaid = rules_image(rules.plaid_image(*sources["size"]))
+    step = rules_image(rules.step_image(*sources["step_size"], sources["dark"], sources["bright"]))
+    plaid = rules_image(rules.plaid_image(*sources["plaid_size"]))
 
     def random(make):
         """What the preset does to the step and plaid images, draw after draw (rules.step_summary and
