@@ -43,9 +43,10 @@ CODE = REPO / "proj4_code"
 DATA_DIR = REPO / "data"
 MODEL_DIR = Path(os.environ.get("PROJ4_MODEL_DIR", REPO / "model_output"))
 CACHE = MODEL_DIR / "honest_variants"  # trained variant checkpoints, keyed by their code and recipe
-# The cheapest honest recipe that takes the part2 design over SimpleNetFinal's 0.55 (measured: see
-# trained_checkpoint): the registry's recipe (augmentation, one-cycle Adam, batch 64) with fewer epochs.
-VARIANT_EPOCHS = 8
+# The cheapest honest recipe measured to take the part2 design over SimpleNetFinal's 0.55: the registry's
+# recipe (augmentation, one-cycle Adam, lr 3e-3) for 8 epochs of batch 32 (seed 0: 0.594 test accuracy;
+# 6 epochs of batch 64 gave 0.509).
+VARIANT_EPOCHS, VARIANT_BATCH = 8, 32
 
 
 @dataclass(frozen=True)
@@ -398,18 +399,20 @@ def converted(code_root: Path, out: Path, models: Dict[str, str]) -> Dict[str, b
 
 
 def trained_checkpoint(code_root: Path, work: Path) -> bytes:
-    """The part2 design's SimpleNetFinal, trained with the registry's recipe for VARIANT_EPOCHS epochs (seed 0),
-    once per code and recipe: cached in CACHE (model_output is git-ignored; CI trains it once)."""
+    """The part2 design's SimpleNetFinal, trained with the registry's recipe for VARIANT_EPOCHS epochs of
+    VARIANT_BATCH (seed 0), once per code and recipe: cached in CACHE (model_output is git-ignored; CI trains
+    it once per run)."""
     sources = sorted((code_root / "proj4_code").glob("*.py"))
-    key = hashlib.sha256(json.dumps([[p.name, p.read_text()] for p in sources] + [VARIANT_EPOCHS]).encode()).hexdigest()
+    recipe = [VARIANT_EPOCHS, VARIANT_BATCH]
+    key = hashlib.sha256(json.dumps([[p.name, p.read_text()] for p in sources] + recipe).encode()).hexdigest()
     cached = CACHE / key[:16] / parts.get_part("SimpleNetFinal").checkpoint
     if not cached.is_file():
         out = work / "trained"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code_root), str(REPO)])}
         done = subprocess.run([sys.executable, "-m", "proj4_lib.cli", "train", "simple_net_final", "--epochs",
-                               str(VARIANT_EPOCHS), "--out", str(out), "--data-dir", str(DATA_DIR), "--device", "cpu",
-                               "--seed", "0", "--no-progress"], env=env, capture_output=True, text=True, timeout=1200,
-                              cwd=work)
+                               str(VARIANT_EPOCHS), "--batch-size", str(VARIANT_BATCH), "--out", str(out), "--data-dir",
+                               str(DATA_DIR), "--device", "cpu", "--seed", "0", "--no-progress"], env=env,
+                              capture_output=True, text=True, timeout=1800, cwd=work)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(out / cached.name, cached)
