@@ -501,6 +501,7 @@ def test_a_layer_of_ones_own_is_refused_naming_the_rule(worker, tmp_path):
             "try:\n    save_trained_model_weights(SimpleNetFinal(), tempfile.mkdtemp())\n"
             "except ValueError as err:\n    print(err)\n    sys.exit(3)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(REPO)])}
-    done = subprocess.run([sys.executable, "-c", save], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", save], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)  # not the repository: its proj4_code would come first on the path
     assert done.returncode == 3 and "Swish" in done.stdout and "was not saved" in done.stdout \
         and "proj4_lib/architecture.py" in done.stdout, done.stdout + done.stderr

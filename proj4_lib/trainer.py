@@ -38,17 +38,21 @@ from proj4_lib.utils import course_device, mps_available, pick_device
 
 HISTORY_KEYS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "epoch_seconds")
 
-# Transforms that give the same output every time: required for caching backbone features.
-_DETERMINISTIC_TRANSFORMS = (transforms.Resize, transforms.CenterCrop, transforms.ToTensor,
-                             transforms.Normalize, transforms.Grayscale, transforms.PILToTensor)
+# Transforms that give the same output every time (torchvision.transforms' or transforms.v2's): required for
+# caching backbone features.
+_DETERMINISTIC_TRANSFORMS = ("Resize", "CenterCrop", "ToTensor", "Normalize", "Grayscale", "PILToTensor",
+                             "ToImage", "ToDtype", "ConvertImageDtype", "ToPureTensor")
 
 
 def is_deterministic(transform: Optional[Callable]) -> bool:
     if transform is None:
         return True
-    if isinstance(transform, transforms.Compose):
+    kind = type(transform)
+    if not kind.__module__.startswith("torchvision.transforms"):
+        return False  # a transform of one's own may be random: not cached
+    if kind.__name__ == "Compose":
         return all(is_deterministic(t) for t in transform.transforms)
-    return isinstance(transform, _DETERMINISTIC_TRANSFORMS)
+    return kind.__name__ in _DETERMINISTIC_TRANSFORMS
 
 
 def one_cycle(lr: float, epochs: int) -> Callable:
