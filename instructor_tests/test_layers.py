@@ -1,7 +1,7 @@
 """The layers of the provided library point one way, and the student's folder cannot break the base.
 
     base layer (proj4_lib)         files, parts, course, utils, backbones, checkpoints, trainer, evaluation,
-                                   fixtures, expectations, data_install, colab: never imports proj4_code, the
+                                   fixtures, expectations, data_install, colab, rules: never imports proj4_code, the
                                    application layer or the instructor package, not even inside a function
     application layer (proj4_lib)  models, train, cli, notebook_checks, notebook_helpers: may import proj4_code
     proj4_code                     imports the base layer, and models (the course's load_trained_model),
@@ -26,7 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LIB, CODE = REPO / "proj4_lib", REPO / "proj4_code"
 BASE = {"__init__", "files", "parts", "course", "utils", "backbones", "checkpoints", "trainer", "evaluation",
-        "fixtures", "expectations", "data_install", "architecture", "colab",
+        "fixtures", "expectations", "data_install", "architecture", "colab", "rules",
         "rubric", "run_record", "report", "slides"}  # the report (issue 23)
 APPLICATION = {"models", "train", "cli", "notebook_checks", "notebook_helpers", "ablation"}
 # The course's device names are parameters of these entry points only (everything else takes device=).

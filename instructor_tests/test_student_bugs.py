@@ -147,10 +147,8 @@ BUGS: List[Bug] = [
         "            transforms.Normalize(mean=[pixel_mean], std=[pixel_std]),\n            transforms.ToTensor(),\n",
         "test_data_transforms.py", "fundamental_normalization_transforms"),
     # Part 1: SimpleNet
-    bug("relu_before_pool", 1, "simple_net.py",
-        "nn.Conv2d(1, 10, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=3),\n            nn.ReLU(),",
-        "nn.Conv2d(1, 10, kernel_size=5),\n            nn.ReLU(),\n            nn.MaxPool2d(kernel_size=3, stride=3),",
-        "test_simple_net.py", "simple_net"),
+    # (A ReLU before its MaxPool2d is no bug: max and ReLU commute, so the outputs are the figure's, bit for
+    # bit; test_honest_variants.py grades it as an honest variant.)
     bug("conv_padding", 1, "simple_net.py", "nn.Conv2d(1, 10, kernel_size=5),", "nn.Conv2d(1, 10, kernel_size=5, padding=2),",
         "test_simple_net.py", "simple_net"),
     bug("pool_stride_1", 1, "simple_net.py", "nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=3),",
@@ -228,6 +226,14 @@ BUGS: List[Bug] = [
     bug("validate_steps", 1, RUN, "        loss = compute_loss(self.model, output, y)\n",
         "        loss = compute_loss(self.model, output, y)\n        self.optimizer.step()\n", RUNNER_TESTS, "trainer",
         where="Trainer.validation_step"),
+    # Validation in training mode (copied from training_step): dropout on, batch-norm statistics move.
+    bug("validate_train_mode", 1, RUN, "output = self.model_output(x)",
+        "self.model.train()\n        output = self.model_output(x)", RUNNER_TESTS, "trainer",
+        where="Trainer.validation_step"),
+    # A training step in eval mode: dropout off and batch norm on running statistics while training.
+    bug("train_eval_mode", 1, RUN, "        output = self.model_output(x)\n        loss = compute_loss(self.model, output, y)\n"
+        "        self.optimizer.zero_grad()", "        self.model.eval()\n        output = self.model_output(x)\n"
+        "        loss = compute_loss(self.model, output, y)\n        self.optimizer.zero_grad()", RUNNER_TESTS, "trainer"),
     bug("validate_summed_loss", 1, RUN, "loss = compute_loss(self.model, output, y)",
         "loss = compute_loss(self.model, output, y, is_normalize=False).detach()", RUNNER_TESTS, "trainer",
         where="Trainer.validation_step"),
@@ -241,6 +247,10 @@ BUGS: List[Bug] = [
         "fundamental_augmentation_transforms"),
     bug("no_jitter", 2, DT, "            transforms.ColorJitter(brightness=0.3, contrast=0.3),\n", "",
         "test_augmentation.py", "fundamental_augmentation_transforms"),
+    # A jitter range that darkens every training image (factors all below 1).
+    bug("jitter_darkens", 2, DT, "transforms.ColorJitter(brightness=0.3, contrast=0.3)",
+        "transforms.ColorJitter(brightness=(0.4, 0.9), contrast=0.3)", "test_augmentation.py",
+        "fundamental_augmentation_transforms"),
     bug("shrinking_crop", 2, DT, "            transforms.Resize((round(height * 1.15), round(width * 1.15))),\n"
         "            transforms.RandomCrop((height, width)),\n",
         "            transforms.RandomCrop(100),\n            transforms.Resize((height, width)),\n",
@@ -297,6 +307,9 @@ BUGS: List[Bug] = [
     # squeeze() drops the batch dimension too when the batch is one image: (1, 512, 1, 1) -> (512,).
     bug("resnet_squeeze", 3, "my_resnet.py", "features = torch.flatten(self.conv_layers(x), 1)  # (N, D)",
         "features = self.conv_layers(x).squeeze()  # (N, D)", "test_my_resnet.py", "my_resnet"),
+    # forward rescales the input again: the head trained on cached features is not what forward computes.
+    bug("resnet_forward_rescales", 3, "my_resnet.py", "features = torch.flatten(self.conv_layers(x), 1)  # (N, D)",
+        "features = torch.flatten(self.conv_layers((x - 0.5) / 0.5), 1)  # (N, D)", "test_my_resnet.py", "my_resnet"),
     bug("resnet_softmax", 3, "my_resnet.py", "model_output = self.fc_layers(features)",
         "model_output = torch.softmax(self.fc_layers(features), dim=1)", "test_my_resnet.py", "my_resnet"),
     bug("resnet_sum_criterion", 3, "my_resnet.py", 'self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")',
@@ -320,6 +333,10 @@ BUGS: List[Bug] = [
         "test_multilabel_resnet.py", "multilabel_resnet"),
     bug("multilabel_squeeze", 4, "multilabel_resnet.py", "features = torch.flatten(self.conv_layers(x), 1)  # (N, D)",
         "features = self.conv_layers(x).squeeze()  # (N, D)", "test_multilabel_resnet.py", "multilabel_resnet"),
+    bug("multilabel_forward_rescales", 4, "multilabel_resnet.py",
+        "features = torch.flatten(self.conv_layers(x), 1)  # (N, D)",
+        "features = torch.flatten(self.conv_layers(x * 255), 1)  # (N, D)", "test_multilabel_resnet.py",
+        "multilabel_resnet"),
     bug("multilabel_not_frozen", 4, "multilabel_resnet.py",
         "        for param in self.conv_layers.parameters():\n            param.requires_grad = False\n", "",
         "test_multilabel_resnet.py", "multilabel_resnet"),

@@ -1,7 +1,8 @@
 """Where does the model go wrong? Confusion matrices (Parts 2-3) and attribute accuracy (Part 4).
 
 Rules: generate_confusion_matrix and generate_accuracy_table take numpy arrays and use numpy
-only; run the model with model_outputs (provided), which runs it in eval mode without gradients.
+only; the model runs in eval mode without gradients: model_outputs (provided) runs it so (a loop of
+your own under model.eval() and torch.no_grad() is as good).
 Every function that runs a model takes device="auto" (CUDA, then Apple MPS, then the CPU); the
 course's use_cuda=True/False is still accepted and means "cuda"/"cpu".
 """

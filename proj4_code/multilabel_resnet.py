@@ -5,7 +5,9 @@ Each attribute is its own yes/no question, so the head ends in a sigmoid per out
 softmax across outputs) and the loss is binary cross-entropy.
 
 Rules: `activation` is its own attribute, not inside fc_layers; train only the head Linear(D, 7):
-3,591 parameters with ResNet-18 (D = 512), 8,967 with EfficientNet-Lite0 (D = 1,280).
+3,591 parameters with ResNet-18 (D = 512), 8,967 with EfficientNet-Lite0 (D = 1,280); forward(x) is
+exactly head(conv_layers(x)) (flatten, fc_layers, activation), what the Trainer trains on cached
+features and the autograder evaluates.
 """
 import torch
 from torch import nn

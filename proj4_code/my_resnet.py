@@ -9,8 +9,11 @@ module that turns grayscale input into normalised 3-channel input. You freeze it
 15-way head on top. Input: (N, 1, 224, 224) or (N, 3, 224, 224) in [0, 1].
 
 Rules: train only the head Linear(D, 15): 7,695 parameters with ResNet-18 (D = 512; 11,176,512
-stay frozen), 19,215 with EfficientNet-Lite0 (D = 1,280; 3,371,008 stay frozen). The autograder
-accepts either backbone: it rebuilds the one your checkpoint names.
+stay frozen), 19,215 with EfficientNet-Lite0 (D = 1,280; 3,371,008 stay frozen); fc_layers holds that
+Linear (an nn.Sequential around it, with a Dropout before it, is fine) and forward(x) is exactly
+head(conv_layers(x)) (FrozenBackboneModel.head: flatten, fc_layers): the Trainer trains the head on
+the backbone's cached features and the autograder evaluates it there. The autograder accepts either
+backbone: it rebuilds the one your checkpoint names.
 """
 import torch
 from torch import nn

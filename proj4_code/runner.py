@@ -35,10 +35,14 @@ class Trainer(TrainerBase):
         Returns:
             output: the model output for the batch, (N, 15) (MultiLabelTrainer: (N, 7))
             loss: the batch's loss, a scalar tensor
+
+        What is checked is the behaviour: one optimizer step on this batch's loss alone, with the model
+        as train_epoch left it (train mode). Zero the gradients before loss.backward() (the usual order)
+        or after optimizer.step(): both work; between backward and step they would wipe the gradient.
         """
         output, loss = None, None
         # STUB: output = self.model_output(x); loss = compute_loss(self.model, output, y); then zero the
-        # STUB: optimizer's gradients, back-propagate the loss and take an optimizer step (in that order)
+        # STUB: optimizer's gradients, back-propagate the loss and take an optimizer step
         # BEGIN SOLUTION
         output = self.model_output(x)
         loss = compute_loss(self.model, output, y)
@@ -51,7 +55,8 @@ class Trainer(TrainerBase):
     def validation_step(self, x: torch.Tensor, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The model output and the loss of one validation batch (shapes as in training_step).
 
-        Only measure: no backward pass and no optimizer here, so validation never changes the model.
+        Only measure: no backward pass, no optimizer and no model.train() here (validate runs the model
+        in eval mode, under torch.no_grad()), so validation never changes the model.
         """
         output, loss = None, None
         # STUB: output = self.model_output(x) and loss = compute_loss(self.model, output, y); nothing else

@@ -1,6 +1,8 @@
 """Part 1: SimpleNet, a small CNN trained from scratch on 64 x 64 grayscale scenes.
 
 Rules: build the layers with torch.nn modules only; forward returns raw scores (logits), no softmax.
+Input that is not (N, 1, 64, 64) must raise an error: torch raises one by itself (a RuntimeError)
+when the shapes do not fit; a check of your own that raises ValueError is as good.
 """
 import torch
 from torch import nn

@@ -1,8 +1,23 @@
 """Part 2: SimpleNetFinal, a deeper CNN with batch norm and dropout, trained from scratch.
 
-Rules: torch.nn modules only; at least 3 Conv2d, BatchNorm2d, Dropout, at least 2 Linear, ReLU;
-input (N, 1, 64, 64), output (N, 15) logits. The threshold and what the reference reaches are
-in proj4_lib/parts.py (the notebook prints them).
+Input (N, 1, 64, 64), output (N, 15) logits. The architecture is yours, within these rules (the
+notebook's check and the public tests apply them the moment you build the model; the autograder
+grades by them):
+  - Design: at least 3 Conv2d, a BatchNorm2d, at least 2 Linear, a Dropout (nn.Dropout, Dropout1d
+    or Dropout2d) with p > 0, and a non-linearity after every Conv2d, before the next one (ReLU,
+    LeakyReLU, PReLU, ReLU6, ELU, GELU, SiLU, Mish, Hardswish, Softplus, Tanh or Sigmoid).
+  - The grader evaluates your checkpoint without running your code: it rebuilds the model from
+    the layer list save_trained_model_weights records. So every layer goes in conv_layers or
+    fc_layers (nn.Sequential; a nested nn.Sequential is fine), forward is exactly
+    fc_layers(torch.flatten(conv_layers(x), 1)), and every layer is one of: Conv2d, BatchNorm2d,
+    BatchNorm1d, GroupNorm, LayerNorm, InstanceNorm2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d, the non-linearities above, Dropout, Dropout1d, Dropout2d, Linear, Flatten,
+    Identity. A skip connection (ResNet's) is proj4_lib.architecture.Residual(layers...), which
+    computes x + layers(x); a class of your own cannot be rebuilt.
+  - Size: at most 5 M parameters, 100 M multiply-adds per image, 4 M values in any layer's output
+    per image, 64 layers (proj4_lib/architecture.py; the reference has 0.6 M, 15 M and 65 K).
+save_trained_model_weights refuses a model that breaks the last two, naming the layer and the rule.
+The threshold and what the reference reaches are in proj4_lib/parts.py (the notebook prints them).
 """
 import torch
 from torch import nn

@@ -2,7 +2,9 @@
 
 The zip's layout (setup.sh and run_autograder at its root):
     grader/                 root-only on Gradescope (setup.sh makes source/ 0700)
-      proj4_autograder/     the trusted runner: runner, intake, sandbox, checks, scoring (stdlib only)
+      proj4_autograder/     the trusted runner: runner, intake, sandbox, checks, scoring (stdlib only), and
+                            rules.py, a copy of proj4_lib/rules.py (the rules the notebook's checks and the
+                            public tests apply too)
       trusted_code/         what the trusted evaluator runs: trusted.py, probes.py, the pristine
                             proj4_lib and the REFERENCE SOLUTION's proj4_code (copied to the work
                             folder for that step only, deleted before any student code runs)
@@ -41,8 +43,6 @@ AUTOGRADER_DIR = Path(__file__).resolve().parent / "autograder"
 RUNNER_MODULES = ("__init__.py", "runner.py", "intake.py", "sandbox.py", "checks.py", "scoring.py", "protocol.py")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.pt", "*.pth",
                                  "model_output*")
-FLOOR_BELOW_THRESHOLD = 0.15  # partial credit grows linearly from threshold - 0.15 to the threshold
-LEADERBOARD_PARTS = (2, 3, 4)  # Gradescope's leaderboard: the parts students compete on
 # Limits (seconds per step, memory, sizes): their values, units and enforcers are protocol.LIMITS.
 GRADER_DEFAULTS = protocol.config_limits()
 TORCH_PACKAGES = ("torch", "torchvision")
@@ -56,12 +56,13 @@ class BuildError(RuntimeError):
 
 def trusted_parts() -> List[dict]:
     """The autograder's own copy of the parts registry (proj4_lib/parts.py), made at build time: the
-    runner reads config.json, never the proj4_lib that sits beside student code."""
+    runner reads config.json, never the proj4_lib that sits beside student code. Every fact it grades
+    a part by is here (design, threshold and partial-credit floor, points, leaderboard), none by name."""
     return [{"number": p.number, "name": p.name, "class_name": p.class_name, "module": p.module,
              "checkpoint": p.checkpoint, "task": p.task, "outputs": p.outputs, "backbone": p.backbone,
              "design": p.design, "inp_size": p.inp_size, "normalize": p.recipe.normalize,
-             "threshold": p.threshold, "floor": round(p.threshold - FLOOR_BELOW_THRESHOLD, 4),
-             "leaderboard": p.number in LEADERBOARD_PARTS} for p in parts.PARTS]
+             "threshold": p.threshold, "floor": p.floor, "points": p.accuracy_points,
+             "leaderboard": p.leaderboard} for p in parts.PARTS]
 
 
 def dataset_stats(data_dir: Path) -> Tuple[float, float]:
@@ -82,6 +83,8 @@ def lay_out(dest: Path, repo: Path, public_tests: Optional[Path]) -> None:
     for name in RUNNER_MODULES:
         (dest / "grader" / "proj4_autograder").mkdir(parents=True, exist_ok=True)
         shutil.copy2(AUTOGRADER_DIR / name, dest / "grader" / "proj4_autograder" / name)
+    # The rules the checks share with the notebook and the public tests: the runner's own copy of the source.
+    shutil.copy2(repo / "proj4_lib" / "rules.py", dest / "grader" / "proj4_autograder" / "rules.py")
     trusted = dest / "grader" / "trusted_code"
     trusted.mkdir()
     for name in ("trusted.py", "probes.py"):
@@ -230,7 +233,9 @@ def build_autograder_source(dest, repo: Path = REPO_ROOT, *, data_dir=None, stat
     (dest / "grader" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (dest / "grader" / "manifest.json").write_text(json.dumps({
         "checks": [{"name": c.name, "points": c.points, "visibility": c.visibility} for c in checks.CHECKS + checks.HIDDEN],
-        "accuracy_checks": len(config["parts"]), "accuracy_points": checks.ACCURACY_POINTS,
+        "accuracy_checks": len(config["parts"]), "accuracy_points_per_part": [p["points"] for p in config["parts"]],
+        "accuracy_points": scoring.part_points(config["parts"][0]) if len({p["points"] for p in config["parts"]}) == 1
+        else None,
         "max_score": scoring.max_score(config), "backbones": backbones, "python": target_python,
         "torch_pins": torch_pins or {}, "inputs": inputs_digest(repo, data_dir)}, indent=2))
     if check:

@@ -98,8 +98,9 @@ Edit your code in Colab's file browser (the folder icon on the left), in
 **On your computer**, once, in the project folder: `pip install -e ".[offline,dev]"`, then
 `proj4 data install --from <the data address or folder from the course page>`. (On a Linux computer without
 an NVIDIA GPU, first `pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu`: pip's
-default torch there is the CUDA build, 5 GB instead of 0.2 GB.) Start Jupyter and open this notebook from
-`notebooks/`. The next cell does nothing outside Colab.
+default torch there is the CUDA build, 5 GB instead of 0.2 GB.) The install line brings Jupyter (the `notebook`
+package, in the `[dev]` extra): in the project folder, `jupyter notebook notebooks/proj4.ipynb` opens this notebook.
+The next cell does nothing outside Colab.
 """
 
 

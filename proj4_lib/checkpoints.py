@@ -13,9 +13,9 @@ the course's name) passes the one that imports the part's module.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -51,12 +51,45 @@ def sha256_of_file(path: Union[str, Path]) -> str:
     return digest.hexdigest()
 
 
+def gradable_architecture(model: nn.Module, outputs: int) -> dict:
+    """The layer list of a model whose architecture is the student's (Part 2), once it is sure the grader
+    can evaluate the weights from it: it follows proj4_lib/architecture.py's rules and the model rebuilt
+    from it computes what `model` computes (eval mode, two random images). ArchitectureError otherwise,
+    naming the layer and the rule."""
+    name = type(model).__name__
+    try:
+        rebuilt = architecture.rebuilt_copy(model, outputs)
+    except architecture.ArchitectureError as err:
+        raise architecture.ArchitectureError(
+            f"{name} was not saved: the grader rebuilds it from its layer list (it runs none of your code) to "
+            f"grade its test accuracy, and could not: {err}. The rules are in proj4_lib/architecture.py and in "
+            "the docstring of your model's file") from None
+    x = torch.rand(2, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    # A float32 copy on the CPU, where the grader evaluates: a model on a GPU, in half precision or
+    # channels_last is saved as what it computes there.
+    yours = copy.deepcopy(model).float().cpu().eval()
+    with torch.no_grad():
+        yours, graded = yours(x), rebuilt.eval()(x)
+    if yours.shape != graded.shape or not torch.allclose(yours, graded, rtol=1e-4, atol=1e-4):
+        raise architecture.ArchitectureError(
+            f"{name} was not saved: its forward computes something else than its layers do: the grader evaluates "
+            "fc_layers(torch.flatten(conv_layers(x), 1)), so forward must compute exactly that (and every layer "
+            "must be in conv_layers or fc_layers)")
+    return architecture.describe(model)
+
+
 def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], compact: bool = False) -> Path:
     """Save `model` as out_dir/trained_<ClassName>_final.pt (the file you submit) and return the path.
 
     compact=True (pretrained-backbone models only) stores just what differs from the pretrained
     weights: ~0.1 MB instead of ~45 MB for ResNet-18. Loading it needs the same weights file.
+    A model whose architecture is yours (SimpleNetFinal) is saved only if the grader can rebuild it
+    from its layer list (proj4_lib/architecture.py); otherwise ArchitectureError (a ValueError) names
+    the layer and the rule, and nothing is written. A model wrapped by torch.compile or nn.DataParallel
+    is saved as the model it wraps.
     """
+    while isinstance(getattr(model, "_orig_mod", None), nn.Module) or isinstance(model, nn.DataParallel):
+        model = getattr(model, "_orig_mod", None) or model.module  # the compiled or parallel model's own
     class_name = type(model).__name__
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # no copy: torch.save reads them
     checkpoint = {
@@ -67,11 +100,14 @@ def save_trained_model_weights(model: nn.Module, out_dir: Union[str, Path], comp
         "state_dict": state,
     }
     if "backbone" not in checkpoint["model_kwargs"]:  # a from-scratch model: record its layers
-        try:
-            checkpoint["architecture"] = architecture.describe(model)
-        except architecture.ArchitectureError as err:
-            print(f"warning: {class_name} cannot be rebuilt by the grader, so its test accuracy cannot be "
-                  f"graded: {err}", file=sys.stderr)
+        part = parts.get_part(class_name)
+        if part.design == "student":
+            checkpoint["architecture"] = gradable_architecture(model, part.outputs)
+        else:  # the handout's design: graded in the course's own class, the list is for information
+            try:
+                checkpoint["architecture"] = architecture.describe(model)
+            except architecture.ArchitectureError:
+                pass
     if compact:
         from proj4_lib import backbones
 

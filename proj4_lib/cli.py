@@ -90,8 +90,14 @@ def _run_report(args) -> int:
 def _run_data(args) -> int:
     from proj4_lib.data_install import DataInstallError, install_data
 
+    from proj4_lib.data_install import default_dest
+
     try:
-        install_data(args.source, args.dest)
+        dest = args.dest
+        if dest is None:
+            dest = default_dest()
+            print(f"Installing into {dest} (the project folder's data/)")
+        install_data(args.source, dest)
     except DataInstallError as err:
         print(f"proj4 data install: {err}", file=sys.stderr)
         return 1
@@ -110,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "attribute CSVs, the path of proj4_data.zip, or the http(s) URL of such a web folder "
                               "or of proj4_data.zip (not a Google Drive or Dropbox share link); default: "
                               "$PROJ4_DATA_SOURCE, else the course's address in proj4_lib/course.py")
-    install.add_argument("--dest", default="data", help="where to put train/, test/ and the CSVs")
+    install.add_argument("--dest", default=None, help="where to put train/, test/ and the CSVs (default: data/ in "
+                                                      "the project folder: the one with setup.py and proj4_code/ "
+                                                      "that you run the command in, or that proj4 is installed from)")
     _add_train_parser(sub)
     _add_report_parser(sub)
     return parser

@@ -45,6 +45,27 @@ class DataInstallError(RuntimeError):
     """The data could not be installed; nothing in data/ was changed."""
 
 
+def project_folder(start: Optional[Path] = None) -> Optional[Path]:
+    """The project folder (the one with setup.py and proj4_code/): the current folder (or `start`) or one
+    above it, else the one this proj4_lib is installed from (`pip install -e .`); None if neither is."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents, Path(__file__).resolve().parents[1]):
+        if (folder / "setup.py").is_file() and (folder / "proj4_code").is_dir():
+            return folder
+    return None
+
+
+def default_dest(start: Optional[Path] = None) -> Path:
+    """Where `proj4 data install` puts the data without --dest: the project folder's data/. Outside any
+    project folder, DataInstallError says where to run it (never a second copy wherever the command ran)."""
+    project = project_folder(start)
+    if project is None:
+        raise DataInstallError(f"{Path(start or Path.cwd()).resolve()} is not in a proj4 project folder (the folder "
+                               "with setup.py and proj4_code/): cd into it and run `proj4 data install` there, or "
+                               "say where the data goes with --dest")
+    return project / "data"
+
+
 def read_checksums(path: Path = CHECKSUMS_FILE) -> Dict[str, str]:
     sums = {}
     for line in path.read_text().splitlines():

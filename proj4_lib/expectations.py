@@ -5,14 +5,19 @@ these; each raises AssertionError saying what is wrong. They never import your c
 the function, class or object under test, so this module works whatever state proj4_code is in.
 
     Part 1   scene_classes, sorted_image_folders, loader_items, mean_and_std_match_numpy, image_tensor,
-             resizes_whole_image, preset_output, normalize_step, simple_net_layers, simple_net_parameters,
-             classifier_attributes, loss_criterion, raw_scores, accuracy_value, loss_normalised_once,
-             optimizer_follows_config, optimizes_only_trainable, optimizer_defaults,
-             training_step_gradient_is_the_batch, validate_changes_nothing, steps_use_model_output
-    Part 2   augmentation_kinds, keeps_the_scene, flips_horizontally_sometimes, random_but_seeded,
-             final_net_layers, nonlinearity_after_every_conv, confusion_matrix_rows, confusion_data
-    Part 3-4 head_follows_the_backbone, parameter_counts, frozen_backbone_head, batch_of_one, sigmoid_head,
-             attribute_items, accuracy_table_rows, accuracy_data
+             resizes_whole_image, preset_output, normalizes_with, simple_net_layers, simple_net_parameters,
+             classifier_attributes, loss_criterion, raw_scores, raises_on_wrong_input, accuracy_value,
+             loss_normalised_once, optimizer_follows_config, optimizes_only_trainable, optimizer_defaults,
+             training_step_is_one_step, validate_changes_nothing, steps_use_model_output
+    Part 2   augmentation_behaviour (flips, jitter, view: proj4_lib/rules.py), keeps_the_scene,
+             flips_horizontally_sometimes, random_but_seeded, all_transforms_behaviour, final_net_design,
+             rebuildable, confusion_matrix_rows, confusion_data
+    Part 3-4 head_follows_the_backbone, parameter_counts, frozen_backbone_head, forward_is_head_on_features,
+             batch_of_one, sigmoid_head, attribute_items, accuracy_table_rows, accuracy_data
+
+Judged by behaviour, never by how the code is written: any exception for a wrong input, any order of
+the training step's calls that trains correctly, any transforms (torchvision.transforms or its v2) that
+do what the handout asks. Where a graded check enforces a rule, the rule itself is proj4_lib/rules.py's.
 """
 from __future__ import annotations
 
@@ -28,13 +33,13 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms
 
+from proj4_lib import architecture, rules
 from proj4_lib.files import ATTRIBUTES, IMAGE_EXTENSIONS
 from proj4_lib.fixtures import write_images
 from proj4_lib.utils import reset_seed
 
 SCENE_CLASSES = ("bedroom", "coast", "forest", "highway", "industrial", "insidecity", "kitchen", "livingroom",
                  "mountain", "office", "opencountry", "store", "street", "suburb", "tallbuilding")
-NONLINEARITIES = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU)
 
 
 # -- Part 1: ImageLoader -----------------------------------------------------------------------------
@@ -147,7 +152,9 @@ def mean_and_std_match_numpy(compute: Callable, folder: Path, images: Dict[Path,
 
 # -- Part 1-2: transforms -----------------------------------------------------------------------------
 def transform_types(compose) -> List[type]:
-    assert isinstance(compose, transforms.Compose), f"expected a transforms.Compose, got {type(compose).__name__}"
+    """The types in a Compose (torchvision.transforms' or transforms.v2's)."""
+    assert type(compose).__name__ == "Compose" and isinstance(getattr(compose, "transforms", None), list), (
+        f"expected a transforms.Compose, got {type(compose).__name__}")
     return [type(t) for t in compose.transforms]
 
 
@@ -180,55 +187,76 @@ def preset_output(compose, image: Image.Image, size: Sequence[int], normalized: 
         assert out.max() > 0.5, "values must be scaled to [0, 1] (ToTensor), not all near 0"
 
 
-def normalize_step(compose, mean: float, std: float) -> None:
-    """Exactly one Normalize, with the given mean and std, and it comes last (after ToTensor)."""
-    norms = [t for t in compose.transforms if isinstance(t, transforms.Normalize)]
-    assert len(norms) == 1, f"expected one Normalize, found {len(norms)}"
-    given = [torch.as_tensor(v, dtype=torch.float64).flatten().tolist() for v in (norms[0].mean, norms[0].std)]
-    assert given == [[mean], [std]], (
-        f"Normalize should use the given mean {mean} and std {std}, got {norms[0].mean}, {norms[0].std}")
-    assert isinstance(compose.transforms[-1], transforms.Normalize), "Normalize comes last, after ToTensor"
+def normalizes_with(compose, plain, image: Image.Image, mean: float, std: float) -> None:
+    """compose(image) is plain(image) normalised with exactly this mean and std: (x - mean) / std, within
+    the 0.02 a resize may differ by (PIL's, or torch's on a tensor: transforms.v2's usual order)."""
+    out, base = compose(image), plain(image)
+    assert isinstance(out, torch.Tensor) and out.shape == base.shape, (
+        f"the output should have the shape of the un-normalised preset's, {tuple(base.shape)}")
+    assert torch.allclose(out, (base - mean) / std, atol=0.02 / std), (
+        f"the output should be (x - mean) / std with the given mean {mean} and std {std} (transforms.Normalize, "
+        "after ToTensor), and it is not")
 
 
-def augmentation_kinds(compose) -> None:
-    kinds = transform_types(compose)
-    for needed in (transforms.RandomHorizontalFlip, transforms.ColorJitter):
-        assert needed in kinds, f"{needed.__name__} is missing"
-    assert transforms.RandomVerticalFlip not in kinds, "no RandomVerticalFlip: an upside-down scene is not a scene"
+# The synthetic images the augmentation rules are judged on (proj4_lib/rules.py), at 15-Scene's sizes.
+STEP_LEVELS = (60, 180)  # the step image's dark and bright gray values
+SCENE_SIZES = ((256, 256), (200, 411))  # (H, W) of the source images
+AUGMENT_DRAWS, VIEW_DRAWS = 64, 8  # draws of the step image; of the plaid image, per size
 
 
-def stripes(height: int, width: int, vertical: bool, cycles: int = 8) -> Image.Image:
-    """`cycles` dark/light stripes across the width (vertical=True) or the height."""
-    n = width if vertical else height
-    wave = 128 + 100 * np.sin(2 * np.pi * cycles * (np.arange(n) + 0.5) / n)
-    pixels = np.tile(wave, (height, 1)) if vertical else np.tile(wave[:, None], (1, width))
-    return Image.fromarray(pixels.astype(np.uint8))
+def _pil(rows) -> Image.Image:
+    return Image.fromarray(np.clip(np.rint(np.asarray(rows, dtype=np.float64)), 0, 255).astype(np.uint8), mode="L")
 
 
-def cycles_seen(out: torch.Tensor, vertical: bool) -> float:
-    """How many stripe cycles an output shows (half the number of sign changes of its profile)."""
-    profile = out[0].mean(dim=0 if vertical else 1)
-    signs = torch.sign(profile - profile.mean())
-    return int((signs[1:] != signs[:-1]).sum()) / 2
+def _channel(out, size: Sequence[int]) -> list:
+    assert isinstance(out, torch.Tensor) and tuple(out.shape) == (1, *size), (
+        f"inp_size {tuple(size)} (H, W) should give a tensor (1, {size[0]}, {size[1]}), got "
+        f"{tuple(getattr(out, 'shape', ())) or type(out).__name__}")
+    return out[0].tolist()
 
 
-def keeps_the_scene(compose, size: Sequence[int], cycles: int = 8) -> None:
-    """On 15-Scene-sized images (256 x 256, 411 x 200) with stripes across the width, then the height,
-    the augmentation keeps at least 70 % of the scene in view (a small shift or crop, not a zoom) and
-    always gives (1, H, W)."""
-    reset_seed(0)
-    for height, width in ((256, 256), (200, 411)):
-        for vertical in (True, False):
-            source = stripes(height, width, vertical, cycles)
-            for _ in range(8):
-                out = compose(source)
-                assert tuple(out.shape) == (1, *size), f"a {width} x {height} image gave shape {tuple(out.shape)}"
-                seen = cycles_seen(out, vertical)
-                assert seen >= 0.7 * cycles, (
-                    f"a {width} x {height} image with {cycles} stripes across its "
-                    f"{'width' if vertical else 'height'} came out with {seen}: about {seen / cycles:.0%} of the "
-                    "scene stays in view, expected at least 70 % (resize to inp_size (H, W) first, then shift or "
-                    "crop a little)")
+def augmentation_outputs(compose, size: Sequence[int], seed: int = 0) -> Tuple[list, list]:
+    """(step summaries, plaid profiles) of a preset's outputs for the rules' images (rules.step_summary,
+    rules.plaid_profiles), drawn under `seed`."""
+    reset_seed(seed)
+    step = _pil(rules.step_image(*SCENE_SIZES[0], *STEP_LEVELS))
+    summaries = [rules.step_summary(_channel(compose(step), size)) for _ in range(AUGMENT_DRAWS)]
+    profiles = [rules.plaid_profiles(_channel(compose(plaid), size)) for plaid in
+                (_pil(rules.plaid_image(h, w)) for h, w in SCENE_SIZES) for _ in range(VIEW_DRAWS)]
+    return summaries, profiles
+
+
+def augmentation_behaviour(compose, size: Sequence[int]) -> list:
+    """The augmentation preset by what it does (proj4_lib/rules.py, the graded checks' rules): random
+    left-right flips, a brightness/contrast jitter centred on the image and not too strong, at least half
+    the scene in view, values in [0, 1], random. Returns its step summaries."""
+    summaries, profiles = augmentation_outputs(compose, size)
+    problems = rules.augmentation_problems(summaries, profiles, STEP_LEVELS[0] / 255, STEP_LEVELS[1] / 255)
+    wrong = [problem for problem in problems.values() if problem]
+    assert not wrong, "; ".join(wrong)
+    return summaries
+
+
+def all_transforms_behaviour(compose, augmentation, size: Sequence[int], mean: float, std: float) -> None:
+    """get_all_transforms is the augmentation preset plus Normalize(mean, std): its outputs, with the
+    normalisation undone, stay in [0, 1] and look like the augmentation preset's (rules.normalize_problem)."""
+    plain, _ = augmentation_outputs(augmentation, size)
+    normalized, _ = augmentation_outputs(compose, size)
+    undone = rules.unnormalize(normalized, mean, std)
+    low, high = min(s[2] for s in undone), max(s[3] for s in undone)
+    assert -0.02 <= low and high <= 1.02, (
+        f"with Normalize undone (x * {std} + {mean}) the values span [{low:.2f}, {high:.2f}], not [0, 1]: normalise "
+        "with exactly the mean and std given, once, after ToTensor")
+    problem = rules.normalize_problem(plain, undone, STEP_LEVELS[0] / 255, STEP_LEVELS[1] / 255)
+    assert not problem, problem
+
+
+def keeps_the_scene(compose, size: Sequence[int]) -> None:
+    """On 15-Scene-sized images every draw keeps at least half the scene in view (rules.view_problem:
+    49 % of its area, 70 % of the width times 70 % of the height) and gives (1, H, W)."""
+    _, profiles = augmentation_outputs(compose, size)
+    problem = rules.view_problem(profiles)
+    assert not problem, problem
 
 
 def flips_horizontally_sometimes(compose, draws: int = 20) -> None:
@@ -291,24 +319,57 @@ def raw_scores(model: nn.Module, x: torch.Tensor) -> None:
     assert scores.min() < 0, "no output is negative: forward should return raw scores (logits), not probabilities"
 
 
+def layers_of(block: nn.Module) -> List[nn.Module]:
+    """The layers of a block in forward order, nested Sequentials opened."""
+    return [m for m in block.modules() if not list(m.children())]
+
+
+FIGURE_CONV = ["Conv2d", "MaxPool2d", "ReLU"] * 2
+FIGURE_FC = ["Linear", "ReLU", "Linear"]
+
+
+def simple_net_figure() -> nn.Module:
+    """The course's figure itself, for comparing outputs (the same parameters in the same order)."""
+    figure = nn.Module()
+    figure.conv_layers = nn.Sequential(nn.Conv2d(1, 10, 5), nn.MaxPool2d(3, 3), nn.ReLU(),
+                                       nn.Conv2d(10, 20, 5), nn.MaxPool2d(3, 3), nn.ReLU())
+    figure.fc_layers = nn.Sequential(nn.Linear(500, 100), nn.ReLU(), nn.Linear(100, 15))
+    return figure
+
+
 def simple_net_layers(model: nn.Module) -> None:
     """The course's figure: (Conv2d 5x5, MaxPool2d 3/3, ReLU) twice, 1 -> 10 -> 20 channels, then
-    Linear(500, 100), ReLU, Linear(100, 15)."""
-    conv = list(model.conv_layers)
+    Linear(500, 100), ReLU, Linear(100, 15). A ReLU may come before its pool (they commute), nested
+    Sequentials and Flatten layers are fine: with the same weights, the output must be the figure's."""
+    conv, fc = layers_of(model.conv_layers), layers_of(model.fc_layers)
     kinds = [type(m).__name__ for m in conv]
-    assert kinds == ["Conv2d", "MaxPool2d", "ReLU"] * 2, (
+    assert rules.figure_kinds(kinds) == rules.figure_kinds(FIGURE_CONV), (
         f"conv_layers should be (Conv2d, MaxPool2d, ReLU) twice, as in the figure; got {kinds}")
-    for layer, channels in zip((conv[0], conv[3]), ((1, 10), (10, 20))):
+    convs = [m for m in conv if isinstance(m, nn.Conv2d)]
+    for layer, channels in zip(convs, ((1, 10), (10, 20))):
         assert (layer.in_channels, layer.out_channels) == channels, f"{layer}: the figure has {channels[0]} -> {channels[1]}"
         assert layer.kernel_size == (5, 5) and layer.stride == (1, 1) and layer.padding == (0, 0), (
             f"{layer}: the figure's convolutions have kernel 5, stride 1 and no padding")
-    for pool in (conv[1], conv[4]):
-        assert pool.kernel_size == 3 and pool.stride == 3, f"{pool}: the figure's pools are 3 x 3 with stride 3"
-    fc = list(model.fc_layers)
+    for pool in (m for m in conv if isinstance(m, nn.MaxPool2d)):
+        assert pool.kernel_size in (3, (3, 3)) and pool.stride in (3, (3, 3)), f"{pool}: the figure's pools are 3 x 3 with stride 3"
     kinds = [type(m).__name__ for m in fc]
-    assert kinds == ["Linear", "ReLU", "Linear"], f"fc_layers should be Linear, ReLU, Linear; got {kinds}"
-    assert [(fc[0].in_features, fc[0].out_features), (fc[2].in_features, fc[2].out_features)] == [(500, 100), (100, 15)], (
-        f"the figure's linear layers are 500 -> 100 and 100 -> 15, got {fc[0]} and {fc[2]}")
+    assert rules.figure_kinds(kinds) == FIGURE_FC, f"fc_layers should be Linear, ReLU, Linear; got {kinds}"
+    linears = [(m.in_features, m.out_features) for m in fc if isinstance(m, nn.Linear)]
+    assert linears == [(500, 100), (100, 15)], f"the figure's linear layers are 500 -> 100 and 100 -> 15, got {linears}"
+    figure = simple_net_figure()
+    with torch.no_grad():
+        for mine, theirs in zip(architecture.canonical(figure.named_parameters()),
+                                architecture.canonical(model.named_parameters())):
+            mine[1].copy_(theirs[1])
+        x = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+        was_training = model.training
+        expected, got = figure.conv_layers(x), model.eval().conv_layers(x)
+        expected = figure.fc_layers(torch.flatten(expected, 1))
+        out = model(x)
+        model.train(was_training)
+    assert torch.allclose(out, expected, atol=1e-5), (
+        "with the figure's layers and the same weights, forward gives other outputs than the figure: forward should "
+        "be conv_layers, flatten to (N, 500), fc_layers, in that order")
 
 
 def simple_net_parameters(model: nn.Module) -> None:
@@ -317,21 +378,55 @@ def simple_net_parameters(model: nn.Module) -> None:
     assert all(p.requires_grad for p in model.parameters()), "every parameter of SimpleNet trains"
 
 
-def final_net_layers(model: nn.Module) -> None:
-    """SimpleNetFinal's rules: at least 3 Conv2d, a BatchNorm2d, a Dropout, 2 Linear and a ReLU."""
-    for kind, least in ((nn.Conv2d, 3), (nn.BatchNorm2d, 1), (nn.Dropout, 1), (nn.Linear, 2), (nn.ReLU, 1)):
-        assert count(model, kind) >= least, f"at least {least} {kind.__name__} layer(s) needed"
+def raises_on_wrong_input(model: nn.Module, shapes=((2, 3, 64, 64), (2, 1, 32, 32))) -> None:
+    """A wrong input shape raises an error: any exception (torch's own RuntimeError, or a ValueError of
+    your own check) rather than a silent output."""
+    for shape in shapes:
+        try:
+            with torch.no_grad():
+                out = model(torch.rand(*shape))
+        except Exception:  # noqa: BLE001 - which exception does not matter: that it raises does
+            continue
+        raise AssertionError(f"an input of shape {shape} gave an output of shape {tuple(getattr(out, 'shape', ()))}: "
+                             "the model must raise an error (any exception) for input that is not (N, 1, 64, 64)")
 
 
-def nonlinearity_after_every_conv(conv_layers: nn.Module) -> None:
-    """Each conv block has a non-linearity: between a Conv2d and the next one (or the end) there is a ReLU."""
-    layers = [m for m in conv_layers.modules() if not list(m.children())]
-    convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
-    for i, start in enumerate(convs):
-        block = layers[start:convs[i + 1] if i + 1 < len(convs) else len(layers)]
-        assert any(isinstance(m, NONLINEARITIES) for m in block), (
-            f"conv block {i + 1} ({' -> '.join(type(m).__name__ for m in block)}) has no ReLU; expected a "
-            "non-linearity after every Conv2d")
+def final_net_design(model: nn.Module) -> None:
+    """SimpleNetFinal's design rules (proj4_lib/rules.py, as graded): at least 3 Conv2d, a BatchNorm2d,
+    2 Linear, a Dropout with p > 0, a non-linearity after every Conv2d; in the layer types the grader
+    rebuilds (proj4_lib/architecture.py)."""
+    try:
+        spec = architecture.describe(model)
+    except architecture.ArchitectureError as err:
+        raise AssertionError(f"the grader rebuilds SimpleNetFinal from its layer list and cannot: {err}") from None
+    problem = rules.design_problem(spec)
+    assert not problem, problem
+
+
+def rebuildable(model: nn.Module, outputs: int = 15) -> None:
+    """What the grader evaluates (proj4_lib/architecture.py): the model rebuilt from its layer list, with
+    its weights, computes what forward computes, in eval mode and in train mode (the same dropout draws),
+    within the size limits. save_trained_model_weights refuses a model that fails this."""
+    try:
+        rebuilt = architecture.rebuilt_copy(model, outputs)
+    except architecture.ArchitectureError as err:
+        raise AssertionError(f"the grader rebuilds SimpleNetFinal from its layer list (to grade its accuracy) and "
+                             f"cannot: {err}") from None
+    x = torch.rand(4, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            for mode in (False, True):
+                torch.manual_seed(1)
+                got = model.train(mode)(x)
+                torch.manual_seed(1)
+                expected = rebuilt.train(mode)(x)
+                assert got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-4, atol=1e-5), (
+                    f"in {'train' if mode else 'eval'} mode forward computes something else than its layers: the grader "
+                    "evaluates fc_layers(torch.flatten(conv_layers(x), 1)), so forward must compute exactly that, with "
+                    "every layer (dropout too) in conv_layers or fc_layers")
+    finally:
+        model.train(was_training)
 
 
 # -- Part 1, 4: metrics and the loss --------------------------------------------------------------------
@@ -424,57 +519,111 @@ def optimizer_defaults(get_optimizer: Callable) -> None:
 
 
 # -- Part 1: the Trainer's steps -------------------------------------------------------------------------
-def training_step_gradient_is_the_batch(trainer, batches) -> None:
-    """After training_step(x, y), .grad holds the gradient of that batch alone (optimizer.zero_grad()
-    before loss.backward()), even when another batch's gradients were left; the step returns the
-    output (N, C) and the batch's mean loss, and leaves the learning-rate scheduler alone (train_epoch
-    steps it after every batch). The trainer's optimizer has lr = 0: no weight moves."""
+class BatchNormNet(nn.Module):
+    """A small classifier whose output differs in train and eval mode: batch norm (batch statistics in
+    train mode, running ones in eval mode) and, with dropout > 0, a Dropout. Input (N, 1, H, W)."""
+
+    def __init__(self, classes: int, dropout: float = 0.0):
+        super().__init__()
+        self.conv_layers = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                                         nn.AdaptiveAvgPool2d(2))
+        self.fc_layers = nn.Sequential(nn.Dropout(dropout), nn.Linear(16, classes))
+        self.loss_criterion = nn.CrossEntropyLoss()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc_layers(torch.flatten(self.conv_layers(x), 1))
+
+
+STEP_LR = 0.05
+
+
+def training_step_is_one_step(trainer, batches) -> None:
+    """Each training_step(x, y) takes exactly one optimizer step on that batch's mean loss, computed in
+    train mode: the weights move by -lr * (the gradient of this batch alone), whatever order the calls
+    come in (optimizer.zero_grad() before loss.backward(), or after optimizer.step(): both are one step).
+    It returns the output (N, C) and the batch's mean loss, and leaves the learning-rate scheduler alone
+    (train_epoch steps it after every batch). Give it a model in train mode with batch norm (BatchNormNet):
+    a step run in eval mode shows. The check swaps in plain SGD (lr STEP_LR) and restores the trainer."""
+    import copy
+
     model = trainer.model
     model.train()
-    scheduler, trainer.lr_scheduler = trainer.lr_scheduler, torch.optim.lr_scheduler.LambdaLR(
-        trainer.optimizer, lambda step: 1.0)  # a schedule that changes nothing, to see whether it is stepped
+    model.zero_grad(set_to_none=True)  # what a fresh model has (train_epoch starts from here too)
+    saved = trainer.optimizer, trainer.lr_scheduler
+    trainer.optimizer = torch.optim.SGD(model.parameters(), lr=STEP_LR)
+    # A schedule that changes nothing, to see whether training_step steps it.
+    trainer.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(trainer.optimizer, lambda step: 1.0)
+    modes = []
+    hook = model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
     try:
-        _gradient_of_each_batch(trainer, batches)
+        earlier = None  # the gradients of the batches before, summed: what a step without zero_grad adds
+        for x, y in batches:
+            reference = copy.deepcopy(model).train()
+            logits = reference(x)
+            expected_loss = reference.loss_criterion(logits, y)
+            expected_loss.backward()
+            grads = [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in reference.parameters()]
+            before = [p.detach().clone() for p in model.parameters()]
+            modes.clear()
+            output, loss = trainer.training_step(x, y)
+            assert modes and all(modes), (
+                "training_step ran the model in eval mode: train_epoch puts it in train mode (dropout and batch-norm "
+                "statistics on); leave the mode alone")
+            assert tuple(output.shape) == tuple(logits.shape) and loss.dim() == 0, (
+                f"training_step returns (output {tuple(logits.shape)}, loss scalar)")
+            assert math.isclose(loss.item(), expected_loss.item(), rel_tol=1e-4, abs_tol=1e-6), (
+                f"training_step's loss {loss.item():.4f} is not the batch's mean loss {expected_loss.item():.4f}")
+            moved = [p.detach() - b for p, b in zip(model.parameters(), before)]
+            if all(torch.equal(m, torch.zeros_like(m)) for m in moved):
+                raise AssertionError("training_step did not change the weights: compute the loss, call loss.backward(), "
+                                     "then self.optimizer.step() (zero the gradients before backward or after the step, "
+                                     "not between them)")
+            if all(torch.allclose(m, -STEP_LR * g, rtol=1e-4, atol=1e-6) for m, g in zip(moved, grads)):
+                earlier = grads if earlier is None else [e + g for e, g in zip(earlier, grads)]
+                continue
+            if earlier is not None and all(torch.allclose(m, -STEP_LR * (g + e), rtol=1e-4, atol=1e-6)
+                                           for m, g, e in zip(moved, grads, earlier)):
+                raise AssertionError("training_step's step used the gradients of the batches before too: zero them once "
+                                     "per step, with self.optimizer.zero_grad() before loss.backward() (or after "
+                                     "self.optimizer.step()), or they add up over batches")
+            raise AssertionError("training_step's step is not one optimizer step on this batch's loss: compute the "
+                                 "output with self.model_output(x) and the loss with compute_loss, then zero the "
+                                 "gradients, loss.backward() and self.optimizer.step(), once each")
         assert trainer.lr_scheduler.last_epoch == 0, (
             f"training_step stepped the learning-rate scheduler {trainer.lr_scheduler.last_epoch} times: the Trainer "
             "already steps it after every batch (train_epoch), so the schedule would run twice as fast")
     finally:
-        trainer.lr_scheduler = scheduler
-
-
-def _gradient_of_each_batch(trainer, batches) -> None:
-    model = trainer.model
-    for x, y in batches:
-        model.zero_grad()
-        logits = model(x)
-        expected_loss = nn.functional.cross_entropy(logits, y)
-        expected_loss.backward()
-        expected = [p.grad.clone() for p in model.parameters()]
-        model.zero_grad()  # leave what a previous step would: gradients of another batch
-        nn.functional.cross_entropy(model(x.flip(0)[:1]), y.flip(0)[:1]).backward()
-        output, loss = trainer.training_step(x, y)
-        assert tuple(output.shape) == tuple(logits.shape) and loss.dim() == 0, (
-            f"training_step returns (output {tuple(logits.shape)}, loss scalar)")
-        assert math.isclose(loss.item(), expected_loss.item(), rel_tol=1e-4), (
-            f"training_step's loss {loss.item():.4f} is not the batch's mean cross-entropy {expected_loss.item():.4f}")
-        for p, g in zip(model.parameters(), expected):
-            assert p.grad is not None, "no gradient after training_step: call loss.backward()"
-            assert torch.allclose(p.grad, g, atol=1e-6), (
-                "after training_step .grad is not the gradient of this batch: zero the gradients "
-                "(optimizer.zero_grad()) before loss.backward(), or they add up over batches")
+        hook.remove()
+        trainer.optimizer, trainer.lr_scheduler = saved
 
 
 def validate_changes_nothing(trainer) -> Tuple[float, float]:
-    """validate (after training: the optimizer holds gradients and momentum) leaves every weight as it
-    was, and returns the mean cross-entropy and the accuracy over the validation set."""
+    """validate (after training: the optimizer holds gradients and momentum) leaves every weight and every
+    batch-norm statistic as it was, and returns the mean loss and the accuracy over the validation set in
+    eval mode (with a model with dropout and batch norm, a validation_step that switches to train mode shows)."""
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
-    loss, accuracy = trainer.validate()
-    assert all(torch.equal(before[k], v) for k, v in trainer.model.state_dict().items()), (
-        "validate changed the weights: validation_step must not call backward() or optimizer.step()")
+    states = []  # (gradients enabled, train mode) at each forward
+    hook = trainer.model.register_forward_pre_hook(
+        lambda module, args: states.append((torch.is_grad_enabled(), module.training)))
+    try:
+        loss, accuracy = trainer.validate()
+    finally:
+        hook.remove()
+    assert states and not any(training for _, training in states), (
+        "validation ran the model in train mode: validation_step must not call model.train() (validate puts the "
+        "model in eval mode: no dropout, batch norm on its running statistics)")
+    assert not any(enabled for enabled, _ in states), (
+        "validation ran the model with gradients on: validate runs validation_step under torch.no_grad(); do not "
+        "turn them back on")
+    changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(before[k], v)]
+    assert not changed, (
+        f"validate changed {changed[:3]}: validation_step must only compute the output and the loss (no backward(), "
+        "no optimizer.step(), no model.train(): the Trainer runs validation in eval mode)")
     outputs, targets = trainer.validation_outputs()
-    expected = nn.functional.cross_entropy(outputs, targets).item()
+    expected = trainer.model.loss_criterion(outputs, targets).item()
     assert math.isfinite(loss) and math.isclose(loss, expected, rel_tol=1e-4), (
-        f"validate returned loss {loss:.4f}, expected the mean cross-entropy {expected:.4f}")
+        f"validate returned loss {loss:.4f}, expected the mean loss in eval mode {expected:.4f} (does validation_step "
+        "switch the model to train mode, or sum the loss?)")
     expected_accuracy = (outputs.argmax(1) == targets).float().mean().item()
     assert math.isclose(accuracy, expected_accuracy, abs_tol=1e-6), (
         f"validate returned accuracy {accuracy}, expected {expected_accuracy}")
@@ -512,8 +661,8 @@ def confusion_data(generate: Callable, model: nn.Module, dataset, expected_targe
     """generate_confusion_data runs the model in eval mode without gradients: targets, argmax predictions,
     the class names."""
     model.train()
-    grad_enabled = []
-    hook = model.register_forward_pre_hook(lambda module, args: grad_enabled.append(torch.is_grad_enabled()))
+    states = []  # (gradients enabled, train mode) at each forward
+    hook = model.register_forward_pre_hook(lambda module, args: states.append((torch.is_grad_enabled(), module.training)))
     try:
         targets, preds, labels = generate(model, dataset)
     finally:
@@ -522,8 +671,8 @@ def confusion_data(generate: Callable, model: nn.Module, dataset, expected_targe
     assert list(preds) == list(expected_preds), f"predictions {list(preds)}, expected the argmax {list(expected_preds)}"
     assert np.shape(targets) == np.shape(preds) == (len(expected_targets),), "targets and predictions are (N,)"
     assert list(labels) == list(expected_labels), f"class labels {labels}, expected {list(expected_labels)}"
-    assert not model.training, "run the model in eval mode (model_outputs does it)"
-    assert grad_enabled and not any(grad_enabled), (
+    assert states and not any(training for _, training in states), "run the model in eval mode (model_outputs does it)"
+    assert not any(enabled for enabled, _ in states), (
         "run the model without gradients (model_outputs runs it under torch.no_grad()): gradients cost memory "
         "and time for nothing here")
 
@@ -578,7 +727,23 @@ def frozen_backbone_head(model: nn.Module, outputs: int) -> torch.Tensor:
     out = model(torch.rand(2, 1, 96, 96))
     assert tuple(out.shape) == (2, outputs), f"output shape {tuple(out.shape)}, expected (2, {outputs})"
     batch_of_one(model, outputs)
+    forward_is_head_on_features(model, outputs)
     return out
+
+
+def forward_is_head_on_features(model: nn.Module, outputs: int) -> None:
+    """forward(x) is head(conv_layers(x)) (batches of 1 and 3, eval mode): with cache_features=True the
+    Trainer trains the head on the backbone's cached features, and the autograder evaluates it there, so a
+    forward that computes anything else is not the model that was trained."""
+    model.eval()
+    for n in (1, 3):
+        x = torch.rand(n, 1, 64, 64, generator=torch.Generator().manual_seed(n))
+        with torch.no_grad():
+            whole, split = model(x), model.head(model.conv_layers(x))
+        assert tuple(whole.shape) == (n, outputs) and torch.allclose(whole, split, atol=1e-5), (
+            f"forward(x) differs from head(conv_layers(x)) for a batch of {n}: forward should be conv_layers -> "
+            "flatten -> fc_layers" + (" -> activation" if hasattr(model, "activation") else "") + " and nothing else "
+            "(the Trainer trains, and the autograder evaluates, the head on the backbone's features)")
 
 
 def batch_of_one(model: nn.Module, outputs: int) -> None:

@@ -103,7 +103,8 @@ def fundamental_normalization_transforms() -> None:
 
     compose = get_fundamental_normalization_transforms((64, 64), 0.4, 0.2)
     expect.transform_types(compose)
-    expect.normalize_step(compose, 0.4, 0.2)
+    plain = transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])  # the fundamental preset
+    expect.normalizes_with(compose, plain, ramp_image(100, 120), 0.4, 0.2)
     out = compose(constant_image(204))  # 204 / 255 = 0.8, normalised to (0.8 - 0.4) / 0.2 = 2
     expect.image_tensor(out, (64, 64), in_unit_range=False)
     assert torch.allclose(out, torch.full_like(out, 2.0), atol=1e-4), (
@@ -119,6 +120,7 @@ def simple_net() -> None:
     expect.simple_net_layers(model)
     expect.simple_net_parameters(model)
     expect.raw_scores(model, torch.rand(4, 1, 64, 64))
+    expect.raises_on_wrong_input(model)
     expect.classifier_attributes(model)
 
 
@@ -177,7 +179,8 @@ def _dark_and_light(folder: Path) -> Path:
 
 
 def trainer() -> None:
-    """Trainer.train_epoch and validate on a tiny two-class problem (uses your ImageLoader)."""
+    """Trainer.train_epoch and validate on a tiny two-class problem (uses your ImageLoader): one optimizer
+    step per training_step, validation in eval mode changing nothing, the cached-features path."""
     from proj4_code.runner import Trainer
 
     torch.manual_seed(0)
@@ -185,12 +188,16 @@ def trainer() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = _dark_and_light(Path(folder) / "data")
 
-        def make(optimizer, out: str, **kwargs):
+        def make(optimizer, out: str, model=model, **kwargs):
             return Trainer(data, model, optimizer, Path(folder) / out, transforms.ToTensor(), transforms.ToTensor(),
                            batch_size=4, load_from_disk=False, device="cpu", progress=False, **kwargs)
 
-        frozen = make(torch.optim.SGD(model.parameters(), lr=0.0), "frozen")  # lr = 0: no weight moves
-        expect.training_step_gradient_is_the_batch(frozen, list(frozen.train_loader)[:3])
+        # A model with batch norm (and dropout for validation): a step or a validation in the wrong mode shows.
+        steps = expect.BatchNormNet(2)
+        stepper = make(torch.optim.SGD(steps.parameters(), lr=0.1), "steps", model=steps)
+        expect.training_step_is_one_step(stepper, list(stepper.train_loader)[:3])
+        checked = expect.BatchNormNet(2, dropout=0.5)
+        expect.validate_changes_nothing(make(torch.optim.SGD(checked.parameters(), lr=0.1), "eval", model=checked))
 
         run = make(torch.optim.SGD(model.parameters(), lr=1.0, momentum=0.5), "checkpoints")
         before = [p.detach().clone() for p in model.parameters()]
@@ -211,38 +218,42 @@ def trainer() -> None:
 
 # -- Part 2 -----------------------------------------------------------------------------------------
 def fundamental_augmentation_transforms() -> None:
+    """The augmentation preset by what it does to synthetic scenes (proj4_lib/rules.py: the graded rules)."""
     from proj4_code.data_transforms import get_fundamental_augmentation_transforms
 
     compose = get_fundamental_augmentation_transforms((64, 64))
-    expect.augmentation_kinds(compose)
+    expect.transform_types(compose)
     image = noise_image(100, 80)
     for _ in range(10):
         expect.image_tensor(compose(image), (64, 64))  # no Normalize here: values stay in [0, 1]
     expect.random_but_seeded(compose, image)
     expect.flips_horizontally_sometimes(compose)
-    expect.keeps_the_scene(compose, (64, 64))
+    expect.augmentation_behaviour(compose, (64, 64))
 
 
 def all_transforms() -> None:
-    from proj4_code.data_transforms import get_all_transforms
+    """get_all_transforms: the augmentation preset plus Normalize with the given mean and std."""
+    from proj4_code.data_transforms import get_all_transforms, get_fundamental_augmentation_transforms
 
     compose = get_all_transforms((64, 64), 0.5, 0.25)
-    expect.augmentation_kinds(compose)
-    expect.normalize_step(compose, 0.5, 0.25)
+    expect.transform_types(compose)
     expect.image_tensor(compose(noise_image(100, 80)), (64, 64), in_unit_range=False)
+    expect.all_transforms_behaviour(compose, get_fundamental_augmentation_transforms((64, 64)), (64, 64), 0.5, 0.25)
 
 
 def simple_net_final() -> None:
+    """SimpleNetFinal's rules (the notebook's Part 2 and simple_net_final.py list them), checked before you train:
+    the design rules, and that the grader can rebuild it from its layer list."""
     from proj4_code.simple_net_final import SimpleNetFinal
 
     model = SimpleNetFinal()
     for mode in (True, False):
         out = model.train(mode)(torch.randn(4, 1, 64, 64))
         assert tuple(out.shape) == (4, 15), f"output shape {tuple(out.shape)} in {'train' if mode else 'eval'} mode"
-    expect.final_net_layers(model)
-    expect.nonlinearity_after_every_conv(model.conv_layers)
-    expect.raw_scores(model, torch.randn(4, 1, 64, 64))
     expect.classifier_attributes(model)
+    expect.final_net_design(model)
+    expect.rebuildable(model)
+    expect.raw_scores(model, torch.randn(4, 1, 64, 64))
 
 
 def confusion_matrix() -> None:

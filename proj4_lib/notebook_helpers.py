@@ -51,13 +51,14 @@ def repo_root(start: Optional[Path] = None) -> Path:
     Searched upwards from `start` (default: the current folder, notebooks/ when you run the
     notebook), then where proj4_code is installed from (`pip install -e .`).
     """
-    here = Path(start or Path.cwd()).resolve()
-    candidates = (here, *here.parents, Path(__file__).resolve().parents[1])
-    for folder in candidates:
-        if (folder / "setup.py").is_file() and (folder / "proj4_code").is_dir():
-            return folder
-    raise FileNotFoundError(f"no project folder (with setup.py and proj4_code/) above {here}; "
-                            "open the notebook from the project's notebooks/ folder")
+    from proj4_lib.data_install import project_folder
+
+    folder = project_folder(start)
+    if folder is None:
+        raise FileNotFoundError(f"no project folder (with setup.py and proj4_code/) above "
+                                f"{Path(start or Path.cwd()).resolve()}; open the notebook from the project's "
+                                "notebooks/ folder")
+    return folder
 
 
 def data_dir(repo: Path) -> Path:

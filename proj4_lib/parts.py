@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 TASKS = ("single", "multi")  # one of `outputs` classes (softmax, cross-entropy) / `outputs` yes-no attributes
 DESIGNS = ("fixed", "student")  # who decides the architecture: the handout, or the student
 TRAINERS_MODULE = "proj4_code.runner"  # where every part's trainer class lives
+PARTIAL_CREDIT_RANGE = 0.15  # accuracy partial credit grows linearly from threshold - 0.15 to the threshold
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ class Part:
     # No ResNet-18 run is possible where the reference is measured (no internet for its weights), so
     # reference_accuracy is EfficientNet-Lite0's and this is what a student can expect with ResNet-18.
     resnet18_results: Optional[Tuple[float, float]] = None
+    # Grading: the points of the checkpoint's test accuracy (partial credit from `floor`), and whether the
+    # accuracy is a column of Gradescope's leaderboard (the parts students compete on).
+    accuracy_points: int = 8
+    leaderboard: bool = False
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -101,6 +106,11 @@ class Part:
     def checkpoint(self) -> str:
         """The file you submit, in model_output/."""
         return f"trained_{self.class_name}_final.pt"
+
+    @property
+    def floor(self) -> float:
+        """The accuracy below which the checkpoint earns no accuracy points (linear up to the threshold)."""
+        return round(self.threshold - PARTIAL_CREDIT_RANGE, 4)
 
     @property
     def multilabel(self) -> bool:
@@ -150,7 +160,11 @@ PARTS: Tuple[Part, ...] = (
                    ("dl_utils.py", ("compute_accuracy", "compute_loss")),
                    ("optimizer.py", ("get_optimizer",)),
                    ("runner.py", ("Trainer.training_step", "Trainer.validation_step"))),
-            notes="",
+            notes="""\
+What is checked is what your code does, not how it is written. `SimpleNet` must raise an error for input that
+is not (N, 1, 64, 64): torch's own or one of yours, any exception. `training_step` must take one optimizer step
+on its batch's loss alone: zero the gradients before `loss.backward()` or after `optimizer.step()`, both work.
+`validation_step` only measures (the Trainer runs it in eval mode, without gradients).""",
             checks=(("Loading the images: `ImageLoader`", ("image_loader(DATA_DIR)",)),
                     ("Dataset statistics: `compute_mean_and_std`", ("compute_mean_and_std",)),
                     ("Transforms: `get_fundamental_transforms` and `get_fundamental_normalization_transforms`",
@@ -177,7 +191,28 @@ PARTS: Tuple[Part, ...] = (
             todos=(("data_transforms.py", ("get_fundamental_augmentation_transforms", "get_all_transforms")),
                    ("simple_net_final.py", ("SimpleNetFinal.__init__", "SimpleNetFinal.forward")),
                    ("confusion_matrix.py", ("generate_confusion_data", "generate_confusion_matrix"))),
-            notes="",
+            notes="""\
+**The augmentation** is judged by what it does to synthetic scenes (the check below, the public tests and the
+autograder use the same rules, `proj4_lib/rules.py`): random left-right flips half the time, no vertical flips;
+a brightness and/or contrast change centred on the image (factors on both sides of 1, within [0.4, 1.6]: e.g.
+`ColorJitter(brightness=0.3, contrast=0.3)`, never only darker); any crop, shift, zoom or rotation keeps at
+least half of the scene in view, 49 % of its area (e.g. `RandomResizedCrop(inp_size, scale=(0.49, 1.0))`,
+`RandomAffine(degrees=10, translate=(0.1, 0.1))`). `torchvision.transforms` or `transforms.v2`, as you like.
+
+**SimpleNetFinal's rules**, checked the moment you build it (the check below), graded by the autograder:
+* design: at least 3 `Conv2d`, a `BatchNorm2d`, at least 2 `Linear`, a `Dropout` (`Dropout1d`, `Dropout2d`) with
+  p > 0, and a non-linearity after every `Conv2d` (ReLU, LeakyReLU, PReLU, ReLU6, ELU, GELU, SiLU, Mish,
+  Hardswish, Softplus, Tanh or Sigmoid);
+* the autograder evaluates your checkpoint without running your code: it rebuilds the model from the layer list
+  that `save_trained_model_weights` records. So every layer is in `conv_layers` or `fc_layers` (`nn.Sequential`,
+  nested ones are fine), `forward` is exactly `fc_layers(torch.flatten(conv_layers(x), 1))`, and every layer is
+  a standard one of `proj4_lib/architecture.py`: the layers above and `BatchNorm1d`, `GroupNorm`, `LayerNorm`,
+  `InstanceNorm2d`, `MaxPool2d`, `AvgPool2d`, `AdaptiveAvgPool2d`, `AdaptiveMaxPool2d`, `Flatten`, `Identity`.
+  A skip connection is `proj4_lib.architecture.Residual(...)` (x + layers(x)); a module class of your own
+  cannot be rebuilt;
+* size: at most 5 M parameters, 100 M multiply-adds per image, 4 M values in a layer's output per image.
+
+`save_trained_model_weights` refuses a model the autograder could not rebuild, naming the layer and the rule.""",
             checks=(("Augmentation: `get_fundamental_augmentation_transforms` and `get_all_transforms`",
                      ("fundamental_augmentation_transforms", "all_transforms")),
                     ("The model: `SimpleNetFinal`", ("simple_net_final",)),
@@ -188,7 +223,7 @@ PARTS: Tuple[Part, ...] = (
                      "deeper, batch norm) comes from the ablation cell after this part's model is saved.",
             after_training=("confusion_matrix", "ablation")),
         tests=("test_augmentation.py", "test_simple_net_final.py", "test_confusion_matrix.py"),
-        reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300)),
+        reference_accuracy=0.72, cpu_minutes=2, bench_target=(0.65, 300), leaderboard=True),
     Part(
         3, "my_resnet", "MyResNet18", "proj4_code.my_resnet", task="single", outputs=15, backbone=True,
         design="fixed", trainer="Trainer", threshold=0.85, inp_size=224, recipe=Recipe(**_PRETRAINED),
@@ -220,7 +255,8 @@ CPU); each epoch then trains only the head, in seconds.""",
             after_training=("confusion_from_outputs", "misclassified"),
             hparams_note="Most of that is the one pass of the backbone over the images."),
         tests=("test_my_resnet.py",),
-        reference_accuracy=0.93, cpu_minutes=2, bench_target=(0.90, 300), resnet18_results=(0.86, 0.89)),
+        reference_accuracy=0.93, cpu_minutes=2, bench_target=(0.90, 300), resnet18_results=(0.86, 0.89),
+        leaderboard=True),
     Part(
         4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", task="multi", outputs=7,
         backbone=True, design="fixed", trainer="MultiLabelTrainer", threshold=0.90, inp_size=224, recipe=Recipe(**_PRETRAINED),
@@ -244,7 +280,8 @@ CPU); each epoch then trains only the head, in seconds.""",
             after_training=("attribute_accuracy",)),
         tests=("test_multilabel_image_loader.py", "test_multilabel_resnet.py", "test_multilabel_metrics.py",
                "test_multilabel_trainer.py"),
-        reference_accuracy=0.92, cpu_minutes=1, bench_target=(0.92, 300), resnet18_results=(0.90, 0.906)),
+        reference_accuracy=0.92, cpu_minutes=1, bench_target=(0.92, 300), resnet18_results=(0.90, 0.906),
+        leaderboard=True),
 )
 
 

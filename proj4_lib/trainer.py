@@ -38,17 +38,21 @@ from proj4_lib.utils import course_device, mps_available, pick_device
 
 HISTORY_KEYS = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "epoch_seconds")
 
-# Transforms that give the same output every time: required for caching backbone features.
-_DETERMINISTIC_TRANSFORMS = (transforms.Resize, transforms.CenterCrop, transforms.ToTensor,
-                             transforms.Normalize, transforms.Grayscale, transforms.PILToTensor)
+# Transforms that give the same output every time (torchvision.transforms' or transforms.v2's): required for
+# caching backbone features.
+_DETERMINISTIC_TRANSFORMS = ("Resize", "CenterCrop", "ToTensor", "Normalize", "Grayscale", "PILToTensor",
+                             "ToImage", "ToDtype", "ConvertImageDtype", "ToPureTensor")
 
 
 def is_deterministic(transform: Optional[Callable]) -> bool:
     if transform is None:
         return True
-    if isinstance(transform, transforms.Compose):
+    kind = type(transform)
+    if not kind.__module__.startswith("torchvision.transforms"):
+        return False  # a transform of one's own may be random: not cached
+    if kind.__name__ == "Compose":
         return all(is_deterministic(t) for t in transform.transforms)
-    return isinstance(transform, _DETERMINISTIC_TRANSFORMS)
+    return kind.__name__ in _DETERMINISTIC_TRANSFORMS
 
 
 def one_cycle(lr: float, epochs: int) -> Callable:
@@ -236,6 +240,9 @@ class TrainerBase:
     def train_epoch(self) -> Tuple[float, float]:
         """One pass over the training set in train mode; returns (mean loss, accuracy)."""
         self.model.train()
+        # No gradient left from before (a cell that ran backward): then zeroing before loss.backward() or
+        # after optimizer.step() in training_step are the same training.
+        self.optimizer.zero_grad(set_to_none=True)
         total_loss, total_correct, count = 0.0, 0.0, 0
         for x, y in tqdm(self.train_loader, desc=f"epoch {self.epoch + 1} train", leave=False,
                          disable=not self.progress):

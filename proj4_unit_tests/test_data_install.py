@@ -132,7 +132,7 @@ def test_failed_extraction_keeps_previous_install(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_cli_installs_the_real_data(tmp_path):
     if not (SHARED_DATA / ARCHIVE).is_file():
-        pytest.skip(f"{SHARED_DATA / ARCHIVE} is not here (only on the course machines)")
+        pytest.skip("tests the provided data command on the course's own copy of the data (not on this computer)")
     dest = tmp_path / "data"
     assert cli.main(["data", "install", "--from", str(SHARED_DATA), "--dest", str(dest)]) == 0
     assert sum(1 for _ in (dest / "train").rglob("*.jpg")) == 2985
@@ -194,3 +194,28 @@ def test_keep_files_from_a_folder_and_a_bad_copy(tmp_path):
     with pytest.raises(DataInstallError, match="SHA-256"):
         keep_files(str(tmp_path / "src"), tmp_path / "other", checksums=checksums)
     assert not has_kept_files(tmp_path / "other", checksums)
+
+
+def test_without_dest_it_installs_into_the_project_folder(tmp_path, monkeypatch, capsys):
+    """Run from a folder inside the project (notebooks/, say): the data goes to the project's data/."""
+    project = tmp_path / "proj4"
+    (project / "proj4_code").mkdir(parents=True)
+    (project / "setup.py").write_text("")
+    (project / "notebooks").mkdir()
+    checksums = make_source(tmp_path / "src")
+    monkeypatch.chdir(project / "notebooks")
+    monkeypatch.setattr(data_install, "read_checksums", lambda: checksums)
+    assert cli.main(["data", "install", "--from", str(tmp_path / "src")]) == 0
+    assert_installed(project / "data", checksums)
+    assert not (project / "notebooks" / "data").exists()
+    assert str(project / "data") in capsys.readouterr().out
+
+
+def test_outside_a_project_folder_it_says_where_to_run(tmp_path, monkeypatch, capsys):
+    """Neither the current folder nor the one proj4 is installed from is a project: no second copy anywhere."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data_install, "__file__", str(tmp_path / "site-packages" / "proj4_lib" / "data_install.py"))
+    assert cli.main(["data", "install", "--from", str(tmp_path / "src")]) == 1
+    err = capsys.readouterr().err
+    assert "project folder" in err and "cd into it" in err and "--dest" in err
+    assert not (tmp_path / "data").exists()

@@ -94,7 +94,9 @@ def test_corrupt_jpeg(tmp_path, damage):
     else:
         bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
     dataset = ImageLoader(tmp_path, split="train")  # paths only: nothing is decoded yet
-    assert dataset[0][1] == 0 and dataset.dataset[0][0] == str(good)
-    with pytest.raises(OSError) as err:
+    assert dataset[0][1] == 0 and str(dataset.dataset[0][0]) == str(good)  # a str or a Path
+    with pytest.raises(OSError):  # a broken file is an error, never a silent blank image
         dataset[1]
+    with pytest.raises(OSError) as err:  # the provided load_img_from_path also names the file
+        dataset.load_img_from_path(str(bad))
     assert str(bad) in str(err.value)

@@ -80,6 +80,13 @@ def test_forward_returns_logits(backbone):
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
+def test_forward_is_the_head_on_the_backbone_features(backbone):
+    """forward(x) == head(conv_layers(x)): the Trainer trains the head on cached features, the autograder evaluates it there."""
+    torch.manual_seed(0)
+    expect.forward_is_head_on_features(MyResNet18(pretrained=False, backbone=backbone), 15)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
 def test_batch_of_one(backbone):
     """One image in, (1, 15) out: squeeze() on the features would drop the batch dimension too."""
     torch.manual_seed(0)

@@ -176,13 +176,25 @@ def batches(tree, n=2):
     return [(torch.stack([dataset[i][0] for i in idx]), torch.tensor([dataset[i][1] for i in idx])) for idx in picks]
 
 
-def test_training_step_zeroes_gradients_before_each_step(tree, tmp_path):
-    """After a training_step, .grad holds the gradient of that batch alone, not a sum with earlier batches."""
+def test_training_step_takes_one_step_on_its_batch(tree, tmp_path):
+    """Each training_step moves the weights by one optimizer step on that batch's gradient alone, in train
+    mode (a model with batch norm shows a step in eval mode); any order of zero_grad that does this passes."""
     reset_seed(0)
-    model = SimpleNet()
-    trainer = Trainer(tree, model, torch.optim.SGD(model.parameters(), lr=0.0), tmp_path,
+    model = expect.BatchNormNet(NUM_CLASSES)
+    trainer = Trainer(tree, model, torch.optim.SGD(model.parameters(), lr=0.1), tmp_path,
                       transforms.ToTensor(), transforms.ToTensor(), batch_size=16, progress=False, device="cpu")
-    expect.training_step_gradient_is_the_batch(trainer, batches(tree, 3))  # lr = 0: the weights never move
+    expect.training_step_is_one_step(trainer, batches(tree, 3))
+
+
+def test_validation_runs_in_eval_mode_and_changes_nothing(tree, tmp_path):
+    """With dropout and batch norm, validate's loss is the eval-mode loss and no statistic moves."""
+    reset_seed(0)
+    model = expect.BatchNormNet(NUM_CLASSES, dropout=0.5)
+    tf = data_transforms.get_fundamental_normalization_transforms(SIZE, 0.3, 0.2)
+    trainer = Trainer(tree, model, torch.optim.SGD(model.parameters(), lr=0.1), tmp_path, tf, tf, batch_size=16,
+                      progress=False, device="cpu")
+    trainer.train_epoch()
+    expect.validate_changes_nothing(trainer)
 
 
 def test_validate_changes_nothing_after_real_training(tree, tmp_path):

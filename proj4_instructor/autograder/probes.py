@@ -13,6 +13,11 @@ package `proj4_code` on sys.path (the reference's or the student's). The one exc
 SimpleNetFinal, whose architecture is the student's choice: the trusted side runs its probe on
 the model its checkpoint describes (proj4_lib.architecture), so the sandbox must show that the
 student's class computes what that description does.
+
+Fair to every valid solution: a probe records what the code does, never how it is written (whether
+a wrong input raises, not which exception; the figure's layers with nested Sequentials opened and
+commuting layers in either order; the augmentation presets by what they do to synthetic scenes, with
+proj4_lib/rules.py's measurements, the same the notebook and the public tests use).
 """
 from __future__ import annotations
 
@@ -29,10 +34,14 @@ import torch
 from PIL import Image
 from torch import nn
 
+from proj4_lib import rules
+
 BACKBONES = ("resnet18", "efficientnet_lite0")
 FIRST = {"conv_layers": 0, "fc_layers": 1}  # canonical order of a model's blocks, whatever order they were set in
-AUGMENT_DRAWS = 20  # P(an honest flip(p=0.5) shows one orientation only) = 2 * 0.5**20
-AUGMENT_SIZE = (16, 48)  # small (20 outputs travel as JSON), and wide enough to see how much a crop zooms
+AUGMENT_DRAWS = 64  # step image draws: the flips' share and the jitter's average need many (4 numbers each)
+VIEW_DRAWS = 12  # plaid image draws: each must keep half the scene in view
+RAW_OUTPUTS = 4  # step image outputs sent whole (their shape, range and randomness)
+AUGMENT_SIZE = (40, 64)  # 5 pixels per plaid stripe cycle down the height (rules.PLAID_CYCLES = 8)
 
 
 class Draw:
@@ -143,12 +152,13 @@ def guard(ans: dict, key: str, fn: Callable[[], object]) -> None:
         ans[key] = {RAISED: f"{type(err).__name__}: {str(err)[:300]}"}
 
 
-def raises(fn) -> str:
+def raises(fn) -> bool:
+    """Whether fn() raises: any exception (which one is the student's choice unless the handout names it)."""
     try:
         fn()
-    except Exception as err:  # noqa: BLE001 - which exception is the answer
-        return type(err).__name__
-    return ""
+    except Exception:  # noqa: BLE001 - that it raises is the answer
+        return True
+    return False
 
 
 def types(seq) -> list:
@@ -159,20 +169,31 @@ def loss_info(criterion) -> list:
     return [type(criterion).__name__, getattr(criterion, "reduction", None)]
 
 
+def leaves(block: nn.Module) -> list:
+    """The layers of a block in forward order, nested Sequentials opened."""
+    return [m for m in block.modules() if not list(m.children())]
+
+
+def pair(value) -> list:
+    return list(value) if isinstance(value, (tuple, list)) else [value, value]
+
+
 # -- Part 1: SimpleNet -----------------------------------------------------------------------------
 
 def probe_simple_net(draw: Draw) -> dict:
     model = student("simple_net", "SimpleNet")()
-    conv, fc = list(model.conv_layers), list(model.fc_layers)
+    conv, fc = leaves(model.conv_layers), leaves(model.fc_layers)
     ans = {
         "attributes": [type(model.conv_layers).__name__, type(model.fc_layers).__name__,
                        *loss_info(model.loss_criterion)],
         "params": count(model.parameters()),
         "all_trainable": all(p.requires_grad for p in model.parameters()),
-        "conv_types": types(conv), "fc_types": types(fc),
-        "conv_shapes": [[m.in_channels, m.out_channels, list(m.kernel_size), list(m.stride), list(m.padding)]
+        # As the figure reads: a ReLU before its pool (they commute), nested Sequentials, Flatten are all one
+        # network; the forward output below shows whether the order matters otherwise.
+        "conv_types": rules.figure_kinds(types(conv)), "fc_types": rules.figure_kinds(types(fc)),
+        "conv_shapes": [[m.in_channels, m.out_channels, pair(m.kernel_size), pair(m.stride), pair(m.padding)]
                         for m in conv if isinstance(m, nn.Conv2d)],
-        "pools": [[m.kernel_size, m.stride] for m in conv if isinstance(m, nn.MaxPool2d)],
+        "pools": [pair(m.kernel_size) + pair(m.stride) for m in conv if isinstance(m, nn.MaxPool2d)],
         "fc_shapes": [[m.in_features, m.out_features] for m in fc if isinstance(m, nn.Linear)],
     }
     fill(model, draw).eval()
@@ -182,7 +203,8 @@ def probe_simple_net(draw: Draw) -> dict:
     with torch.no_grad():
         guard(ans, "forward", lambda: values(model(batch)))
         guard(ans, "out_shapes", lambda: [shape(model(one)), shape(model(batch))])
-        guard(ans, "conv_out_shape", lambda: shape(model.conv_layers(two)))
+        # The features conv_layers gives, flattened: a Flatten at its end or at fc_layers' start is the same net.
+        guard(ans, "conv_out_shape", lambda: shape(torch.flatten(model.conv_layers(two), 1)))
     ans["wrong_input_raises"] = [raises(lambda s=s: model(torch.rand(*s))) for s in ((2, 3, 64, 64), (2, 1, 32, 32))]
     return ans
 
@@ -254,8 +276,12 @@ def _frozen(cls, backbone: str, draw: Draw, outputs: int) -> dict:
 
 
 def _training_step(model: nn.Module, draw: Draw, outputs: int, a: dict) -> bool:
-    """One step of a trusted loop (torch only): the backbone must not change, the head must."""
+    """One step of a trusted loop (torch only): the backbone must not change, the head must. Dropout in
+    the head (a valid choice) is switched off: the step then is the same for any head with this Linear."""
     model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.p = 0.0
     conv = {k: t.clone() for k, t in model.conv_layers.state_dict().items()}
     head = {k: t.clone() for k, t in model.fc_layers.state_dict().items()}
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.05)
@@ -395,16 +421,18 @@ def scene_image(draw: Draw, height: int, width: int) -> Image.Image:
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
 
 
-def step_image(draw: Draw, height: int, width: int) -> Image.Image:
-    """Dark left 40 %, bright right 40 %, a ramp between, faint smooth texture: a flip swaps the sides,
-    a crop or shift that keeps 70 % of the view does not, and a brightness or contrast jitter moves
-    both levels."""
-    dark, bright = draw.rng.uniform(40, 70), draw.rng.uniform(185, 215)
-    xs = np.arange(width) / (width - 1)
-    row = np.interp(xs, [0, 0.4, 0.6, 1], [dark, dark, bright, bright])
-    ys = np.arange(height)[:, None] / height
-    texture = 4 * np.sin(2 * np.pi * (ys * draw.rng.uniform(1, 3) + xs * draw.rng.uniform(1, 3)))
-    return Image.fromarray(np.clip(row[None, :] + texture, 0, 255).astype(np.uint8), mode="L")
+def rules_image(rows) -> Image.Image:
+    """A proj4_lib.rules image (gray values as lists of rows) as a PIL grayscale image."""
+    return Image.fromarray(np.clip(np.rint(np.asarray(rows, dtype=np.float64)), 0, 255).astype(np.uint8), mode="L")
+
+
+def augmentation_sources(draw: Draw) -> dict:
+    """The step and plaid images' sizes, 15-Scene's (about square, and twice as wide as high: a preset
+    must work on both) and the step image's levels, from the draw: the same on both sides, and what the
+    scorer judges against."""
+    side = draw.int(220, 260)
+    return {"step_size": [side, side + draw.int(-20, 20)], "plaid_size": [draw.int(190, 230), draw.int(380, 420)],
+            "dark": draw.int(50, 70), "bright": draw.int(170, 190)}
 
 
 def probe_data_transforms(draw: Draw) -> dict:
@@ -422,21 +450,30 @@ def probe_data_transforms(draw: Draw) -> dict:
 
     guard(ans, "fundamental", lambda: fixed(lambda: dt.get_fundamental_transforms(size)))
     guard(ans, "normalization", lambda: fixed(lambda: dt.get_fundamental_normalization_transforms(size, mean, std)))
-    step = step_image(draw.sub("step"), draw.int(110, 170), draw.int(180, 260))
+    sources = augmentation_sources(draw.sub("sources"))
+    step = rules_image(rules.step_image(*sources["step_size"], sources["dark"], sources["bright"]))
+    plaid = rules_image(rules.plaid_image(*sources["plaid_size"]))
 
     def random(make):
+        """What the preset does to the step and plaid images, draw after draw (rules.step_summary and
+        rules.plaid_profiles of each output: what the scorer's rules read), and a few outputs whole."""
         compose = make()
-        outs = []
-        for k in range(AUGMENT_DRAWS):
-            torch.manual_seed(draw.seed % 2**31 + k)
-            outs.append(compose(step))
-        return {"compose": type(compose).__name__, "shapes": [shape(o) for o in outs[:3]],
-                "dtype": str(outs[0].dtype) if isinstance(outs[0], torch.Tensor) else type(outs[0]).__name__,
-                "outputs": [values(o[0], 4) for o in outs]}
+        torch.manual_seed(draw.seed % 2**31)
+        steps = [compose(step) for _ in range(AUGMENT_DRAWS)]
+        plaids = [compose(plaid) for _ in range(VIEW_DRAWS)]
+        shapes = sorted({tuple(shape(o)) for o in steps + plaids})
+        answer = {"compose": type(compose).__name__, "shapes": [list(s) for s in shapes],
+                  "dtype": str(steps[0].dtype) if isinstance(steps[0], torch.Tensor) else type(steps[0]).__name__}
+        if shapes == [(1, *AUGMENT_SIZE)]:
+            answer["outputs"] = [values(o[0], 4) for o in steps[:RAW_OUTPUTS]]
+            answer["step"] = [values(rules.step_summary(o[0].tolist()), 4) for o in steps]
+            answer["plaid"] = [values(rules.plaid_profiles(o[0].tolist()), 4) for o in plaids]
+        return answer
 
     guard(ans, "augmentation", lambda: random(lambda: dt.get_fundamental_augmentation_transforms(AUGMENT_SIZE)))
     guard(ans, "all", lambda: random(lambda: dt.get_all_transforms(AUGMENT_SIZE, mean, std)))
     ans["mean_std"] = [mean, std]
+    ans["sources"] = sources
     return ans
 
 
@@ -600,10 +637,12 @@ class _PixelModel(nn.Module):
         super().__init__()
         self.fc = nn.Linear(64, outputs)
         self.gradients_enabled: list = []  # torch.is_grad_enabled() at each forward
+        self.modes: list = []  # self.training at each forward (a function may restore the mode after)
         fill(self, draw)
 
     def forward(self, x):
         self.gradients_enabled.append(torch.is_grad_enabled())
+        self.modes.append(self.training)
         return self.fc(nn.functional.adaptive_avg_pool2d(x, 8).flatten(1) * 8)
 
 
@@ -630,7 +669,7 @@ def probe_confusion_matrix(draw: Draw) -> dict:
             t, p, labels = cm.generate_confusion_data(model, dataset)
             ans["_first"] = [int(np.asarray(t)[0]), int(np.asarray(p)[0])]
             return [values(np.asarray(t)), values(np.asarray(p)), [str(x) for x in labels],
-                    {"eval_mode": bool(not model.training),
+                    {"eval_mode": bool(model.modes) and not any(model.modes),
                      "without_gradients": bool(model.gradients_enabled) and not any(model.gradients_enabled)}]
 
         guard(ans, "confusion_data", confusion)
@@ -692,10 +731,13 @@ def probe_runner(draw: Draw) -> dict:
     transform = T.Compose([T.Resize((10, 12)), T.ToTensor()])
 
     class Tiny(nn.Module):
+        """Batch norm and dropout: a step in eval mode, or a validation in train mode, changes the numbers."""
+
         def __init__(self, classes: int):
             super().__init__()
             self.conv_layers = nn.Sequential(nn.Flatten())
-            self.fc_layers = nn.Sequential(nn.Linear(120, classes))
+            self.fc_layers = nn.Sequential(nn.Linear(120, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.25),
+                                           nn.Linear(8, classes))
             fill(self, draw.sub("tiny"))
             self.loss_criterion = nn.CrossEntropyLoss()
 
@@ -725,6 +767,9 @@ def probe_runner(draw: Draw) -> dict:
     with tempfile.TemporaryDirectory(dir=".") as tmp:
         root = Path(tmp) / "data"
         classes = len(image_tree(root, draw.sub("tree"))["train"])
+        # No training batch of one image: batch norm cannot take one in train mode.
+        images = len(TreeDataset(root, "train", None))
+        batch_size = next(b for b in (batch_size, 2, 3, 4, 5, 6) if images % b != 1)
 
         def make(out: str, load: bool, model=None, **extra):
             model = model or Tiny(classes)
@@ -736,6 +781,12 @@ def probe_runner(draw: Draw) -> dict:
                           load_from_disk=load, device="cpu", progress=False, seed=seed, lr_scheduler=scheduler,
                           **extra)
 
+        def seeded(fn):  # dropout draws from torch's generator: the same numbers on both sides
+            def run():
+                torch.manual_seed(seed)
+                return fn()
+            return run
+
         def validation():
             trainer = make("v", False)
             weights = {k: t.clone() for k, t in trainer.model.state_dict().items()}
@@ -745,7 +796,7 @@ def probe_runner(draw: Draw) -> dict:
         def training():
             trainer = make("a", False)
             trainer.run_training_loop(2)
-            ans["weights"] = values(trainer.model.fc_layers[0].bias)
+            ans["weights"] = values(trainer.model.fc_layers[-1].bias)
             return {n: values(getattr(trainer, n)) for n in names}
 
         def resume():
@@ -759,10 +810,10 @@ def probe_runner(draw: Draw) -> dict:
             trainer.run_training_loop(1)
             return {n: values(getattr(trainer, n)) for n in names}
 
-        guard(ans, "validate_keeps_weights", validation)
-        guard(ans, "histories", training)
-        guard(ans, "resume", resume)
-        guard(ans, "cached_features", cached)
+        guard(ans, "validate_keeps_weights", seeded(validation))
+        guard(ans, "histories", seeded(training))
+        guard(ans, "resume", seeded(resume))
+        guard(ans, "cached_features", seeded(cached))
     return ans
 
 

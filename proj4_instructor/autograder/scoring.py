@@ -16,16 +16,15 @@ import traceback
 from typing import Dict, List, Optional, Tuple
 
 from . import checks as table
+from . import rules
 
 MISSING = object()
 RAISED = "__raised__"  # probes.py's marker: the student's code raised while computing this answer
 REL, ABS = 1e-3, 1e-4
 MAX_DEPTH = 8
-AUGMENT_DRAWS, AUGMENT_SIZE = 20, (16, 48)  # probes.py's: 20 outputs of (1, 16, 48)
-# The step image's ramp (values 10-90 % of the way from dark to bright) spans 16 % of its width: 7.7 of
-# 48 columns unzoomed, 11 at the 70 % crop the rules allow (measured: 11 at most in 20 draws); a
-# preset whose ramp ever spans RAMP_LIMIT columns shows less than ~60 % of the width.
-RAMP_LIMIT = 13
+# probes.py's: 64 step summaries, 12 plaid profiles (3 of 64 values, 3 of 40), 4 outputs of (1, 40, 64)
+AUGMENT_DRAWS, VIEW_DRAWS, RAW_OUTPUTS, AUGMENT_SIZE = 64, 12, 4, (40, 64)
+AUGMENT_KINDS = ("shape", "range", "flip_and_jitter", "random", "normalize", "view")
 GRADER_ERROR = "The grader could not work out the reference's answer for this check (not your code's fault)"
 
 
@@ -70,13 +69,14 @@ def flat(x) -> list:
     return [v for item in x for v in flat(item)] if isinstance(x, list) else [x]
 
 
-def close(a, b) -> bool:
+def close(a, b, tolerance: Tuple[float, float] = (REL, ABS)) -> bool:
     if not (math.isfinite(a) and math.isfinite(b)):
         return a == b
-    return abs(a - b) <= ABS + REL * abs(b)
+    rel, absolute = tolerance
+    return abs(a - b) <= absolute + rel * abs(b)
 
 
-def difference(got, want, depth: int = 0) -> str:
+def difference(got, want, depth: int = 0, tolerance: Tuple[float, float] = (REL, ABS)) -> str:
     """How `got` differs from `want` in words ("" if it does not): types, shapes, counts and sizes of
     the differences, never `want`'s values."""
     if depth > MAX_DEPTH:
@@ -92,7 +92,7 @@ def difference(got, want, depth: int = 0) -> str:
             return ""
         return f"is {short(got)}, which is not what the reference gives"
     if isinstance(want, float):
-        if is_number(got) and close(float(got), want):
+        if is_number(got) and close(float(got), want, tolerance):
             return ""
         if not is_number(got):
             return f"is {short(got)}, not a number"
@@ -106,7 +106,7 @@ def difference(got, want, depth: int = 0) -> str:
             if got_shape != want_shape:
                 return f"has shape {got_shape if got_shape is not None else 'that is not rectangular'}; " \
                        f"the reference's is {want_shape}"
-            wrong = [(g, w) for g, w in zip(flat(got), flat(want)) if not close(float(g), float(w))]
+            wrong = [(g, w) for g, w in zip(flat(got), flat(want)) if not close(float(g), float(w), tolerance)]
             if not wrong:
                 return ""
             largest = max(abs(float(g) - float(w)) for g, w in wrong)
@@ -115,7 +115,7 @@ def difference(got, want, depth: int = 0) -> str:
         if len(got) != len(want):
             return f"has {len(got)} entries; the reference's has {len(want)}"
         for i, (g, w) in enumerate(zip(got, want)):
-            inner = difference(g, w, depth + 1)
+            inner = difference(g, w, depth + 1, tolerance)
             if inner:
                 return f"entry {i} {inner}"
         return ""
@@ -128,7 +128,7 @@ def difference(got, want, depth: int = 0) -> str:
                     ([f"has extra {', '.join(short(k, 40) for k in extra[:4])}"] if extra else [])
             return " and ".join(parts)
         for key in want:
-            inner = difference(got[key], want[key], depth + 1)
+            inner = difference(got[key], want[key], depth + 1, tolerance)
             if inner:
                 return f"[{key}] {inner}"
         return ""
@@ -170,8 +170,7 @@ class Evidence:
                                                       self.errors.get("data_transforms"))
         except Exception:  # noqa: BLE001 - a value nobody foresaw costs the augmentation checks, no more
             print(f"grader error judging the augmentation outputs:\n{traceback.format_exc()}")  # the staff's log
-            self.augmentation = {preset: dict.fromkeys(("shape", "range", "flip_and_jitter", "random", "normalize"),
-                                                       "the augmentation outputs cannot be judged")
+            self.augmentation = {preset: dict.fromkeys(AUGMENT_KINDS, "the augmentation outputs cannot be judged")
                                  for preset in ("augmentation", "all")}
 
     def as_rule_input(self) -> dict:
@@ -181,8 +180,7 @@ class Evidence:
 def compare(path: str, ev: Evidence) -> str:
     probe = path.split("/")[0]
     if probe in ev.unavailable:
-        extra = ev.checkpoints.get("SimpleNetFinal", {}).get("problem", "") if probe == "simple_net_final" else ""
-        return ev.unavailable[probe] + (f": {extra}" if extra else "")
+        return ev.unavailable[probe]
     if probe in ev.errors:
         return f"Your code raised an error in the grader's {probe} probe:\n{ev.errors[probe]}"
     if probe not in ev.got:
@@ -195,7 +193,7 @@ def compare(path: str, ev: Evidence) -> str:
         if isinstance(node, dict) and isinstance(node.get(key), dict) and RAISED in node[key]:
             return f"Your code raised while computing {'/'.join(keys[:depth + 1])}: {short(node[key][RAISED], 400)}"
         node = node.get(key) if isinstance(node, dict) else None
-    problem = difference(lookup(ev.got, path), want)
+    problem = difference(lookup(ev.got, path), want, tolerance=table.TOLERANCES.get(path, (REL, ABS)))
     return f"{describe(path)} {problem}" if problem else ""
 
 
@@ -216,83 +214,67 @@ def judge_check(check: table.Check, ev: Evidence) -> Tuple[float, str]:
         return 0.0, GRADER_ERROR
 
 
-# -- the augmentation presets, by what they do to the grader's step image ------------------------------
+# -- the augmentation presets, by what they do to the grader's synthetic scenes (proj4_lib/rules.py) ---------
 
-def _median(values: list) -> float:
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+def _numbers(x, shape) -> bool:
+    return shape_of(x) == shape and all(finite(v) for v in flat(x))
 
 
-def _ramp_columns(image: list, low: float, high: float) -> int:
-    """How many columns of an output lie on the step image's ramp (10-90 % from its dark to bright level)."""
-    span = high - low
-    if span < 0.1:
-        return 0
-    columns = [sum(row[j] for row in image) / len(image) for j in range(len(image[0]))]
-    return sum(1 for c in columns if low + 0.1 * span < c < high - 0.1 * span)
+def _answer_problem(entry, preset: str) -> str:
+    """"" if a preset's answer has the form probes.py gives (the right output shape), else what is wrong."""
+    height, width = AUGMENT_SIZE
+    shapes = entry.get("shapes") if isinstance(entry, dict) else None
+    wrong = (f"the {preset} preset must turn an image into a (1, {height}, {width}) float tensor for inp_size "
+             f"({height}, {width}); it gave {short(shapes, 60)}")
+    if not isinstance(entry, dict) or shapes != [[1, height, width]] or entry.get("dtype") != "torch.float32":
+        return wrong
+    outputs, step, plaid = entry.get("outputs"), entry.get("step"), entry.get("plaid")
+    if not (isinstance(outputs, list) and len(outputs) == RAW_OUTPUTS and all(_numbers(o, (height, width)) for o in outputs)
+            and _numbers(step, (AUGMENT_DRAWS, 4)) and isinstance(plaid, list) and len(plaid) == VIEW_DRAWS
+            and all(isinstance(p, list) and len(p) == 2 and _numbers(p[0], (3, width)) and _numbers(p[1], (3, height))
+                    for p in plaid)):
+        return wrong
+    return ""
 
 
 def augmentation_evidence(got, expected, error: Optional[str]) -> Dict[str, Dict[str, str]]:
-    """For each augmentation preset, what is wrong ("" = nothing) with its shape, range, flip and
-    jitter, and randomness, from its 20 outputs for the step image (dark left, bright right; see
-    probes.step_image): a flip puts the dark side right; a brightness or contrast jitter moves the
-    levels of the two sides; a crop keeping 70 % of the view moves neither."""
-    kinds = ("shape", "range", "flip_and_jitter", "random", "normalize", "view")
-    height, width = AUGMENT_SIZE
+    """For each augmentation preset, what is wrong ("" = nothing) with its shape, range, flips and jitter,
+    randomness, view and (get_all_transforms) normalisation, judged by proj4_lib/rules.py (the rules the
+    notebook and the public tests apply) on what it did to this grading's step and plaid images."""
     out = {}
+    sources = expected.get("sources") if isinstance(expected, dict) else None
+    if not (isinstance(expected, dict) and isinstance(expected.get("mean_std"), list) and isinstance(sources, dict)):
+        return {preset: dict.fromkeys(AUGMENT_KINDS, GRADER_ERROR) for preset in ("augmentation", "all")}
+    numbers = [sources.get("dark"), sources.get("bright"), *expected["mean_std"]]
+    if len(numbers) != 4 or not all(finite(v) for v in numbers) or not numbers[3]:
+        return {preset: dict.fromkeys(AUGMENT_KINDS, GRADER_ERROR) for preset in ("augmentation", "all")}
+    dark, bright, mean, std = numbers[0] / 255, numbers[1] / 255, numbers[2], numbers[3]
+    summaries = {}
     for preset in ("augmentation", "all"):
         if error:
-            out[preset] = dict.fromkeys(kinds, f"Your code raised an error in the data_transforms probe:\n{error}")
+            out[preset] = dict.fromkeys(AUGMENT_KINDS, f"Your code raised an error in the data_transforms probe:\n{error}")
             continue
         entry = got.get(preset) if isinstance(got, dict) else None
-        outputs = entry.get("outputs") if isinstance(entry, dict) else None
-        if not isinstance(expected, dict) or not isinstance(expected.get("mean_std"), list):
-            out[preset] = dict.fromkeys(kinds, GRADER_ERROR)
+        wrong = _answer_problem(entry, preset)
+        if wrong:
+            out[preset] = dict.fromkeys(AUGMENT_KINDS, wrong)
             continue
-        if not (isinstance(outputs, list) and len(outputs) == AUGMENT_DRAWS
-                and all(shape_of(o) == (height, width) for o in outputs)
-                and all(finite(v) for o in outputs for v in flat(o))):
-            shapes = entry.get("shapes") if isinstance(entry, dict) else None
-            out[preset] = dict.fromkeys(kinds, f"the {preset} preset must turn an image into a (1, {height}, {width}) "
-                                               f"float tensor for inp_size ({height}, {width}); it gave "
-                                               f"{short(shapes, 60)}")
-            continue
-        mean, std = expected["mean_std"]
-        images = [[[v * std + mean if preset == "all" else v for v in row] for row in o] for o in outputs]
-        problems = dict.fromkeys(kinds, "")
-        low = min(v for o in images for v in flat(o))
-        high = max(v for o in images for v in flat(o))
-        if low < -0.02 or high > 1.02:
-            problems["range"] = (f"the {preset} preset's values span [{low:.2f}, {high:.2f}]"
-                                 + (" after undoing Normalize(mean, std) with the mean and std it was given"
-                                    if preset == "all" else "") + "; they must stay in [0, 1]")
-        edge = max(1, width // 8)  # columns that stay on one side under any crop that keeps 70 % of the view
-        sides = [([v for row in o for v in row[:edge]], [v for row in o for v in row[-edge:]]) for o in images]
-        flipped = [_median(left) > _median(right) for left, right in sides]
-        levels = [(min(_median(a), _median(b)), max(_median(a), _median(b))) for a, b in sides]
-        spread = max(max(lv[i] for lv in levels) - min(lv[i] for lv in levels) for i in (0, 1))
-        if all(flipped) or not any(flipped):
-            problems["flip_and_jitter"] = (f"the {preset} preset never flips the image horizontally in "
-                                           f"{AUGMENT_DRAWS} draws (RandomHorizontalFlip)" if not any(flipped) else
-                                           f"the {preset} preset flips every image: a flip must be random")
-        elif spread < 0.05:
-            problems["flip_and_jitter"] = (f"the {preset} preset never changes brightness or contrast in "
-                                           f"{AUGMENT_DRAWS} draws (ColorJitter with brightness and/or contrast)")
-        if all(o == outputs[0] for o in outputs):
-            problems["random"] = f"the {preset} preset gives the same output in all {AUGMENT_DRAWS} draws"
-        widest = max(_ramp_columns(o, low, high) for o, (low, high) in zip(images, levels))
-        if widest >= RAMP_LIMIT:
-            problems["view"] = (f"the {preset} preset zooms in too far: a crop or shift must keep at least 70 % of "
-                                "the image's width and height in view")
-        problems["levels"] = [_median([lv[i] for lv in levels]) for i in (0, 1)]
-        out[preset] = problems
-    # Normalize with the given mean and std: undone with them, "all" must look like "augmentation".
-    plain, normalized = out["augmentation"].pop("levels", None), out["all"].pop("levels", None)
-    if plain and normalized and any(abs(a - b) > 0.08 for a, b in zip(plain, normalized)):
-        out["all"]["normalize"] = ("undoing Normalize(mean, std) with the mean and std get_all_transforms was given "
-                                   "does not bring its images back to the augmentation preset's levels: does it "
-                                   "normalise with exactly those?")
+        step, outputs = entry["step"], entry["outputs"]
+        if preset == "all":  # judged in [0, 1]: Normalize undone with the mean and std it was given
+            step = rules.unnormalize(step, mean, std)
+            outputs = [[[v * std + mean for v in row] for row in o] for o in outputs]
+        what = f"the {preset} preset" + (" (Normalize undone with the mean and std it was given)" if preset == "all" else "")
+        found = rules.augmentation_problems(step, entry["plaid"], dark, bright, what)
+        low, high = min(min(flat(o)) for o in outputs), max(max(flat(o)) for o in outputs)
+        if not found["range"] and (low < -0.02 or high > 1.02):
+            found["range"] = f"{what}'s values span [{low:.2f}, {high:.2f}]; they must stay in [0, 1]"
+        if not found["random"] and all(o == outputs[0] for o in outputs) and all(s == step[0] for s in step):
+            found["random"] = f"the {preset} preset gives the same output in all {AUGMENT_DRAWS} draws"
+        out[preset] = {"shape": "", "range": found["range"], "flip_and_jitter": found["flip"] or found["jitter"],
+                       "random": found["random"], "view": found["view"], "normalize": ""}
+        summaries[preset] = step
+    if "augmentation" in summaries and "all" in summaries:
+        out["all"]["normalize"] = rules.normalize_problem(summaries["augmentation"], summaries["all"], dark, bright)
     return out
 
 
@@ -327,7 +309,7 @@ def judge_accuracy(part: dict, ev: Evidence) -> Tuple[float, str, Optional[float
         what = "accuracy"
     accuracy = right / total
     fraction = credit(accuracy, part["threshold"], part["floor"])
-    points = table.ACCURACY_POINTS
+    points = part_points(part)
     backbone = f" (backbone {entry['backbone']})" if entry.get("backbone") else ""
     return fraction, (f"{class_name}{backbone}: test {what} {accuracy:.2%} on {images} images, evaluated by the "
                       f"grader from your checkpoint's weights; threshold {part['threshold']:.0%}, floor "
@@ -370,7 +352,7 @@ def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict]
             print(f"grader error judging the accuracy of {part['class_name']}:\n{traceback.format_exc()}")
             fraction, message, accuracy = 0.0, GRADER_ERROR, None
         add(f"2.{j}", f"test-split accuracy of the submitted checkpoint [{part['class_name']}]",
-            table.ACCURACY_POINTS, fraction, message, "visible")
+            part_points(part), fraction, message, "visible")
         if accuracy is not None:
             tests[-1]["extra_data"] = {"accuracy": round(accuracy, 6)}  # for the TA's regrade report
         if part.get("leaderboard"):
@@ -380,5 +362,10 @@ def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict]
     return tests, leaderboard
 
 
+def part_points(part: dict) -> float:
+    """A part's accuracy points (the registry's, in config.json; older configs: checks.ACCURACY_POINTS)."""
+    return part.get("points", table.ACCURACY_POINTS)
+
+
 def max_score(config: dict) -> float:
-    return float(sum(c.points for c in table.CHECKS + table.HIDDEN) + table.ACCURACY_POINTS * len(config["parts"]))
+    return float(sum(c.points for c in table.CHECKS + table.HIDDEN) + sum(part_points(p) for p in config["parts"]))

@@ -34,7 +34,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import probes  # noqa: E402
-from proj4_lib import architecture  # noqa: E402
+from proj4_lib import architecture, rules  # noqa: E402
 
 FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
 MAX_TENSORS = 2000
@@ -253,25 +253,31 @@ def evaluate(request: dict) -> dict:
                         model(probes.checkpoint_inputs(seed)))
             if part["design"] == "student":
                 entry["layers"] = architecture.check(checkpoint["architecture"], part["outputs"])
-                entry["conv_kinds"] = [kind for kind, _ in checkpoint["architecture"]["conv_layers"]]
+                entry["conv_kinds"] = [kind for kind, _ in rules.leaves(checkpoint["architecture"]["conv_layers"])
+                                       if kind not in rules.CONTAINERS]
                 design[part["class_name"]] = checkpoint["architecture"]
         except Unusable as err:
             entry = {"problem": str(err)}
         result["checkpoints"][part["class_name"]] = entry
         result["seconds"][name] = round(time.monotonic() - start, 2)
+    # The probe of each part whose architecture is the student's (design "student": Part 2's) runs on the
+    # layer list its checkpoint declares; it is named after the part's module.
+    designed = {p["module"].rsplit(".", 1)[-1]: p for p in request["parts"] if p["design"] == "student"}
     for probe, fn in probes.PROBES.items():
         start = time.monotonic()
+        part = designed.get(probe)
         # the runner blames the last line if this process dies: the one probe that runs a student's
         # layer list is that checkpoint's; any other is the grader's own failure
-        scratch = {p["class_name"]: p["checkpoint"] for p in request["parts"] if p["design"] == "student"}
-        print(f"checkpoint {scratch['SimpleNetFinal']}" if probe == "simple_net_final" else f"probe {probe}", flush=True)
+        print(f"checkpoint {part['checkpoint']}" if part else f"probe {probe}", flush=True)
         try:
-            if probe == "simple_net_final":
-                spec = design.get("SimpleNetFinal")
+            if part:
+                spec = design.get(part["class_name"])
                 if spec is None:
-                    result["expected"][probe] = {"unavailable": "SimpleNetFinal's layers are read from its checkpoint"}
+                    problem = result["checkpoints"].get(part["class_name"], {}).get("problem", "")
+                    result["expected"][probe] = {"unavailable": f"{part['class_name']}'s layers are read from its "
+                                                                f"checkpoint" + (f": {problem}" if problem else "")}
                     continue
-                answer = fn(probes.Draw(seed, probe), make=lambda s=spec: architecture.build(s))
+                answer = fn(probes.Draw(seed, probe), make=lambda s=spec, o=part["outputs"]: architecture.build(s, o))
             else:
                 answer = fn(probes.Draw(seed, probe))
             raised = [path for path in _raised(answer)]
