@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from pool import result, run_all
+
 from proj4_instructor.autograder import checks, scoring
 from test_student_bugs import BUG_IDS, BUGS, apply_bug, code_copy
 
@@ -101,11 +103,34 @@ class ProbeWorker:
         self.process.wait(timeout=60)
 
 
+WORKERS = 2  # one per core: each child runs single-threaded
+
+
 @pytest.fixture(scope="module")
-def worker(tmp_path_factory):
-    w = ProbeWorker(tmp_path_factory.mktemp("grader_bugs"))
-    yield w
-    w.close()
+def workers(tmp_path_factory):
+    pool = [ProbeWorker(tmp_path_factory.mktemp(f"grader_bugs_{k}")) for k in range(WORKERS)]
+    yield pool
+    for w in pool:
+        w.close()
+
+
+@pytest.fixture(scope="module")
+def worker(workers):
+    return workers[0]
+
+
+@pytest.fixture(scope="module")
+def bug_probes(workers, tmp_path_factory) -> dict:
+    """{bug id: the probes' answers on the mutated code} of every bug, run on the workers at once."""
+    tmp = tmp_path_factory.mktemp("bugs")
+
+    def job(b):
+        def run(w):
+            return w.run(code_copy(tmp / b.id, lambda name, text: apply_bug(b, text)[0] if name == b.file else text),
+                         PROBES_OF[b.file])
+        return b.id, run
+
+    return run_all(workers, [job(b) for b in BUGS])
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +167,8 @@ def test_the_reference_fails_no_check(worker, reference, tmp_path):
 
 
 @pytest.mark.parametrize("b", BUGS, ids=BUG_IDS)
-def test_bug_fails_a_graded_check(worker, reference, tmp_path, b):
-    root = code_copy(tmp_path, lambda name, text: apply_bug(b, text)[0] if name == b.file else text)
-    student = worker.run(root, PROBES_OF[b.file])
+def test_bug_fails_a_graded_check(bug_probes, reference, b):
+    student = result(bug_probes, b.id)
     judged = verdicts(reference, student)
     assert judged, f"no check reads the probes of {b.file}"
     assert any(credit < 1 for credit, _ in judged.values()), f"bug {b.id} passes every graded check of {b.file}"

@@ -25,6 +25,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import pytest
 
+from pool import result, run_all
+
 from proj4_instructor import markers
 from proj4_lib import parts
 from proj4_lib.backbones import BACKBONES
@@ -462,11 +464,34 @@ class Worker:
         self.process.wait(timeout=60)
 
 
+WORKERS = 2  # one per core: each child runs single-threaded
+
+
 @pytest.fixture(scope="module")
-def worker(tmp_path_factory):
-    w = Worker(tmp_path_factory.mktemp("student_bugs"))
-    yield w
-    w.close()
+def workers(tmp_path_factory):
+    pool = [Worker(tmp_path_factory.mktemp(f"student_bugs_{k}")) for k in range(WORKERS)]
+    yield pool
+    for w in pool:
+        w.close()
+
+
+@pytest.fixture(scope="module")
+def worker(workers):
+    return workers[0]
+
+
+@pytest.fixture(scope="module")
+def bug_answers(workers, tmp_path_factory) -> dict:
+    """{bug id: the worker's answer} of every bug, run on the workers at once."""
+    tmp = tmp_path_factory.mktemp("bugs")
+
+    def job(b):
+        def run(w):
+            root = code_copy(tmp / b.id, lambda name, text: apply_bug(b, text)[0] if name == b.file else text)
+            return w.run(root, [TESTS / t for t in b.tests], check_calls(b.checks))
+        return b.id, run
+
+    return run_all(workers, [job(b) for b in BUGS])
 
 
 def code_copy(dest: Path, mutate=None) -> Path:
@@ -497,9 +522,8 @@ def test_reference_passes_every_test_and_check(worker, tmp_path):
 
 # -- every bug is caught ----------------------------------------------------------------------------
 @pytest.mark.parametrize("b", BUGS, ids=BUG_IDS)
-def test_bug_is_caught(worker, tmp_path, b):
-    root = code_copy(tmp_path, lambda name, text: apply_bug(b, text)[0] if name == b.file else text)
-    answer = worker.run(root, [TESTS / t for t in b.tests], check_calls(b.checks))
+def test_bug_is_caught(bug_answers, b):
+    answer = result(bug_answers, b.id)
     missed = [f"{name}({argument or ''})" for name, argument, verdict in answer["checks"] if verdict == "Correct"]
     assert not missed, f"the notebook check says Correct for bug {b.id}: {missed}"
     assert answer["failed"], f"the public tests {b.tests} pass with bug {b.id} ({answer['log']})"
