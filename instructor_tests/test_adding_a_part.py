@@ -16,9 +16,10 @@ import pytest
 import torch
 
 from proj4_instructor import make_notebook, release
-from proj4_lib import cli, parts
+from proj4_lib import parts
+from proj4_tools import cli
 from proj4_lib.fixtures import class_tree
-from proj4_lib.models import build_model
+from proj4_tools.models import build_model
 
 REPO = Path(__file__).resolve().parents[1]
 TOY_MODULE = textwrap.dedent('''\
@@ -75,7 +76,7 @@ def test_the_notebook_gets_the_part_and_its_training_cell_runs(toy, tmp_path, mo
     import matplotlib.pyplot as plt
     import toy_part
 
-    import proj4_lib.notebook_helpers as nb
+    import proj4_tools.notebook_helpers as nb
     from proj4_lib.utils import reset_seed
 
     notebook = [cell.source for cell in make_notebook.cells()]

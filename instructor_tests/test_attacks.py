@@ -38,7 +38,7 @@ import torch
 
 from conftest import NO_FEEDBACK, WORKERS
 from proj4_instructor import autograder_build, containers
-from proj4_instructor.autograder import checks, intake, protocol, sandbox, scoring
+from proj4_instructor.autograder.root import checks, intake, protocol, sandbox, scoring
 from proj4_lib import architecture
 from submissions import REFERENCE, by_name, check_results, grader_internals, graded, lost, write_zip
 

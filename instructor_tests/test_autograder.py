@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from conftest import NO_FEEDBACK
-from proj4_instructor.autograder import intake
+from proj4_instructor.autograder.root import intake
 from submissions import REFERENCE, by_name, check_results, graded, lost, write_zip
 
 pytestmark = pytest.mark.slow
@@ -223,7 +223,7 @@ def another_final(tmp_path_factory) -> tuple:
     (code / "proj4_code" / "simple_net_final.py").write_text(ANOTHER_FINAL)
     out = code.parent / "out"
     env = {**os.environ, "PYTHONPATH": f"{code}{os.pathsep}{REFERENCE.parent}"}
-    subprocess.run([sys.executable, "-m", "proj4_lib.cli", "train", "simple_net_final", "--epochs", "10",
+    subprocess.run([sys.executable, "-m", "proj4_tools.cli", "train", "simple_net_final", "--epochs", "10",
                     "--no-progress", "--out", str(out), "--data-dir", str(REFERENCE.parent / "data")],
                    env=env, check=True, capture_output=True, cwd=code)
     return ANOTHER_FINAL, (out / "trained_SimpleNetFinal_final.pt").read_bytes()

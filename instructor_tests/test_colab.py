@@ -416,7 +416,7 @@ def test_a_runtime_reset_loses_nothing(tmp_path, course_site, monkeypatch):
     # After one more reset (the data and the runtime gone), the report is made again from Drive alone.
     runtime.reset()
     assert record_file.is_file() and report_pdf.is_file() and not (root / "content" / "data").exists()
-    again = subprocess.run([sys.executable, "-m", "proj4_lib.cli", "report", "--gt_username", "gburdell3", "--record",
+    again = subprocess.run([sys.executable, "-m", "proj4_tools.cli", "report", "--gt_username", "gburdell3", "--record",
                             str(record_file), "--out", str(project / "after_reset")], cwd=project, capture_output=True,
                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(project), "MPLBACKEND": "Agg"})
     assert again.returncode == 0, again.stderr

@@ -19,7 +19,7 @@ import pytest
 
 from pool import result, run_all
 
-from proj4_instructor.autograder import checks, scoring
+from proj4_instructor.autograder.root import checks, scoring
 from test_student_bugs import BUG_IDS, BUGS, apply_bug, code_copy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ WORKER = r'''
 import json, os, sys, traceback
 import torch
 torch.set_num_threads(1)
-from proj4_instructor.autograder import probes
+from proj4_instructor.autograder.sandboxed import probes
 from proj4_lib import architecture, rules
 
 for line in sys.stdin:

@@ -363,7 +363,7 @@ CONVERT = r'''
 import json, sys, torch
 from proj4_lib import architecture, parts
 from proj4_lib.checkpoints import save_trained_model_weights
-from proj4_lib.models import model_class
+from proj4_tools.models import model_class
 
 job = json.loads(sys.argv[1])
 for class_name, (source, how) in job["models"].items():
@@ -409,7 +409,7 @@ def trained_checkpoint(code_root: Path, work: Path) -> bytes:
     if not cached.is_file():
         out = work / "trained"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code_root), str(REPO)])}
-        done = subprocess.run([sys.executable, "-m", "proj4_lib.cli", "train", "simple_net_final", "--epochs",
+        done = subprocess.run([sys.executable, "-m", "proj4_tools.cli", "train", "simple_net_final", "--epochs",
                                str(VARIANT_EPOCHS), "--batch-size", str(VARIANT_BATCH), "--out", str(out), "--data-dir",
                                str(DATA_DIR), "--device", "cpu", "--seed", "0", "--no-progress"], env=env,
                               capture_output=True, text=True, timeout=1800, cwd=work)

@@ -1,15 +1,16 @@
-"""The layers of the provided library point one way, and the student's folder cannot break the base.
+"""The packages point one way, and the student's folder cannot break the provided library.
 
-    base layer (proj4_lib)         files, parts, course, utils, backbones, checkpoints, trainer, evaluation,
-                                   fixtures, expectations, data_install, colab, rules: never imports proj4_code, the
-                                   application layer or the instructor package, not even inside a function
-    application layer (proj4_lib)  models, train, cli, notebook_checks, notebook_helpers: may import proj4_code
-    proj4_code                     imports the base layer, and models (the course's load_trained_model),
-                                   whose own imports are base only
+    proj4_lib        the provided library: never imports proj4_code, proj4_tools or the instructor
+                     package, not even inside a function, and imports nothing dynamically
+    proj4_code       the student room: imports proj4_lib only (its dl_utils imports the part's own
+                     module by the registry's name, to rebuild a checkpoint: proj4_code's own modules)
+    proj4_tools      the tools that run the student's code (`proj4`, the notebook's checks): import
+                     proj4_code and proj4_lib, never the instructor package; dynamic imports (the
+                     registry's module names become classes) are allowed here only
+    proj4_instructor instructor tooling: may import all three; nothing imports it
 
 Every import statement is read from the source (ast), at any depth, so a lazy import inside a
-function counts; dynamic imports (importlib.import_module, __import__) are allowed in the
-application layer only, where the registry's module names become classes.
+function counts.
 """
 import ast
 import hashlib
@@ -24,11 +25,10 @@ from typing import Iterator, Tuple
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LIB, CODE = REPO / "proj4_lib", REPO / "proj4_code"
-BASE = {"__init__", "files", "parts", "course", "utils", "backbones", "checkpoints", "trainer", "evaluation",
-        "fixtures", "expectations", "data_install", "architecture", "colab", "rules",
-        "rubric", "run_record", "report", "slides"}  # the report (issue 23)
-APPLICATION = {"models", "train", "cli", "notebook_checks", "notebook_helpers", "ablation"}
+LIB, CODE, TOOLS = REPO / "proj4_lib", REPO / "proj4_code", REPO / "proj4_tools"
+PACKAGES = ("proj4_code", "proj4_lib", "proj4_tools", "proj4_instructor")
+# What each package may import of the others (the folder tree's one way).
+MAY_IMPORT = {"proj4_lib": set(), "proj4_code": {"proj4_lib"}, "proj4_tools": {"proj4_lib", "proj4_code"}}
 # The course's device names are parameters of these entry points only (everything else takes device=).
 COURSE_DEVICE_PARAMETERS = {("proj4_lib/trainer.py", "TrainerBase.__init__", "cuda"),
                             ("proj4_lib/utils.py", "accepts_use_cuda.wrapper", "use_cuda")}
@@ -45,7 +45,7 @@ def imports(path: Path) -> Iterator[Tuple[int, str]]:
             if node.level:  # relative: from . import x, from .parts import y
                 module = ".".join(filter(None, [package, module]))
             yield node.lineno, module
-            # `from proj4_lib import train` imports the module proj4_lib.train
+            # `from proj4_lib import train` imports the module proj4_tools.train
             yield from ((node.lineno, f"{module}.{alias.name}") for alias in node.names)
 
 
@@ -57,40 +57,32 @@ def dynamic_imports(path: Path) -> Iterator[int]:
                 yield node.lineno
 
 
-def lib_module(name: str) -> str:
-    """"proj4_lib.train.x" -> "train"; "" for anything outside proj4_lib."""
-    parts = name.split(".")
-    return parts[1] if parts[0] == "proj4_lib" and len(parts) > 1 else ""
-
-
-def violations(path: Path, allowed_lib: set, forbidden=("proj4_code", "proj4_instructor")) -> list:
-    """One line per import statement that reaches a forbidden package or a library module not allowed."""
+def violations(path: Path, allowed: set) -> list:
+    """One line per import statement of `path` that reaches one of our packages it may not import."""
+    own = path.parent.name
     found = {}
     for line, name in imports(path):
-        if name.split(".")[0] in forbidden or (lib_module(name) and lib_module(name) not in allowed_lib):
-            found.setdefault(line, f"{path.parent.name}/{path.name}:{line}: imports {name}")
+        top = name.split(".")[0]
+        if top in PACKAGES and top != own and top not in allowed:
+            found.setdefault(line, f"{own}/{path.name}:{line}: imports {name}")
     return list(found.values())
 
 
-def test_every_module_of_the_library_has_a_layer():
-    modules = {p.stem for p in LIB.glob("*.py")}
-    assert not BASE & APPLICATION
-    assert modules == BASE | APPLICATION, f"unplaced: {sorted(modules - BASE - APPLICATION)}; " \
-                                          f"gone: {sorted(BASE | APPLICATION - modules)}"
-
-
-def test_the_base_layer_never_imports_student_or_application_code():
-    found = []
-    for name in sorted(BASE):
-        path = LIB / f"{name}.py"
-        found += violations(path, BASE)
-        found += [f"proj4_lib/{path.name}:{line}: a dynamic import" for line in dynamic_imports(path)]
+@pytest.mark.parametrize("package", sorted(MAY_IMPORT))
+def test_each_package_imports_only_what_lies_below_it(package):
+    found = [v for path in sorted((REPO / package).glob("*.py")) for v in violations(path, MAY_IMPORT[package])]
     assert not found, "\n".join(found)
 
 
-def test_student_code_imports_the_base_layer_and_models_only():
-    assert not violations(LIB / "models.py", BASE), "models.py must import student code only when called"
-    found = [v for path in sorted(CODE.glob("*.py")) for v in violations(path, BASE | {"models"}, ("proj4_instructor",))]
+def test_dynamic_imports_only_where_the_registry_names_become_classes():
+    found = [f"{path.parent.name}/{path.name}:{line}" for top in (LIB, CODE) for path in sorted(top.glob("*.py"))
+             for line in dynamic_imports(path)]
+    assert found == ["proj4_code/dl_utils.py:" + str(next(dynamic_imports(CODE / "dl_utils.py")))], found
+
+
+def test_nothing_imports_the_instructor_package():
+    found = [v for top in (LIB, CODE, TOOLS) for path in sorted(top.glob("*.py"))
+             for v in violations(path, set(PACKAGES) - {"proj4_instructor"})]
     assert not found, "\n".join(found)
 
 
@@ -104,7 +96,7 @@ def test_the_walker_sees_lazy_and_relative_imports(tmp_path):
     found = {name for _, name in imports(package / "bad.py")}
     assert {"proj4_lib.train", "proj4_code.simple_net"} <= found
     assert list(dynamic_imports(package / "bad.py")) == [7]
-    assert len(violations(package / "bad.py", BASE)) == 2
+    assert len(violations(package / "bad.py", MAY_IMPORT["proj4_lib"])) == 1  # the relative import is its own
 
 
 def test_the_course_device_names_only_at_the_entry_points():
@@ -112,7 +104,7 @@ def test_the_course_device_names_only_at_the_entry_points():
     (the Trainer, and through accepts_use_cuda the confusion-matrix functions), and every function
     that takes use_cuda through accepts_use_cuda has a device parameter."""
     found, decorated = set(), []
-    for path in sorted([*LIB.glob("*.py"), *CODE.glob("*.py")]):
+    for path in sorted([*LIB.glob("*.py"), *CODE.glob("*.py"), *TOOLS.glob("*.py")]):
         relative = path.relative_to(REPO).as_posix()
         for owner, node in functions(ast.parse(path.read_text())):
             names = [a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)]
@@ -138,7 +130,8 @@ def broken_project(tmp_path) -> Path:
     """The provided library beside a proj4_code whose every file is a syntax error, and a data source
     whose checksums the library's SHA256SUMS lists."""
     project = tmp_path / "project"
-    shutil.copytree(LIB, project / "proj4_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    for top in (LIB, TOOLS):
+        shutil.copytree(top, project / top.name, ignore=shutil.ignore_patterns("__pycache__"))
     (project / "proj4_code").mkdir()
     for path in CODE.glob("*.py"):
         (project / "proj4_code" / path.name).write_text(path.read_text() + "\ndef broken(:\n")
@@ -158,7 +151,7 @@ def broken_project(tmp_path) -> Path:
 
 def run_proj4(project: Path, *args) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(project), "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"}
-    return subprocess.run([sys.executable, "-m", "proj4_lib.cli", *args], cwd=project, env=env,
+    return subprocess.run([sys.executable, "-m", "proj4_tools.cli", *args], cwd=project, env=env,
                           capture_output=True, text=True, timeout=300)
 
 

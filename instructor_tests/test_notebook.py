@@ -12,8 +12,8 @@ import nbformat
 import pytest
 import torch
 
-import proj4_lib.notebook_checks as check
-import proj4_lib.notebook_helpers as nb
+import proj4_tools.notebook_checks as check
+import proj4_tools.notebook_helpers as nb
 from proj4_lib.parts import PARTS
 from proj4_lib.utils import verify
 from proj4_instructor.make_notebook import render

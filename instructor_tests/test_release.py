@@ -169,6 +169,7 @@ def test_missing_optional_files_warn_and_missing_package_fails(tmp_path):
     (repo / "proj4_code").mkdir(parents=True)
     (repo / "proj4_code" / "f.py").write_text("def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION\n")
     (repo / "proj4_lib").mkdir()
+    (repo / "proj4_tools").mkdir()
     warnings = release.build_student(tmp_path / "out", repo=repo)
     assert any("notebooks/proj4.ipynb" in w for w in warnings)
     assert 'raise NotImplementedError("f")' in (tmp_path / "out" / "proj4_code" / "f.py").read_text()

@@ -18,7 +18,8 @@ import pytest
 import torch
 
 from notebook_run import UNANSWERED, answer_text
-from proj4_lib import ablation, cli, parts, report, rubric, run_record
+from proj4_lib import parts, report, rubric, run_record
+from proj4_tools import ablation, cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

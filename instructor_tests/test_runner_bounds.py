@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from proj4_instructor.autograder import protocol, runner, sandbox
+from proj4_instructor.autograder.root import protocol, runner, sandbox
 
 
 def tree(root: Path, depth: int, files_per_level: int = 2) -> int:

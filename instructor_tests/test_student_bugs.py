@@ -442,7 +442,7 @@ class Worker:
                                         text=True, cwd=tmp, env=env)
         self.count = 0
 
-    def run(self, root: Path, tests: Sequence[Path], checks, checks_module="proj4_lib.notebook_checks",
+    def run(self, root: Path, tests: Sequence[Path], checks, checks_module="proj4_tools.notebook_checks",
             exitfirst=True) -> dict:
         self.count += 1
         result, log = self.tmp / f"result-{self.count}.json", self.tmp / f"log-{self.count}.txt"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
-from proj4_lib.models import build_model
+from proj4_tools.models import build_model
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,16 +1,18 @@
 """Metrics and the loss.
 
 Rules: metrics take tensors and return Python floats; no loops over samples (use tensor ops).
-Saving and loading trained models is provided (proj4_lib/checkpoints.py, proj4_lib/models.py); it
-is imported here under the course's names.
+Saving and loading trained models is provided (proj4_lib/checkpoints.py) under the course's names:
+save_trained_model_weights, and load_trained_model at the end of this file (do not edit either).
 """
 from __future__ import annotations
+
+import importlib
 
 import torch
 from torch import nn
 
-from proj4_lib.checkpoints import save_trained_model_weights  # noqa: F401 (provided)
-from proj4_lib.models import load_trained_model  # noqa: F401 (provided)
+from proj4_lib.checkpoints import rebuild_model, save_trained_model_weights  # noqa: F401 (provided)
+from proj4_lib.parts import get_part
 
 
 def compute_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -76,3 +78,13 @@ def compute_loss(
         loss = loss / target_labels.numel()
     # END SOLUTION
     return loss
+
+
+def load_trained_model(path, expected_class=None) -> nn.Module:
+    """Provided: the model save_trained_model_weights saved at `path`, rebuilt with your class of its part,
+    in eval mode on the CPU. expected_class (e.g. "SimpleNet") refuses a checkpoint of another class."""
+    def your_class(name: str) -> type:
+        part = get_part(name)
+        return getattr(importlib.import_module(part.module), part.class_name)
+
+    return rebuild_model(path, your_class, expected_class)

@@ -14,7 +14,7 @@ The zip's layout (setup.sh and run_autograder at its root):
       test_key.json         the test labels and attribute flags
       manifest.json         checks and points
     sandbox/                answers.py, probes.py, the public-test plugin and its pytest.ini
-    provided/proj4_lib/     the provided library, pristine (students' copies are never used)
+    provided/proj4_lib/, provided/proj4_tools/   the provided packages, pristine (students' copies are never used)
     starter/proj4_code/     the starter's modules (graded in place of a missing one)
     tests/public/           the public tests (feedback, 0 points)
 The build ends with a self-check: on a fresh seed, the reference solution must pass every check
@@ -35,11 +35,15 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from proj4_instructor import markers, pins, testset
-from proj4_instructor.autograder import checks, probes, protocol, scoring
+from proj4_instructor.autograder.root import checks, protocol, scoring
+from proj4_instructor.autograder.sandboxed import probes
 from proj4_lib import parts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PROVIDED = ("proj4_lib", "proj4_tools")  # the provided packages: the grader ships its own pristine copies
 AUTOGRADER_DIR = Path(__file__).resolve().parent / "autograder"
+ROOT_SIDE = AUTOGRADER_DIR / "root"  # runs as root, standard library only: grader/proj4_autograder/
+SANDBOXED = AUTOGRADER_DIR / "sandboxed"  # runs as the sandbox user, with torch: grader/trusted_code/ and sandbox/
 RUNNER_MODULES = ("__init__.py", "runner.py", "intake.py", "sandbox.py", "checks.py", "scoring.py", "protocol.py")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.pt", "*.pth",
                                  "model_output*")
@@ -82,23 +86,25 @@ def lay_out(dest: Path, repo: Path, public_tests: Optional[Path]) -> None:
     """Every folder of the zip but the data and config (see the module docstring)."""
     for name in RUNNER_MODULES:
         (dest / "grader" / "proj4_autograder").mkdir(parents=True, exist_ok=True)
-        shutil.copy2(AUTOGRADER_DIR / name, dest / "grader" / "proj4_autograder" / name)
+        shutil.copy2(ROOT_SIDE / name, dest / "grader" / "proj4_autograder" / name)
     # The rules the checks share with the notebook and the public tests: the runner's own copy of the source.
     shutil.copy2(repo / "proj4_lib" / "rules.py", dest / "grader" / "proj4_autograder" / "rules.py")
     trusted = dest / "grader" / "trusted_code"
     trusted.mkdir()
     for name in ("trusted.py", "probes.py"):
-        shutil.copy2(AUTOGRADER_DIR / name, trusted / name)
-    copy_code(repo / "proj4_lib", trusted / "proj4_lib")
+        shutil.copy2(SANDBOXED / name, trusted / name)
+    for package in PROVIDED:
+        copy_code(repo / package, trusted / package)
     copy_code(repo / "proj4_code", trusted / "proj4_code")  # the reference solution
     (dest / "sandbox").mkdir()
     for name in ("answers.py", "probes.py", "proj4_grader_plugin.py", "pytest.ini"):
-        shutil.copy2(AUTOGRADER_DIR / name, dest / "sandbox" / name)
+        shutil.copy2(SANDBOXED / name, dest / "sandbox" / name)
     for name in ("setup.sh", "run_autograder"):
         shutil.copy2(AUTOGRADER_DIR / name, dest / name)
         os.chmod(dest / name, 0o755)
     copy_code(Path(public_tests) if public_tests else repo / "proj4_unit_tests", dest / "tests" / "public")
-    copy_code(repo / "proj4_lib", dest / "provided" / "proj4_lib")
+    for package in PROVIDED:
+        copy_code(repo / package, dest / "provided" / package)
     (dest / "starter" / "proj4_code").mkdir(parents=True)
     for file in sorted((repo / "proj4_code").glob("*.py")):
         markers.strip_file(file, dest / "starter" / "proj4_code" / file.name)
@@ -107,7 +113,8 @@ def lay_out(dest: Path, repo: Path, public_tests: Optional[Path]) -> None:
 def code_tree(dest: Path, student: Path, root: Path) -> Path:
     """A folder laid out like the runner's work/code: pristine proj4_lib, `student`'s proj4_code, the
     sandbox files and the public tests."""
-    shutil.copytree(dest / "provided" / "proj4_lib", root / "proj4_lib")
+    for package in PROVIDED:
+        shutil.copytree(dest / "provided" / package, root / package)
     shutil.copytree(student, root / "proj4_code")
     shutil.copytree(dest / "sandbox", root / "grader")
     shutil.copytree(dest / "tests" / "public", root / "proj4_unit_tests")
@@ -267,7 +274,7 @@ def zip_folder(folder: Path, out_zip: Path) -> None:
 
 
 # What an autograder is built from: a zip whose manifest names the same digest is current.
-INPUTS = ("proj4_code", "proj4_lib", "proj4_unit_tests", "proj4_instructor/autograder", "requirements-ci.txt",
+INPUTS = ("proj4_code", "proj4_lib", "proj4_tools", "proj4_unit_tests", "proj4_instructor/autograder", "requirements-ci.txt",
           "proj4_instructor/autograder_build.py", "proj4_instructor/testset.py", "proj4_instructor/markers.py",
           "proj4_instructor/pins.py")
 

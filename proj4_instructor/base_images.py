@@ -115,7 +115,7 @@ def pip_build_settings(settings: Optional[Dict[str, str]] = None) -> Tuple[Dict[
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from proj4_lib.cli import DefaultsHelp
+    from proj4_tools.cli import DefaultsHelp
 
     parser = argparse.ArgumentParser(prog="proj4-instructor base-image", description=__doc__.splitlines()[0],
                                      formatter_class=DefaultsHelp)

@@ -28,11 +28,12 @@ from typing import Dict, List
 
 import torch
 
-from proj4_lib import ablation, parts
-from proj4_lib.cli import DefaultsHelp
-from proj4_lib.models import build_model, trainer_class
+from proj4_lib import parts
+from proj4_tools import ablation
+from proj4_tools.cli import DefaultsHelp
+from proj4_tools.models import build_model, trainer_class
 from proj4_lib.parts import get_part
-from proj4_lib.train import build_transforms
+from proj4_tools.train import build_transforms
 
 ABLATION_PART = ablation.RECIPE  # the Part 2 ablation trains with this part's recipe
 
@@ -43,7 +44,7 @@ def machine() -> str:
 
 def run_recipe(model: str, out: Path, data_dir: str) -> Dict:
     """`proj4 train MODEL` in a fresh process; returns its metrics."""
-    command = [sys.executable, "-m", "proj4_lib.cli", "train", model, "--out", str(out), "--restart",
+    command = [sys.executable, "-m", "proj4_tools.cli", "train", model, "--out", str(out), "--restart",
                "--no-progress", "--data-dir", data_dir]
     wall = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -97,7 +98,7 @@ def uncached_epoch_seconds(model_name: str, data_dir: str, backbone: str) -> flo
         return time.perf_counter() - start
 
 
-# -- Part 2 ablation: the notebook's own table (proj4_lib/ablation.py), without a run record ----------------------
+# -- Part 2 ablation: the notebook's own table (proj4_tools/ablation.py), without a run record ----------------------
 def run_ablation(data_dir: str, epochs: int) -> List[Dict]:
     return ablation.run_ablation(data_dir, None, epochs, say=lambda line: None)
 

@@ -98,7 +98,7 @@ def train_parts(data: Path, out: Path, device: str, epochs: Optional[int]) -> Di
 
     found = {}
     for part in parts.PARTS:
-        cmd = [sys.executable, "-m", "proj4_lib.cli", "train", part.name, "--device", device, "--no-progress",
+        cmd = [sys.executable, "-m", "proj4_tools.cli", "train", part.name, "--device", device, "--no-progress",
                "--data-dir", str(data), "--out", str(out), *(["--epochs", str(epochs)] if epochs else [])]
         start = time.monotonic()
         done = subprocess.run(cmd, env=python_env(), capture_output=True, text=True, cwd=out.parent)
@@ -133,10 +133,10 @@ def autograder_accuracy(data: Path, models: Path, work: Path) -> Dict[str, float
     from proj4_instructor import testset
     from proj4_instructor.autograder_build import trusted_parts
 
-    spec = importlib.util.spec_from_file_location("gpu_check_trusted", REPO_ROOT / "proj4_instructor" / "autograder"
-                                                  / "trusted.py")
+    sandboxed = REPO_ROOT / "proj4_instructor" / "autograder" / "sandboxed"
+    spec = importlib.util.spec_from_file_location("gpu_check_trusted", sandboxed / "trusted.py")
     trusted = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(REPO_ROOT / "proj4_instructor" / "autograder"))  # its probes.py, as in the zip
+    sys.path.insert(0, str(sandboxed))  # its probes.py beside it, as in the zip
     spec.loader.exec_module(trusted)
     prepared = work / "prepared"
     testset.prepare(data, prepared, log=lambda message: None)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from proj4_instructor import grading
-from proj4_lib.cli import DefaultsHelp
+from proj4_tools.cli import DefaultsHelp
 
 
 def summary_table(results: dict) -> str:

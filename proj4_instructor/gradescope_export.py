@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from proj4_instructor.autograder.intake import unsafe_member
+from proj4_instructor.autograder.root.intake import unsafe_member
 
 METADATA = "submission_metadata.yml"
 

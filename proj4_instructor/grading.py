@@ -173,7 +173,7 @@ def limit_overrides(environ=os.environ) -> Dict[str, str]:
     """The runner's limit overrides set in this environment (protocol.ENV_NAMES: AUTOGRADER_DEADLINE,
     AUTOGRADER_TOTAL_TIMEOUT, ...), for the grading container, whose environment is not this one's:
     a TA (or a test) who tightens the limits gets them in a container as with --unsafe-local."""
-    from proj4_instructor.autograder import protocol
+    from proj4_instructor.autograder.root import protocol
 
     return {name: environ[name] for name in protocol.ENV_NAMES.values() if environ.get(name)}
 

@@ -150,8 +150,8 @@ IMPORTS_CELL = """
 
 import matplotlib.pyplot as plt
 
-import proj4_lib.notebook_checks as check
-import proj4_lib.notebook_helpers as nb
+import proj4_tools.notebook_checks as check
+import proj4_tools.notebook_helpers as nb
 from proj4_code import hello
 from proj4_lib.utils import pick_device, reset_seed, tune_cpu_allocator, verify
 
@@ -367,7 +367,7 @@ def attribute_accuracy_cells(part: Part) -> List:
     return [md("Test accuracy of each attribute (a probability of 0.5 or more predicts yes), recorded for your "
                "report with how often each attribute is yes:"),
             code(f"""
-from proj4_lib.train import per_attribute_accuracy
+from proj4_tools.train import per_attribute_accuracy
 
 probabilities{n}, targets{n} = trainer{n}.validation_outputs()
 nb.show_attribute_accuracy(per_attribute_accuracy(probabilities{n}, targets{n}), targets{n}, OUT_DIR, "{part.name}")
@@ -376,8 +376,8 @@ plt.show()
 
 
 def ablation_cells(part: Part) -> List:
-    """Part 2's ablation table, from the student's own SimpleNet and SimpleNetFinal (proj4_lib/ablation.py)."""
-    from proj4_lib import ablation
+    """Part 2's ablation table, from the student's own SimpleNet and SimpleNetFinal (proj4_tools/ablation.py)."""
+    from proj4_tools import ablation
 
     rows = "\n".join(f"| {change} | {text} |" for change, _, _, _, text in ablation.ROWS)
     return [md(f"""

@@ -32,10 +32,10 @@ from typing import Dict, List, Optional
 from tqdm.auto import tqdm
 
 from proj4_instructor import course_report, grading
-from proj4_instructor.autograder import intake
+from proj4_instructor.autograder.root import intake
 from proj4_instructor.course_report import Row
 from proj4_instructor.gradescope_export import Export, ExportError, Submission
-from proj4_lib.cli import DefaultsHelp
+from proj4_tools.cli import DefaultsHelp
 
 
 def fingerprint(files: Path, config: dict) -> dict:

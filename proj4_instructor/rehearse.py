@@ -44,7 +44,7 @@ from typing import Dict, List, Optional, Tuple
 from proj4_instructor import base_images, containers, gradescope_schema, torch_standin
 from proj4_instructor.containers import ContainerError, ContainerLimits
 from proj4_lib import architecture
-from proj4_lib.cli import DefaultsHelp
+from proj4_tools.cli import DefaultsHelp
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

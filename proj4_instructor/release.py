@@ -31,7 +31,7 @@ from proj4_lib import report, rubric
 from proj4_instructor import markers, pins
 from proj4_instructor.autograder_build import BuildError, build_autograder, retarget
 from proj4_instructor.autograder_build import build_autograder_source, trusted_parts  # noqa: F401 (re-exported)
-from proj4_lib.cli import DefaultsHelp
+from proj4_tools.cli import DefaultsHelp
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STUDENT_README = Path(__file__).resolve().parent / "student_README.md"
@@ -40,6 +40,7 @@ STUDENT_README = Path(__file__).resolve().parent / "student_README.md"
 STUDENT_FILES = (
     ("proj4_code", True),
     ("proj4_lib", True),
+    ("proj4_tools", True),
     ("proj4_unit_tests", False),
     ("notebooks/proj4.ipynb", False),
     ("setup.py", False),

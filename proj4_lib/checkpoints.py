@@ -8,7 +8,7 @@ pretrained-backbone models leaves out the backbone tensors that equal the named 
 and records the SHA-256 of that weights file instead; loading rebuilds them.
 
 This module never imports your code: rebuild_model takes the function that turns the class name
-in a checkpoint into a class. load_trained_model (proj4_lib.models, and proj4_code.dl_utils under
+in a checkpoint into a class. load_trained_model (proj4_tools.models, and proj4_code.dl_utils under
 the course's name) passes the one that imports the part's module.
 """
 from __future__ import annotations

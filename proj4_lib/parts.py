@@ -6,7 +6,7 @@ autograder's configuration (proj4_instructor/release.py, trusted_parts) all deri
 no second copy can drift. Read PARTS through the module (`parts.PARTS`), not a copy of it.
 
 Data only: this module imports nothing, and names the student's classes by module and class name;
-proj4_lib.models turns those names into classes.
+proj4_tools.models turns those names into classes.
 """
 from __future__ import annotations
 

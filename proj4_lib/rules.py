@@ -1,7 +1,7 @@
 """The rules the graded checks enforce, written once (provided; standard library only).
 
 The notebook's checks and the public tests (through proj4_lib/expectations.py) and the autograder's
-checks (proj4_instructor/autograder/checks.py and scoring.py, which use their own copy of this
+checks (proj4_instructor/autograder/root/checks.py and scoring.py, which use their own copy of this
 file, made from it at release) all judge with these functions, so a rule cannot say one thing in
 the notebook and another at grading. Each takes plain data (lists, dicts and numbers: what a
 tensor's .tolist() gives, or what the autograder's JSON holds) and returns "" when the rule holds,

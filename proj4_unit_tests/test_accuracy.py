@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from proj4_code.dl_utils import load_trained_model
 from proj4_lib.parts import PARTS
-from proj4_lib.train import accuracy_function, evaluation_set
+from proj4_tools.train import accuracy_function, evaluation_set
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,9 @@
-"""`proj4 train` through proj4_lib.cli.main, on a tiny synthetic dataset."""
+"""`proj4 train` through proj4_tools.cli.main, on a tiny synthetic dataset."""
 import json
 
 import pytest
 
-from proj4_lib import cli
+from proj4_tools import cli
 from proj4_lib.fixtures import class_tree
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from proj4_lib import cli, course, data_install
+from proj4_lib import course, data_install
+from proj4_tools import cli
 from proj4_lib.data_install import (ARCHIVE, CSV_FILES, MARKER, DataInstallError, has_kept_files, install_data,
                                     keep_files)
 from proj4_lib.fixtures import serve_folder

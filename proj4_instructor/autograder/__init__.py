@@ -1,14 +1,15 @@
-"""The Gradescope autograder of proj4 (built by `proj4 release autograder`, run by `proj4 grade`).
+"""The Gradescope autograder of proj4: built by `proj4-instructor release autograder` (autograder_build.py),
+run by Gradescope, `proj4-instructor grade` and `regrade` (in a container), and the rehearsal.
 
-Trusted scoring: the runner (as root) scores the answers of a sandboxed answer producer against the
-reference's answers computed at build time; the public tests run for feedback only (0 points).
-
-    runner.py              stdlib-only: submission -> intake -> facts -> answers -> scores -> results.json
-    intake.py              which submitted files are graded (allow-list; zip-slip, symlinks, sizes refused)
-    facts.py               checkpoint facts read with torch.load(weights_only=True), before student code
-    sandbox.py             runs a command as the unprivileged user, with limits; kills what it left
-    answers.py             in the sandbox: probes of the student code and checkpoint predictions (answers only)
-    checks.py, scoring.py  what earns points, and the comparison with expected.json and the test key
-    proj4_grader_plugin.py pytest plugin of the public-test run: records outcomes as JSON lines (feedback)
-    setup.sh, run_autograder, pytest.ini   copied to the autograder zip
+The folders say who runs what:
+    root/        the runner, as root, standard library only (grader/proj4_autograder/ in the zip):
+                 runner.py (submission -> results.json), intake.py (which files are graded),
+                 sandbox.py (runs a command as the unprivileged user, with limits), protocol.py (the
+                 messages between the runner and what it starts, every limit), checks.py and scoring.py
+                 (what earns points), rules.py (the rules shared with the notebook and the public tests)
+    sandboxed/   what the runner starts as the sandbox user, with torch:
+                 trusted.py (the trusted evaluation, on pristine code: grader/trusted_code/), answers.py
+                 (the student's answers: sandbox/), probes.py (both sides' probes),
+                 proj4_grader_plugin.py and pytest.ini (the public tests, for feedback)
+    setup.sh, run_autograder   at the zip's root: Gradescope's image build and entry point
 """

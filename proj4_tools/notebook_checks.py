@@ -1,4 +1,4 @@
-"""Quick checks the notebook runs right after each TODO (provided; application layer).
+"""Quick checks the notebook runs right after each TODO (provided; proj4_tools: it imports your code).
 
 Each function exercises one piece of your code on small inputs and raises AssertionError saying
 what is wrong. The notebook runs them through utils.verify, which prints "Correct",

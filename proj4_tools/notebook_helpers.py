@@ -241,9 +241,9 @@ def record_confusion(out_dir: Path, model, confusion: np.ndarray, class_labels: 
 
 
 def run_ablation(data_dir: Path, out_dir: Path, epochs: int, device: str = "auto"):
-    """Part 2's ablation table from your own models (proj4_lib/ablation.py), each row recorded as it finishes;
+    """Part 2's ablation table from your own models (proj4_tools/ablation.py), each row recorded as it finishes;
     quick mode: 1 epoch per row (the table's machinery, not its numbers)."""
-    from proj4_lib.ablation import run_ablation as run
+    from proj4_tools.ablation import run_ablation as run
 
     epochs = 1 if quick_mode() else epochs
     return run(data_dir, out_dir, epochs, device, quick_mode(), say=lambda line: print(line, flush=True))

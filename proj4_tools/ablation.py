@@ -1,4 +1,4 @@
-"""Part 2's ablation table (provided; application layer): what each change does, from your own models.
+"""Part 2's ablation table (provided; proj4_tools: it imports your code): what each change does, from your own models.
 
 The course asks for one row per change, each added on top of the rows above it:
 
@@ -110,7 +110,7 @@ def run_ablation(data_dir, out_dir=None, epochs: int = 10, device: str = "auto",
     returns the rows."""
     from proj4_code.optimizer import get_optimizer
     from proj4_code.stats_helper import compute_mean_and_std
-    from proj4_lib.models import build_model, trainer_class
+    from proj4_tools.models import build_model, trainer_class
     from proj4_lib.trainer import scheduler_factory
 
     if out_dir is not None:

@@ -1,4 +1,4 @@
-"""From the parts registry to your classes (provided; application layer).
+"""From the parts registry to your classes (provided; proj4_tools: it imports your code).
 
 The registry (parts.py) names each part's model class and trainer by module and class name; this
 is the one place that imports them. Each part's module is imported only when that part is used,

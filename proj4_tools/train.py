@@ -1,4 +1,4 @@
-"""`proj4 train MODEL`: train one part's model with its recipe (provided; application layer).
+"""`proj4 train MODEL`: train one part's model with its recipe (provided; proj4_tools: it imports your code).
 
 `train_model(TrainConfig(model="simple_net"))` builds the model, transforms, optimizer, schedule and
 trainer the part's recipe names (proj4_lib/parts.py), trains, and writes to `out`:
@@ -32,7 +32,7 @@ from proj4_code.optimizer import get_optimizer
 from proj4_code.stats_helper import compute_mean_and_std
 from proj4_lib import run_record
 from proj4_lib.files import ATTRIBUTES, default_attribute_csv, progress_bars
-from proj4_lib.models import build_model, trainer_class
+from proj4_tools.models import build_model, trainer_class
 from proj4_lib.parts import Part, get_part
 from proj4_lib.trainer import scheduler_factory
 from proj4_lib.utils import DEFAULT_SEED, reset_seed
@@ -179,7 +179,7 @@ def record_run(out: Path, part: Part, trainer, hparams: dict, transforms, weight
         yes = targets.float().reshape(-1, len(ATTRIBUTES)).mean(dim=0).tolist()
         run_record.record_attributes(out, part.name, per_attribute_accuracy(outputs, targets), dict(zip(ATTRIBUTES, yes)))
         return
-    from proj4_lib.notebook_helpers import most_confused_pair
+    from proj4_tools.notebook_helpers import most_confused_pair
 
     test_set = ImageLoader(str(data_dir), "test")  # the trainer's test set, in the same order, without decoding
     labels = sorted(test_set.class_dict, key=test_set.class_dict.get)

@@ -4,7 +4,7 @@
     proj4 train {simple_net,simple_net_final,my_resnet,multilabel_resnet,all} [options]
     proj4 report --gt_username NAME [--slides]     NAME_proj4.pdf: the written report, one rubric item per page
 
-Only `proj4 train` imports your code (proj4_lib.train), and only when it runs: `proj4 data install`
+Only `proj4 train` imports your code (proj4_tools.train), and only when it runs: `proj4 data install`
 and `proj4 report` work whatever state the files in proj4_code/ are in.
 """
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _add_train_parser(sub) -> None:
 
 
 def _run_train(args) -> int:
-    from proj4_lib.train import TrainConfig, train_model  # imports your code: only this command needs it
+    from proj4_tools.train import TrainConfig, train_model  # imports your code: only this command needs it
 
     names = parts.names() if args.model == "all" else (args.model,)
     for name in names:
