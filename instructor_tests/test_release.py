@@ -295,7 +295,8 @@ def test_autograder_zip_layout(autograder_zip):
         assert infos[script].external_attr >> 16 & 0o111 == 0o111, f"{script} is not executable"
     for name in ("proj4_autograder/runner.py", "proj4_autograder/intake.py", "proj4_autograder/sandbox.py",
                  "proj4_autograder/scoring.py", "proj4_autograder/checks.py", "trusted_code/trusted.py",
-                 "trusted_code/probes.py", "trusted_code/proj4_lib/architecture.py", "prepared/images64.pt",
+                 "trusted_code/probes.py", "trusted_code/protocol.py", "proj4_autograder/protocol.py",
+                 "trusted_code/proj4_lib/architecture.py", "trusted_code/proj4_tools/models.py", "prepared/images64.pt",
                  "prepared/features-efficientnet_lite0.pt", "config.json", "test_key.json", "manifest.json"):
         assert f"grader/{name}" in infos, name
     # The reference solution is on the trusted side only (root-only on Gradescope).
@@ -306,7 +307,8 @@ def test_autograder_zip_layout(autograder_zip):
             assert "BEGIN SOLUTION" not in zipfile.ZipFile(autograder_zip).read(name).decode(), name
     # What the sandbox gets: the answer producer, the probes and the public-test plugin.
     assert {n for n in infos if n.startswith("sandbox/")} == \
-        {"sandbox/answers.py", "sandbox/probes.py", "sandbox/proj4_grader_plugin.py", "sandbox/pytest.ini"}
+        {"sandbox/answers.py", "sandbox/probes.py", "sandbox/proj4_grader_plugin.py", "sandbox/pytest.ini",
+         "sandbox/protocol.py"}
     assert not [n for n in infos if "hidden" in n or n.startswith("data/")]
     public = {n.split("/")[-1] for n in infos if n.startswith("tests/public/") and n.endswith(".py")}
     assert public == {p.name for p in (REPO_ROOT / "proj4_unit_tests").glob("*.py")}

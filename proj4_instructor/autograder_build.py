@@ -93,12 +93,14 @@ def lay_out(dest: Path, repo: Path, public_tests: Optional[Path]) -> None:
     trusted.mkdir()
     for name in ("trusted.py", "probes.py"):
         shutil.copy2(SANDBOXED / name, trusted / name)
+    shutil.copy2(ROOT_SIDE / "protocol.py", trusted / "protocol.py")  # the limits, read by trusted.py
     for package in PROVIDED:
         copy_code(repo / package, trusted / package)
     copy_code(repo / "proj4_code", trusted / "proj4_code")  # the reference solution
     (dest / "sandbox").mkdir()
     for name in ("answers.py", "probes.py", "proj4_grader_plugin.py", "pytest.ini"):
         shutil.copy2(SANDBOXED / name, dest / "sandbox" / name)
+    shutil.copy2(ROOT_SIDE / "protocol.py", dest / "sandbox" / "protocol.py")  # the plugin's limit
     for name in ("setup.sh", "run_autograder"):
         shutil.copy2(AUTOGRADER_DIR / name, dest / name)
         os.chmod(dest / name, 0o755)

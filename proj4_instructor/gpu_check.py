@@ -136,7 +136,7 @@ def autograder_accuracy(data: Path, models: Path, work: Path) -> Dict[str, float
     sandboxed = REPO_ROOT / "proj4_instructor" / "autograder" / "sandboxed"
     spec = importlib.util.spec_from_file_location("gpu_check_trusted", sandboxed / "trusted.py")
     trusted = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(sandboxed))  # its probes.py beside it, as in the zip
+    sys.path[:0] = [str(sandboxed), str(sandboxed.parent / "root")]  # probes.py and protocol.py beside it, as in the zip
     spec.loader.exec_module(trusted)
     prepared = work / "prepared"
     testset.prepare(data, prepared, log=lambda message: None)

@@ -26,12 +26,14 @@ import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Dict, IO, List, Optional, Tuple
+from typing import IO, Callable, Dict, List, Optional, Tuple
 
-MAX_ENTRIES = 50_000  # files and folders looked at, loose and in zips together
-MAX_DEPTH = 24
-MAX_ZIPS = 8
-MAX_CODE_FILES = 200
+from . import protocol
+
+MAX_ENTRIES = protocol.value("intake_entries")  # files and folders looked at, loose and in zips together
+MAX_DEPTH = protocol.value("intake_depth")
+MAX_ZIPS = protocol.value("intake_zips")
+MAX_CODE_FILES = protocol.value("intake_code_files")
 SKIPPED_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
                 ".ipynb_checkpoints", "__MACOSX", "data", ".mypy_cache", ".pytest_cache"}
 
@@ -85,7 +87,7 @@ def unsafe_member(name: str) -> str:
     return ""
 
 
-MAX_CENTRAL_DIRECTORY = 64 * 2**20  # bytes: ~50,000 entries of names ten times longer than zip_submission's
+MAX_CENTRAL_DIRECTORY = protocol.value("zip_directory_bytes")  # ~50,000 entries of names ten times zip_submission's
 
 
 def _zip64_locator(tail: bytes, at: int) -> int:

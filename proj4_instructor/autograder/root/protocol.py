@@ -10,8 +10,8 @@ student's code) and the public tests (pytest with proj4_grader_plugin.py). It ho
   - MEASUREMENTS: what the runner measured (times, peaks), written as JSON beside results.json.
 Reason: a limit or a field written in two places drifts; here each is written once.
 
-This file is copied beside the runner, beside trusted.py and beside answers.py; it imports nothing
-but the standard library.
+This file is copied beside the runner (grader/proj4_autograder/), beside trusted.py and beside the
+public tests' plugin (`import protocol` there); it imports nothing but the standard library.
 """
 from __future__ import annotations
 
@@ -57,6 +57,27 @@ LIMITS: Dict[str, Limit] = {
     "max_source_bytes": Limit(2**20, "bytes", "intake", "one submitted .py file"),
     "max_submission_bytes": Limit(300 * 2**20, "bytes", "intake", "every graded file together"),
     "results_bytes": Limit(900_000, "bytes", "runner (outputs shortened)", "Gradescope's 1 MB results.json"),
+    "reserved_bytes": Limit(2**20, "bytes", "runner (results.json written at once, padded)",
+                            "the final results.json fits where a full disk cannot stop it"),
+    "output_chars": Limit(5000, "characters", "runner", "the feedback kept per test"),
+    "min_step": Limit(5, "s", "runner", "a step with less time left is not started"),
+    "answers_bytes": Limit(8 * 2**20, "bytes", "runner (read of answers.json)", "what the sandbox may report"),
+    "trusted_bytes": Limit(16 * 2**20, "bytes", "runner (read of trusted.json)", "the trusted side's answers"),
+    "events_bytes": Limit(16 * 2**20, "bytes", "runner (read of the public tests' events)", "their feedback"),
+    "event_field_chars": Limit(20_000, "characters", "proj4_grader_plugin.py", "one text field of an event"),
+    "log_chars": Limit(20_000, "characters", "sandbox.run (head and tail)", "a step's output kept for the staff"),
+    "kill": Limit(30, "s", "sandbox.kill_uid", "a process in uninterruptible sleep dies once it wakes"),
+    "intake_entries": Limit(50_000, "files and folders", "intake", "looked at, loose and in zips together"),
+    "intake_depth": Limit(24, "folders", "intake", "a path's depth in the submission"),
+    "intake_zips": Limit(8, "zips", "intake", "zips read inside the submission"),
+    "intake_code_files": Limit(200, "files", "intake", ".py files of the proj4_code/ graded"),
+    "zip_directory_bytes": Limit(64 * 2**20, "bytes", "intake", "a zip's central directory, read before it"),
+    "checkpoint_tensors": Limit(2000, "tensors", "trusted.py", "entries of a checkpoint's state_dict"),
+    "checkpoint_key_chars": Limit(300, "characters", "trusted.py", "a state_dict key"),
+    "checkpoint_pickle_bytes": Limit(2**20, "bytes", "trusted.py (before torch.load)",
+                                     "unpickling is Python opcode by opcode: a huge pickle costs minutes"),
+    "evaluation_batch_values": Limit(2**25, "values", "trusted.py",
+                                     "the largest activation of one evaluation batch (128 MB of float32)"),
 }
 # The limits config.json carries (the runner reads them from there; a release can change them).
 CONFIG_LIMITS = ("deadline", "trusted_timeout", "total_timeout", "probe_timeout", "public_timeout", "test_timeout",
@@ -64,6 +85,11 @@ CONFIG_LIMITS = ("deadline", "trusted_timeout", "total_timeout", "probe_timeout"
 # AUTOGRADER_<NAME> overrides (tests; a TA trying tighter limits).
 OVERRIDABLE = ("deadline", "trusted_timeout", "total_timeout", "probe_timeout", "public_timeout", "test_timeout",
                "memory_limit_mb")
+
+
+def value(name: str) -> int:
+    """A fixed limit's value (one no release or test changes), as a number of its unit."""
+    return int(LIMITS[name].value)
 
 
 def config_limits() -> Dict[str, float]:

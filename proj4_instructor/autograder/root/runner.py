@@ -46,13 +46,14 @@ from typing import Dict, List, Optional
 
 from . import intake, protocol, sandbox, scoring
 
-OUTPUT_LIMIT = 5000  # characters of output kept per test in results.json
-RESULTS_LIMIT = int(protocol.LIMITS["results_bytes"].value)
-RESERVED = 1 << 20
-ANSWERS_LIMIT = 8 * 2**20  # bytes of answers.json read
-TRUSTED_LIMIT = 16 * 2**20
-EVENTS_LIMIT = 16 * 2**20
-MIN_STEP = 5.0  # seconds: a step with less left than this is not started
+# protocol.LIMITS says each limit's unit, enforcer and reason.
+OUTPUT_LIMIT = protocol.value("output_chars")
+RESULTS_LIMIT = protocol.value("results_bytes")
+RESERVED = protocol.value("reserved_bytes")
+ANSWERS_LIMIT = protocol.value("answers_bytes")
+TRUSTED_LIMIT = protocol.value("trusted_bytes")
+EVENTS_LIMIT = protocol.value("events_bytes")
+MIN_STEP = float(protocol.value("min_step"))
 PUBLIC = protocol.PUBLIC
 PACKAGE = Path(__file__).resolve().parent
 

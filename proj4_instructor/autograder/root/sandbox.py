@@ -36,12 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-LOG_LIMIT = 20_000  # characters of output kept (head and tail)
+from . import protocol
+
+LOG_LIMIT = protocol.value("log_chars")  # characters of output kept (head and tail)
 SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock", "/var/lock", "/run/shm", "/var/crash")
 CLONE_NEWNET = 0x40000000
 SIOCSIFFLAGS, IFF_UP, IFF_LOOPBACK, IFF_RUNNING = 0x8914, 0x1, 0x8, 0x40
 PR_SET_NO_NEW_PRIVS, PR_SET_CHILD_SUBREAPER = 38, 36
-KILL_SECONDS = 30  # a process in uninterruptible sleep (a flush to disk) dies once it wakes: wait for it
+KILL_SECONDS = protocol.value("kill")  # a process in uninterruptible sleep (a flush to disk) dies once it wakes
 IPC_RMID = 0
 IPC_KINDS = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}  # /proc/sysvipc/<kind> -> its control call
 

@@ -21,7 +21,9 @@ import os
 
 import pytest
 
-FIELD_LIMIT = 20_000  # characters kept of any one text field; the runner truncates further
+import protocol  # copied beside this plugin in the zip
+
+FIELD_LIMIT = protocol.value("event_field_chars")  # characters of any one text field; the runner truncates further
 
 
 def _clip(text, limit: int = FIELD_LIMIT) -> str:

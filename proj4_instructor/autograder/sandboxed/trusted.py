@@ -34,15 +34,16 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 import probes  # noqa: E402
+import protocol  # noqa: E402 - copied beside this file, as probes.py is
 from proj4_lib import architecture, rules  # noqa: E402
 
 FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
-MAX_TENSORS = 2000
-MAX_KEY = 300
-MAX_PICKLE = 2**20  # bytes of a checkpoint's pickle (keys, sizes, the layer list: tens of KB for 2,000 tensors)
+MAX_TENSORS = protocol.value("checkpoint_tensors")
+MAX_KEY = protocol.value("checkpoint_key_chars")
+MAX_PICKLE = protocol.value("checkpoint_pickle_bytes")  # keys, sizes, the layer list: tens of KB for 2,000 tensors
 FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 BATCH = 100
-BATCH_VALUES = 2**25  # values of the largest activation in one batch (128 MB of float32)
+BATCH_VALUES = protocol.value("evaluation_batch_values")  # the largest activation in one batch
 
 
 class Unusable(ValueError):
