@@ -17,8 +17,8 @@ import torch
 
 from proj4_instructor import make_notebook, release
 from proj4_lib import parts
-from proj4_tools import cli
 from proj4_lib.fixtures import class_tree
+from proj4_tools import cli
 from proj4_tools.models import build_model
 
 REPO = Path(__file__).resolve().parents[1]

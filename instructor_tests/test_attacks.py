@@ -35,12 +35,12 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import NO_FEEDBACK, WORKERS
+from submissions import REFERENCE, by_name, check_results, graded, grader_internals, lost, write_zip
+
 from proj4_instructor import autograder_build, containers
 from proj4_instructor.autograder.root import checks, intake, protocol, sandbox, scoring
 from proj4_lib import architecture
-from submissions import REFERENCE, by_name, check_results, grader_internals, graded, lost, write_zip
 
 pytestmark = pytest.mark.slow
 ATTACKS = Path(__file__).resolve().parent / "attacks"

@@ -7,7 +7,6 @@ full marks are test_grade_command.py's and the rehearsal's; what a dishonest sub
 test_attacks.py's.
 """
 import io
-import json
 import os
 import struct
 import subprocess
@@ -17,10 +16,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import NO_FEEDBACK
-from proj4_instructor.autograder.root import intake
 from submissions import REFERENCE, by_name, check_results, graded, lost, write_zip
+
+from proj4_instructor.autograder.root import intake
 
 pytestmark = pytest.mark.slow
 STARTER_SUFFIX = "starter"

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-
 from test_student_bugs import code_copy, stub_later_parts
 
 REPO = Path(__file__).resolve().parents[1]

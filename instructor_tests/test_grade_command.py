@@ -3,9 +3,9 @@ and `--unsafe-local` only with a warning that names what the student's code can 
 import json
 
 import pytest
+from submissions import check_results, graded, lost, write_zip
 
 from proj4_instructor import base_images, containers, grade
-from submissions import check_results, graded, lost, write_zip
 
 pytestmark = pytest.mark.slow
 

@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from pool import result, run_all
+from test_student_bugs import BUG_IDS, BUGS, apply_bug, code_copy
 
 from proj4_instructor.autograder.root import checks, scoring
-from test_student_bugs import BUG_IDS, BUGS, apply_bug, code_copy
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20261201

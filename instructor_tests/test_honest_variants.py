@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
-
-from proj4_lib import parts
 from submissions import graded, lost, write_zip
 from test_student_bugs import PART_CHECKS, PART_TESTS, TESTS, Worker, check_calls
+
+from proj4_lib import parts
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ import torch
 
 import proj4_tools.notebook_checks as check
 import proj4_tools.notebook_helpers as nb
+from proj4_instructor.make_notebook import render
 from proj4_lib.parts import PARTS
 from proj4_lib.utils import verify
-from proj4_instructor.make_notebook import render
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "notebooks" / "proj4.ipynb"

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from submissions import REFERENCE, check_results, grader_internals, write_zip
 
 from proj4_instructor import base_images, course_report, gradescope_export, regrade
 from proj4_instructor.autograder.root import scoring
 from proj4_instructor.containers import Graded
 from proj4_instructor.gradescope_export import Submitter
-from submissions import REFERENCE, check_results, grader_internals, write_zip
 
 ATTACKS = Path(__file__).resolve().parent / "attacks"
 OLD_THRESHOLD = 0.60

@@ -203,7 +203,7 @@ def test_public_tests_fail_with_not_implemented_on_the_starter_and_pass_on_the_s
     fast = sorted(n for n, f in failing.items() if not f[0]["slow"])
     on_solution = run_public_tests(REPO_ROOT, tmp_path, fast)
     not_passing = {n: [r["message"][:200] for r in failures(on_solution.get(n, {}))] or "not run"
-                   for n in fast if not on_solution.get(n, {}).get("call", {}).get("outcome") in ("passed", "skipped")}
+                   for n in fast if on_solution.get(n, {}).get("call", {}).get("outcome") not in ("passed", "skipped")}
     assert not not_passing, f"tests that fail on the starter but do not pass on the solution: {not_passing}"
 
 

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-
 from notebook_run import UNANSWERED, answer_text
+
 from proj4_lib import parts, report, rubric, run_record
 from proj4_tools import ablation, cli
 

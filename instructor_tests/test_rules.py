@@ -17,7 +17,8 @@ from torch import nn
 from torchvision import transforms as T
 from torchvision.transforms import v2
 
-from proj4_lib import architecture, expectations as expect, rules
+from proj4_lib import architecture, rules
+from proj4_lib import expectations as expect
 from proj4_lib.checkpoints import save_trained_model_weights
 
 SIZES = ((64, 64), (48, 64), (40, 64))

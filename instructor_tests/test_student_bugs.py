@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import pytest
-
 from pool import result, run_all
 
 from proj4_instructor import markers

@@ -85,8 +85,8 @@ def test_the_readme_says_what_the_submission_holds(tmp_path, monkeypatch):
 def test_the_report_section_says_what_the_code_does():
     """"Your report": the page count, the points, the record's file, the command and its flags, the notebook's cell."""
     from proj4_lib import rubric, run_record
-    from proj4_tools import cli
     from proj4_lib.report import PLACEHOLDER
+    from proj4_tools import cli
 
     section = " ".join(STUDENT_README.split("## Your report", 1)[1].split("\n## ", 1)[0].split())
     for needed in (f"{len(rubric.ITEMS)} pages", f"same {len(rubric.ITEMS)} questions",

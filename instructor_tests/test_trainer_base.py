@@ -14,8 +14,7 @@ from torchvision import transforms
 from proj4_lib.backbones import FrozenBackboneModel
 from proj4_lib.files import load_grayscale_image
 from proj4_lib.fixtures import class_tree, darker_by_class
-from proj4_lib.trainer import one_cycle
-from proj4_lib.trainer import DecodedImageCache, TrainerBase
+from proj4_lib.trainer import DecodedImageCache, TrainerBase, one_cycle
 from proj4_lib.utils import course_device, pick_device
 
 CLASSES, PER_CLASS = 3, 6

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
-from proj4_tools.models import build_model
 from proj4_lib.parts import PARTS
+from proj4_tools.models import build_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_FILES = [f"model_output/{part.checkpoint}" for part in PARTS]

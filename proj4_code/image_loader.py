@@ -17,8 +17,15 @@ from PIL import Image
 from torch.utils import data
 
 # Provided helpers (proj4_lib/files.py): they read files and name the file at fault on errors.
-from proj4_lib.files import (ATTRIBUTES, IMAGE_EXTENSIONS, SPLITS, default_attribute_csv,  # noqa: F401
-                             load_grayscale_image, read_attribute_csv, split_folder)
+from proj4_lib.files import (  # noqa: F401
+    ATTRIBUTES,
+    IMAGE_EXTENSIONS,
+    SPLITS,
+    default_attribute_csv,
+    load_grayscale_image,
+    read_attribute_csv,
+    split_folder,
+)
 
 
 class ImageLoader(data.Dataset):

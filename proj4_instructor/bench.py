@@ -29,10 +29,10 @@ from typing import Dict, List
 import torch
 
 from proj4_lib import parts
+from proj4_lib.parts import get_part
 from proj4_tools import ablation
 from proj4_tools.cli import DefaultsHelp
 from proj4_tools.models import build_model, trainer_class
-from proj4_lib.parts import get_part
 from proj4_tools.train import build_transforms
 
 ABLATION_PART = ablation.RECIPE  # the Part 2 ablation trains with this part's recipe

@@ -11,7 +11,6 @@ machine with no isolation, for code you trust. Many submissions: `proj4-instruct
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path

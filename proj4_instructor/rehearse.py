@@ -44,8 +44,8 @@ from typing import Dict, List, Optional, Tuple
 from proj4_instructor import base_images, containers, gradescope_schema, torch_standin
 from proj4_instructor.containers import ContainerError, ContainerLimits
 from proj4_lib import architecture
-from proj4_tools.cli import DefaultsHelp
 from proj4_lib.parts import PARTS
+from proj4_tools.cli import DefaultsHelp
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CACHE = Path("/var/cache/proj4-rehearsal")

@@ -26,11 +26,19 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional, Set, Tuple
 
-from proj4_lib import parts  # one source: names, checkpoints, thresholds and kinds of the parts
-from proj4_lib import report, rubric
 from proj4_instructor import markers, pins
-from proj4_instructor.autograder_build import BuildError, build_autograder, retarget
-from proj4_instructor.autograder_build import build_autograder_source, trusted_parts  # noqa: F401 (re-exported)
+from proj4_instructor.autograder_build import (  # noqa: F401 (re-exported)
+    BuildError,
+    build_autograder,
+    build_autograder_source,
+    retarget,
+    trusted_parts,
+)
+from proj4_lib import (
+    parts,  # one source: names, checkpoints, thresholds and kinds of the parts
+    report,
+    rubric,
+)
 from proj4_tools.cli import DefaultsHelp
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -41,8 +41,8 @@ from typing import Dict, List, Optional, Tuple
 from proj4_instructor import course_report
 from proj4_instructor.gradescope_export import Export, ExportError, Submission
 from proj4_lib import parts
-from proj4_tools.cli import DefaultsHelp
 from proj4_lib.report import read_embedded
+from proj4_tools.cli import DefaultsHelp
 
 # How far a report's test accuracy may be from the grader's measurement of the submitted checkpoint. The trainer's last
 # test accuracy and a grader-style evaluation of the same weights (the autograder's decoded test split) agreed to 4

@@ -440,7 +440,7 @@ def draw_answer(fig, page: Page, top: float) -> None:
         if len(lines) <= room:
             break
     if len(lines) > room:  # the page count is fixed: what does not fit is cut, and the page says so
-        lines = lines[:room - 1] + [f"[... cut: the rest does not fit on the page; shorten the answer]"]
+        lines = lines[:room - 1] + ["[... cut: the rest does not fit on the page; shorten the answer]"]
     _text(fig, 0.05, top - 0.05, "\n".join(lines), size, color="black", linespacing=1.25)
 
 

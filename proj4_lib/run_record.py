@@ -28,7 +28,7 @@ import os
 import platform
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, List, Sequence, Union
 
 from proj4_lib import parts
 

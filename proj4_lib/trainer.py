@@ -29,7 +29,6 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from torchvision import transforms
 from tqdm.auto import tqdm
 
 from proj4_lib.checkpoints import atomic_torch_save

@@ -110,8 +110,8 @@ def run_ablation(data_dir, out_dir=None, epochs: int = 10, device: str = "auto",
     returns the rows."""
     from proj4_code.optimizer import get_optimizer
     from proj4_code.stats_helper import compute_mean_and_std
-    from proj4_tools.models import build_model, trainer_class
     from proj4_lib.trainer import scheduler_factory
+    from proj4_tools.models import build_model, trainer_class
 
     if out_dir is not None:
         seconds, source = estimate_seconds(run_record.read(run_record.path_in(out_dir)), epochs)

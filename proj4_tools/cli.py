@@ -88,9 +88,7 @@ def _run_report(args) -> int:
 
 
 def _run_data(args) -> int:
-    from proj4_lib.data_install import DataInstallError, install_data
-
-    from proj4_lib.data_install import default_dest
+    from proj4_lib.data_install import DataInstallError, default_dest, install_data
 
     try:
         dest = args.dest

@@ -32,10 +32,10 @@ from proj4_code.optimizer import get_optimizer
 from proj4_code.stats_helper import compute_mean_and_std
 from proj4_lib import run_record
 from proj4_lib.files import ATTRIBUTES, default_attribute_csv, progress_bars
-from proj4_tools.models import build_model, trainer_class
 from proj4_lib.parts import Part, get_part
 from proj4_lib.trainer import scheduler_factory
 from proj4_lib.utils import DEFAULT_SEED, reset_seed
+from proj4_tools.models import build_model, trainer_class
 
 
 @dataclass

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from proj4_tools import cli
 from proj4_lib.fixtures import class_tree
+from proj4_tools import cli
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,17 @@ from pathlib import Path
 import pytest
 
 from proj4_lib import course, data_install
-from proj4_tools import cli
-from proj4_lib.data_install import (ARCHIVE, CSV_FILES, MARKER, DataInstallError, has_kept_files, install_data,
-                                    keep_files)
+from proj4_lib.data_install import (
+    ARCHIVE,
+    CSV_FILES,
+    MARKER,
+    DataInstallError,
+    has_kept_files,
+    install_data,
+    keep_files,
+)
 from proj4_lib.fixtures import serve_folder
+from proj4_tools import cli
 
 pytestmark = pytest.mark.provided  # the data command is provided code: the autograder leaves this file out
 

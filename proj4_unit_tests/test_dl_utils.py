@@ -4,9 +4,9 @@ import math
 
 import pytest
 import torch
+from model_checks import assert_save_load_round_trip
 from torch import nn
 
-from model_checks import assert_save_load_round_trip
 from proj4_code.dl_utils import compute_accuracy, compute_loss, load_trained_model, save_trained_model_weights
 from proj4_code.simple_net import SimpleNet
 from proj4_lib import expectations as expect

@@ -7,8 +7,8 @@ from PIL import Image
 from proj4_code.data_transforms import get_fundamental_transforms
 from proj4_code.image_loader import ImageLoader
 from proj4_lib import expectations as expect
-from proj4_lib.fixtures import write_constant as write_image, write_images
-
+from proj4_lib.fixtures import write_constant as write_image
+from proj4_lib.fixtures import write_images
 
 # -- real data -------------------------------------------------------------------------------
 

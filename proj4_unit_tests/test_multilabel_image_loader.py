@@ -7,7 +7,8 @@ import torch
 from proj4_code.data_transforms import get_fundamental_transforms
 from proj4_code.image_loader import MultiLabelImageLoader, default_attribute_csv
 from proj4_lib import expectations as expect
-from proj4_lib.fixtures import write_attribute_csv as write_csv, write_constant
+from proj4_lib.fixtures import write_attribute_csv as write_csv
+from proj4_lib.fixtures import write_constant
 
 
 @pytest.mark.slow

@@ -1,10 +1,11 @@
 """Part 4: MultilabelResNet18, a frozen backbone with a 7-attribute sigmoid head (pretrained=False here)."""
 import pytest
 import torch
-
 from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, needs_timm
+
 from proj4_code.multilabel_resnet import MultilabelResNet18
-from proj4_lib import backbones, expectations as expect
+from proj4_lib import backbones
+from proj4_lib import expectations as expect
 
 
 @pytest.fixture(scope="module")

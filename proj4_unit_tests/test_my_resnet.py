@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, needs_timm
 from torch import nn
 
-from model_checks import BACKBONES, assert_only_head_trains, assert_save_load_round_trip, needs_timm
 from proj4_code.dl_utils import load_trained_model, save_trained_model_weights
 from proj4_code.my_resnet import MyResNet18
-from proj4_lib import backbones, expectations as expect
+from proj4_lib import backbones
+from proj4_lib import expectations as expect
 
 RESNET18_CHILDREN = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"]
 

@@ -19,9 +19,8 @@ import gc
 import json
 import os
 
-import pytest
-
 import protocol  # copied beside this plugin in the zip
+import pytest
 
 FIELD_LIMIT = protocol.value("event_field_chars")  # characters of any one text field; the runner truncates further
 

@@ -30,11 +30,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pristine code only: see the module docstring
 
+import probes  # noqa: E402
+import protocol  # noqa: E402 - copied beside this file, as probes.py is
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-import probes  # noqa: E402
-import protocol  # noqa: E402 - copied beside this file, as probes.py is
 from proj4_lib import architecture, rules  # noqa: E402
 
 FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
