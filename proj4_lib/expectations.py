@@ -363,9 +363,8 @@ def simple_net_layers(model: nn.Module) -> None:
             mine[1].copy_(theirs[1])
         x = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(0))
         was_training = model.training
-        expected, got = figure.conv_layers(x), model.eval().conv_layers(x)
-        expected = figure.fc_layers(torch.flatten(expected, 1))
-        out = model(x)
+        expected = figure.fc_layers(torch.flatten(figure.conv_layers(x), 1))
+        out = model.eval()(x)
         model.train(was_training)
     assert torch.allclose(out, expected, atol=1e-5), (
         "with the figure's layers and the same weights, forward gives other outputs than the figure: forward should "

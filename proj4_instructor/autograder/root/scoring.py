@@ -209,7 +209,7 @@ def judge_check(check: table.Check, ev: Evidence) -> Tuple[float, str]:
             if problem:
                 return 0.0, problem
         return 1.0, ""
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a failure to judge is the grader's: logged, and this check says so
         print(f"grader error judging {check.name!r}:\n{traceback.format_exc()}")  # the staff's log
         return 0.0, GRADER_ERROR
 
@@ -348,7 +348,7 @@ def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict]
     for j, part in enumerate(config["parts"], start=len(table.HIDDEN) + 1):
         try:
             fraction, message, accuracy = judge_accuracy(part, ev)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a failure to judge is the grader's: logged, and this check says so
             print(f"grader error judging the accuracy of {part['class_name']}:\n{traceback.format_exc()}")
             fraction, message, accuracy = 0.0, GRADER_ERROR, None
         add(f"2.{j}", f"test-split accuracy of the submitted checkpoint [{part['class_name']}]",

@@ -28,14 +28,15 @@ import traceback
 import zipfile
 from pathlib import Path
 
+import torch
+from torch import nn
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pristine code only: see the module docstring
 
-import probes  # noqa: E402
+import probes  # noqa: E402 - beside this file: found once the path above is set
 import protocol  # noqa: E402 - copied beside this file, as probes.py is
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
-from proj4_lib import architecture, rules  # noqa: E402
+from proj4_lib import architecture, rules  # noqa: E402 - the pristine copy beside this file
 
 FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
 MAX_TENSORS = protocol.value("checkpoint_tensors")
