@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import probes  # noqa: E402 - beside this file: found once the path above is set
+import probes
 
 
 class ProbeTimeout(BaseException):

@@ -28,15 +28,14 @@ import traceback
 import zipfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # pristine code only: see the module docstring
+
+import probes
+import protocol  # copied beside this file, as probes.py is
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # pristine code only: see the module docstring
-
-import probes  # noqa: E402 - beside this file: found once the path above is set
-import protocol  # noqa: E402 - copied beside this file, as probes.py is
-
-from proj4_lib import architecture, rules  # noqa: E402 - the pristine copy beside this file
+from proj4_lib import architecture, rules
 
 FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
 MAX_TENSORS = protocol.value("checkpoint_tensors")
