@@ -936,9 +936,11 @@ def test_hostile_layer_lists_are_refused_by_the_rules(grading_source):
         {"conv_layers": [conv] * 70, "fc_layers": base["fc_layers"]},
         {"conv_layers": base["conv_layers"], "fc_layers": [["Dropout", {"p": float("nan")}]] + base["fc_layers"][1:]},
         {"conv_layers": [["AvgPool2d", {"kernel_size": 11, "stride": 1, "padding": 5, "ceil_mode": False,
-                                        "count_include_pad": True}]] * 3 + [["Conv2d", {**conv[1], "out_channels": 1000}]]
+                                        "count_include_pad": True}]] * 3
+         + [["Conv2d", {**conv[1], "out_channels": 1000}]]
          + [["AvgPool2d", {"kernel_size": 11, "stride": 1, "padding": 5, "ceil_mode": False,
-                           "count_include_pad": True}]] * 20 + base["conv_layers"][1:2], "fc_layers": base["fc_layers"]},
+                           "count_include_pad": True}]] * 20 + base["conv_layers"][1:2],
+         "fc_layers": base["fc_layers"]},
         {"conv_layers": "not a list", "fc_layers": []}, ["not", "a", "mapping"], None,
     ]
     for spec in refused:
