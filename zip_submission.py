@@ -7,8 +7,8 @@ The submission holds an allow-list only: your package proj4_code/ (every .py fil
 setup.py, the trained model of every part (model_output/trained_<Model>_final.pt; the parts are
 listed in proj4_lib/parts.py), and README.md if there is one (the provided library proj4_lib/
 comes from the autograder's own copy). Each model must load as the class it is named after, with
-your code; the zip must stay under Gradescope's 100 MB. Nothing is half-written: the zip is built under a temporary name and renamed
-only when it is complete and accepted.
+your code; the zip must stay under Gradescope's 100 MB. Nothing is half-written: the zip is built
+under a temporary name and renamed only when it is complete and accepted.
 """
 from __future__ import annotations
 

@@ -83,7 +83,8 @@ def test_the_notebook_gets_the_part_and_its_training_cell_runs(toy, tmp_path, mo
     assert "5. **ToyNet**, a toy linear classifier (at least 0% test accuracy)" in notebook[0]
     section = [cell.source for cell in make_notebook.part_cells(toy_part.PART)]
     start = notebook.index(section[0])
-    assert notebook[start:start + len(section)] == section and notebook[start + len(section)].startswith("## Submission")
+    assert notebook[start:start + len(section)] == section
+    assert notebook[start + len(section)].startswith("## Submission")
     assert section[0].startswith("## Part 5: ToyNet\n\nA toy part.")
     hparams = next(source for source in section if source.startswith("# Part 5 hyper-parameters"))
     call = next(node for node in ast.walk(ast.parse(hparams)) if isinstance(node, ast.Call))

@@ -19,6 +19,7 @@ the public test split earns accuracy) is asserted too, as README states it. The 
 (answer values, checkpoints, layer lists, zips) are tested on the grader's modules directly, at the end.
 """
 import io
+import itertools
 import json
 import os
 import re
@@ -164,8 +165,10 @@ def memorizer_checkpoint(source: Path, config: dict) -> bytes:
 def exhausting_spec() -> dict:
     """A layer list within the parameter and multiply-add limits whose first activation is 4096 x 64 x 64
     per image: 6.7 GB for a batch of 100 test images."""
-    conv = lambda i, o: ["Conv2d", {"in_channels": i, "out_channels": o, "kernel_size": [1, 1], "stride": [1, 1],  # noqa
-                                    "padding": [0, 0], "dilation": [1, 1], "groups": 1, "bias": True}]
+    def conv(i, o):
+        return ["Conv2d", {"in_channels": i, "out_channels": o, "kernel_size": [1, 1], "stride": [1, 1],
+                           "padding": [0, 0], "dilation": [1, 1], "groups": 1, "bias": True}]
+
     return {"conv_layers": [conv(1, 4096), ["MaxPool2d", {"kernel_size": 8, "stride": 8, "padding": 0, "dilation": 1,
                                                            "ceil_mode": False}],
                             conv(4096, 4), ["BatchNorm2d", {"num_features": 4, "eps": 1e-5, "momentum": 0.1,
@@ -933,9 +936,11 @@ def test_hostile_layer_lists_are_refused_by_the_rules(grading_source):
         {"conv_layers": [conv] * 70, "fc_layers": base["fc_layers"]},
         {"conv_layers": base["conv_layers"], "fc_layers": [["Dropout", {"p": float("nan")}]] + base["fc_layers"][1:]},
         {"conv_layers": [["AvgPool2d", {"kernel_size": 11, "stride": 1, "padding": 5, "ceil_mode": False,
-                                        "count_include_pad": True}]] * 3 + [["Conv2d", {**conv[1], "out_channels": 1000}]]
+                                        "count_include_pad": True}]] * 3
+         + [["Conv2d", {**conv[1], "out_channels": 1000}]]
          + [["AvgPool2d", {"kernel_size": 11, "stride": 1, "padding": 5, "ceil_mode": False,
-                           "count_include_pad": True}]] * 20 + base["conv_layers"][1:2], "fc_layers": base["fc_layers"]},
+                           "count_include_pad": True}]] * 20 + base["conv_layers"][1:2],
+         "fc_layers": base["fc_layers"]},
         {"conv_layers": "not a list", "fc_layers": []}, ["not", "a", "mapping"], None,
     ]
     for spec in refused:
@@ -1011,12 +1016,14 @@ def test_the_feedback_shows_no_expected_value(pasted_answers, config, grading_so
     the honest ones: no message of any check contains one of them."""
     key = json.loads((grading_source / "grader" / "test_key.json").read_text())
 
-    def disguise(value, counter=[0]):
+    counter = itertools.count(1)
+
+    def disguise(value):
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, (int, float)):
-            counter[0] += 1
-            return 700.125 + (counter[0] % 97) if isinstance(value, float) else 7_000_000 + counter[0] % 97
+            n = next(counter)
+            return 700.125 + (n % 97) if isinstance(value, float) else 7_000_000 + n % 97
         if isinstance(value, str):
             return f"SECRET-{value}"
         if isinstance(value, list):

@@ -338,8 +338,9 @@ def test_a_runtime_reset_loses_nothing(tmp_path, course_site, monkeypatch):
     runtime.start()
     source = project / "proj4_code" / "simple_net.py"
     edit = '\nSTUDENT_EDIT = "made in Colab\'s file browser"\n'
-    edit_on_drive = f"# Not the notebook's: the student edits a file on Drive\nwith open({str(source)!r}, 'a') as f:\n" \
-                    f"    f.write({edit!r})"
+    edit_on_drive = (f"# Not the notebook's: the student edits a file on Drive\n"
+                     f"with open({str(source)!r}, 'a') as f:\n"
+                     f"    f.write({edit!r})")
     first = runtime.run([cells["setup"], cells["imports"], *cells["checks"], edit_on_drive, cells["hparams"],
                          DIE_AFTER_EPOCH_1, cells["training"]])
     setup_seconds = {1: first[0][1]}
@@ -364,7 +365,8 @@ def test_a_runtime_reset_loses_nothing(tmp_path, course_site, monkeypatch):
         shutil.copy(REPO / "model_output" / get_part(part).checkpoint, project / "model_output")
     resumed_hparams = cells["hparams"].replace("resume=False", "resume=True")
     assert resumed_hparams != cells["hparams"]
-    edit_check = "# Not the notebook's: the edit is there\nfrom proj4_code.simple_net import STUDENT_EDIT\nprint(STUDENT_EDIT)"
+    edit_check = ("# Not the notebook's: the edit is there\n"
+                  "from proj4_code.simple_net import STUDENT_EDIT\nprint(STUDENT_EDIT)")
     second = runtime.run([cells["setup"], cells["imports"], *cells["checks"], edit_check, resumed_hparams,
                           cells["training"], *cells["after_training"], cells["submission"], cells["report"]])
     setup_seconds[2] = second[0][1]
@@ -381,7 +383,8 @@ def test_a_runtime_reset_loses_nothing(tmp_path, course_site, monkeypatch):
     # Downloads: the starter and each data file once, over both sessions.
     data_requests = [path for path in Course.requests if path.lstrip("/") in (ARCHIVE, *CSV_FILES)]
     assert sorted(data_requests) == sorted(f"/{name}" for name in (ARCHIVE, *CSV_FILES)), Course.requests
-    assert Course.requests == downloads_before, f"the second session downloaded {Course.requests[len(downloads_before):]}"
+    assert Course.requests == downloads_before, (
+        f"the second session downloaded {Course.requests[len(downloads_before):]}")
     assert Course.requests.count("/proj4_starter.zip") == 1
 
     # The submission: written to Drive, offered for download.

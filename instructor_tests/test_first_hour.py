@@ -19,7 +19,8 @@ JUPYTER = "jupyter notebook notebooks/proj4.ipynb"
 
 def setup_extras() -> dict:
     tree = ast.parse((REPO / "setup.py").read_text())
-    call = next(node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setup")
+    call = next(node for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "setup")
     extras = next(k.value for k in call.keywords if k.arg == "extras_require")
     return ast.literal_eval(extras)
 

@@ -76,10 +76,12 @@ VARIANTS = [
         "            class_dict[folder] = len(class_dict)\n"
         "        return class_dict")),
     variant("paths_with_pathlib", "part1", IL, "image paths from Path.iterdir and suffix.lower(), in class order", (
-        "        pairs = []\n        for name in sorted(class_labels):\n            folder = os.path.join(self.curr_folder, name)\n"
+        "        pairs = []\n        for name in sorted(class_labels):\n"
+        "            folder = os.path.join(self.curr_folder, name)\n"
         "            for file_name in sorted(os.listdir(folder)):\n"
         "                if file_name.lower().endswith(IMAGE_EXTENSIONS):\n"
-        "                    pairs.append((os.path.join(folder, file_name), class_labels[name]))\n        return pairs\n",
+        "                    pairs.append((os.path.join(folder, file_name), class_labels[name]))\n"
+        "        return pairs\n",
         "        from pathlib import Path\n\n"
         "        found = []\n"
         "        for name, index in sorted(class_labels.items(), key=lambda item: item[1]):\n"
@@ -90,7 +92,8 @@ VARIANTS = [
         "        path, class_idx = self.dataset[index]\n        img = self.load_img_from_path(path)\n"
         "        if self.transform is not None:\n            img = self.transform(img)\n        return img, class_idx",
         "        path, class_idx = self.dataset[index]\n        with Image.open(path) as opened:\n"
-        "            img = opened.convert(\"L\")\n        return (self.transform(img) if self.transform else img), int(class_idx)")),
+        "            img = opened.convert(\"L\")\n        return (self.transform(img) if self.transform else img), "
+        "int(class_idx)")),
     variant("statistics_in_two_passes", "part1", ST, "the mean first, then the squared deviations from it (n - 1)", (
         "    count, total, total_sq = 0, 0.0, 0.0\n    for path in paths:\n"
         "        pixels = np.asarray(load_grayscale_image(path), dtype=np.float64) / 255.0\n"
@@ -98,20 +101,25 @@ VARIANTS = [
         "    mean = total / count\n    std = np.sqrt((total_sq - count * mean * mean) / (count - 1))\n"
         "    return float(mean), float(std)\n",
         "    count = sum(np.asarray(load_grayscale_image(p)).size for p in paths)\n"
-        "    mean = sum(float(np.asarray(load_grayscale_image(p), dtype=np.float64).sum()) for p in paths) / 255.0 / count\n"
-        "    deviations = sum(float(np.square(np.asarray(load_grayscale_image(p), dtype=np.float64) / 255.0 - mean).sum())\n"
+        "    mean = sum(float(np.asarray(load_grayscale_image(p), dtype=np.float64).sum()) for p in paths) "
+        "/ 255.0 / count\n"
+        "    deviations = sum(float(np.square(np.asarray(load_grayscale_image(p), dtype=np.float64) "
+        "/ 255.0 - mean).sum())\n"
         "                     for p in paths)\n"
         "    return float(mean), float(np.sqrt(deviations / (count - 1)))\n")),
     variant("fundamental_presets_in_transforms_v2", "part1", DT,
             "transforms.v2: ToImage, ToDtype(scale=True), then Resize on the tensor (antialiased), v2.Normalize", (
                 "    return transforms.Compose([transforms.Resize(tuple(inp_size)), transforms.ToTensor()])",
                 "    import torch\n    from torchvision.transforms import v2\n\n"
-                "    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Resize(list(inp_size))])"), (
+                "    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), "
+                "v2.Resize(list(inp_size))])"), (
                 "    return transforms.Compose(\n        [\n            transforms.Resize(tuple(inp_size)),\n"
-                "            transforms.ToTensor(),\n            transforms.Normalize(mean=[pixel_mean], std=[pixel_std]),\n"
+                "            transforms.ToTensor(),\n"
+                "            transforms.Normalize(mean=[pixel_mean], std=[pixel_std]),\n"
                 "        ]\n    )",
                 "    from torchvision.transforms import v2\n\n"
-                "    return v2.Compose([*get_fundamental_transforms(inp_size).transforms, v2.Normalize([pixel_mean], [pixel_std])])")),
+                "    return v2.Compose([*get_fundamental_transforms(inp_size).transforms, "
+                "v2.Normalize([pixel_mean], [pixel_std])])")),
     variant("figure_nested_relu_before_pool", "part1", SN,
             "SimpleNet as two nested blocks, each ReLU before its pool (they commute), a Flatten closing conv_layers", (
                 "        self.conv_layers = nn.Sequential(\n            nn.Conv2d(1, 10, kernel_size=5),\n"
@@ -169,14 +177,16 @@ VARIANTS = [
     variant("own_design_with_newer_layers", "part2", SNF,
             "SimpleNetFinal of its own: LeakyReLU, GroupNorm, PReLU, a Residual block, Dropout2d, nested Sequentials", (
                 "        def block(c_in: int, c_out: int) -> list:\n"
-                "            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),\n"
+                "            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), "
+                "nn.ReLU(),\n"
                 "                    nn.MaxPool2d(2)]\n\n"
                 "        self.conv_layers = nn.Sequential(\n            *block(1, 16),  # (N, 16, 32, 32)\n"
                 "            *block(16, 32),  # (N, 32, 16, 16)\n            *block(32, 64),  # (N, 64, 8, 8)\n"
                 "            *block(64, 128),  # (N, 128, 4, 4)\n        )\n",
                 "        self.conv_layers = nn.Sequential(\n"
                 "            conv_block(1, 16),  # (N, 16, 32, 32)\n"
-                "            nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.GroupNorm(4, 32), nn.PReLU(32), nn.MaxPool2d(2)),\n"
+                "            nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.GroupNorm(4, 32), nn.PReLU(32), "
+                "nn.MaxPool2d(2)),\n"
                 "            Residual(nn.Conv2d(32, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),\n"
                 "                     nn.Conv2d(32, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32)),\n"
                 "            nn.ReLU(),  # (N, 32, 16, 16)\n"
@@ -186,13 +196,15 @@ VARIANTS = [
                 "        self.fc_layers = nn.Sequential(\n            nn.Dropout(0.5),\n"
                 "            nn.Linear(128 * 4 * 4, 256),\n            nn.ReLU(),\n            nn.Dropout(0.5),\n"
                 "            nn.Linear(256, 15),\n        )\n",
-                "        self.fc_layers = nn.Sequential(nn.Flatten(), nn.Linear(128 * 4 * 4, 256), nn.PReLU(), nn.Dropout(0.5),\n"
+                "        self.fc_layers = nn.Sequential(nn.Flatten(), nn.Linear(128 * 4 * 4, 256), nn.PReLU(), "
+                "nn.Dropout(0.5),\n"
                 "                                       nn.Linear(256, 15))\n"), (
                 "        model_output = self.fc_layers(torch.flatten(self.conv_layers(x), 1))",
                 "        features = self.conv_layers(x)\n"
                 "        model_output = self.fc_layers(features.view(features.size(0), -1))"), (
                 "from torch import nn\n",
-                "from torch import nn\n\nfrom proj4_code.blocks import conv_block\nfrom proj4_lib.architecture import Residual\n")),
+                "from torch import nn\n\nfrom proj4_code.blocks import conv_block\n"
+                "from proj4_lib.architecture import Residual\n")),
     variant("label_smoothing", "part2", SNF, "CrossEntropyLoss(label_smoothing=0.1), still a mean", (
         'self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")\n        # END',
         'self.loss_criterion = nn.CrossEntropyLoss(label_smoothing=0.1)\n        # END')),
@@ -207,10 +219,12 @@ VARIANTS = [
                 "            # Resize a little larger and crop back: a random shift of up to ~10 % each way.\n"
                 "            transforms.Resize((round(height * 1.15), round(width * 1.15))),\n"
                 "            transforms.RandomCrop((height, width)),\n            transforms.RandomHorizontalFlip(),\n"
-                "            transforms.ColorJitter(brightness=0.3, contrast=0.3),\n            transforms.ToTensor(),\n"
+                "            transforms.ColorJitter(brightness=0.3, contrast=0.3),\n"
+                "            transforms.ToTensor(),\n"
                 "        ]\n    )",
                 "    import torch\n    from torchvision.transforms import v2\n\n"
-                "    return v2.Compose([v2.Resize(list(inp_size)), v2.RandomResizedCrop(list(inp_size), scale=(0.49, 1.0)),\n"
+                "    return v2.Compose([v2.Resize(list(inp_size)), "
+                "v2.RandomResizedCrop(list(inp_size), scale=(0.49, 1.0)),\n"
                 "                       v2.RandomRotation(8), v2.RandomHorizontalFlip(), v2.ColorJitter(0.4, 0.4),\n"
                 "                       v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])")),
     variant("all_transforms_written_out", "part2", DT, "get_all_transforms: its own list, v2.Normalize with floats", (
@@ -249,7 +263,8 @@ VARIANTS = [
                 "        self.conv_layers.requires_grad_(False)\n"
                 "        self.fc_layers = nn.Sequential(nn.Dropout(0.2), nn.Linear(num_features, 15))\n")),
     variant("forward_through_head", "part34", MR, "MyResNet18.forward is head(conv_layers(x))", (
-        "        features = torch.flatten(self.conv_layers(x), 1)  # (N, D)\n        model_output = self.fc_layers(features)",
+        "        features = torch.flatten(self.conv_layers(x), 1)  # (N, D)\n"
+        "        model_output = self.fc_layers(features)",
         "        model_output = self.head(self.conv_layers(x))")),
     variant("multilabel_view_and_sigmoid_attribute", "part34", ML,
             "MultilabelResNet18: freeze in a comprehension, features.view(N, -1), the activation attribute", (
@@ -257,11 +272,13 @@ VARIANTS = [
                 "        [p.requires_grad_(False) for p in self.conv_layers.parameters()]\n"), (
                 "        features = torch.flatten(self.conv_layers(x), 1)  # (N, D)\n",
                 "        features = self.conv_layers(x)\n        features = features.view(features.size(0), -1)\n")),
-    variant("multilabel_getitem_clone", "part34", IL, "MultiLabelImageLoader.__getitem__: the flags cloned as float32", (
+    variant("multilabel_getitem_clone", "part34", IL,
+            "MultiLabelImageLoader.__getitem__: the flags cloned as float32", (
         "        path, flags = self.dataset[index]\n        img = self.load_img_from_path(path)\n"
         "        if self.transform is not None:\n            img = self.transform(img)\n        return img, flags",
         "        path, flags = self.dataset[index]\n        img = self.load_img_from_path(path)\n"
-        "        return (self.transform(img) if self.transform is not None else img), flags.clone().to(torch.float32)")),
+        "        return (self.transform(img) if self.transform is not None else img), "
+        "flags.clone().to(torch.float32)")),
     variant("multilabel_accuracy_with_where", "part34", DL, "compute_multilabel_accuracy with torch.where", (
         "    batch_accuracy = ((probs >= 0.5).float() == labels).float().mean().item()",
         "    predicted = torch.where(probs >= 0.5, torch.ones_like(probs), torch.zeros_like(probs))\n"
@@ -277,7 +294,8 @@ VARIANTS = [
                 "            preds.append(torch.where(model(x) >= 0.5, 1, 0))\n"), (
                 "    accuracy_table = (np.asarray(preds).reshape(-1, num_attributes)\n"
                 "                      == np.asarray(targets).reshape(-1, num_attributes)).mean(axis=0)\n",
-                "    preds, targets = np.asarray(preds).reshape(-1, num_attributes), np.asarray(targets).reshape(-1, num_attributes)\n"
+                "    preds, targets = np.asarray(preds).reshape(-1, num_attributes), "
+                "np.asarray(targets).reshape(-1, num_attributes)\n"
                 "    for a in range(num_attributes):\n"
                 "        accuracy_table[a] = np.count_nonzero(preds[:, a] == targets[:, a]) / len(preds)\n")),
     # -- issue ---------------------------------------------------------------------------------------
@@ -297,7 +315,8 @@ VARIANTS = [
     variant("optimizer_param_groups", "issue", OPT, "get_optimizer: one param group dict, a table of optimizers", (
         "    params = [p for p in model.parameters() if p.requires_grad]\n"
         "    if optimizer_type == \"sgd\":\n"
-        "        optimizer = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, momentum=config.get(\"momentum\", 0.0))\n"
+        "        optimizer = torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, "
+        "momentum=config.get(\"momentum\", 0.0))\n"
         "    else:\n        optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)\n",
         "    group = {\"params\": list(filter(lambda p: p.requires_grad, model.parameters())), \"lr\": lr,\n"
         "             \"weight_decay\": weight_decay}\n"
@@ -490,7 +509,8 @@ def test_a_layer_of_ones_own_is_refused_naming_the_rule(worker, tmp_path):
     assert "a class of your own cannot be rebuilt" in handout
     root = variant_code("part2", tmp_path)  # any submission: only SimpleNetFinal changes below
     path = root / "proj4_code" / SNF
-    text = (CODE / SNF).read_text().replace("class SimpleNetFinal(nn.Module):", OWN_LAYER + "\n\nclass SimpleNetFinal(nn.Module):")
+    text = (CODE / SNF).read_text().replace("class SimpleNetFinal(nn.Module):",
+                                            OWN_LAYER + "\n\nclass SimpleNetFinal(nn.Module):")
     path.write_text(text.replace("nn.BatchNorm2d(c_out), nn.ReLU(),", "nn.BatchNorm2d(c_out), Swish(),"))
     answer = worker.run(root, [TESTS / "test_simple_net_final.py"], [["simple_net_final", None]], exitfirst=False)
     verdict = answer["checks"][0][2]

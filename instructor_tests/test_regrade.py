@@ -187,8 +187,13 @@ def regraded(grading_source, config, reference_checkpoints, engine, grading_imag
     command run beside it."""
     tmp = tmp_path_factory.mktemp("regrade")
     starter = grading_source / "starter" / "proj4_code"
-    mine = lambda n: own(reference_checkpoints, n)  # noqa: E731
-    simple = lambda n: {k: v for k, v in mine(n).items() if "SimpleNet_" in k}  # noqa: E731
+
+    def mine(n):
+        return own(reference_checkpoints, n)
+
+    def simple(n):
+        return {k: v for k, v in mine(n).items() if "SimpleNet_" in k}
+
     copied_checkpoints = mine(8)
     original = heidi()
     copied = {name: renamed(text) for name, text in original.items()}

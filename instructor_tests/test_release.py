@@ -313,7 +313,8 @@ def test_autograder_zip_layout(autograder_zip):
     public = {n.split("/")[-1] for n in infos if n.startswith("tests/public/") and n.endswith(".py")}
     assert public == {p.name for p in (REPO_ROOT / "proj4_unit_tests").glob("*.py")}
     assert config["public_tests"] and all(t.startswith("proj4_unit_tests/test_") for t in config["public_tests"])
-    assert "provided/proj4_lib/checkpoints.py" in infos and not [n for n in infos if n.startswith("provided/proj4_code")]
+    assert "provided/proj4_lib/checkpoints.py" in infos
+    assert not [n for n in infos if n.startswith("provided/proj4_code")]
     assert config["student_files"] == sorted(p.name for p in (REPO_ROOT / "proj4_code").glob("*.py"))
     assert {n for n in infos if n.startswith("starter/proj4_code/")} == \
         {f"starter/proj4_code/{n}" for n in config["student_files"]}

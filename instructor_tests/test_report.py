@@ -28,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def poppler():
     """pdftotext, pdftoppm and pdfimages (Debian: poppler-utils): skipped without them locally, failed in CI."""
     if not all(shutil.which(tool) for tool in ("pdftotext", "pdftoppm", "pdfimages", "pdfinfo")):
-        message = "poppler-utils (pdftotext, pdftoppm, pdfimages, pdfinfo) is not installed: apt-get install poppler-utils"
+        message = ("poppler-utils (pdftotext, pdftoppm, pdfimages, pdfinfo) is not installed: "
+                   "apt-get install poppler-utils")
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
 
 
@@ -54,7 +55,8 @@ def fake_trainer(accuracy=0.5, epochs=2):
 def test_training_and_saving_are_recorded_and_a_retraining_replaces_the_part(tmp_path):
     hparams = {"epochs": 2, "batch_size": 32, "lr": 0.003, "weight_decay": 1e-4, "inp_size": (64, 64), "resume": True}
     entry = run_record.record_training(tmp_path, "simple_net", fake_trainer(0.55), hparams, "notebook")
-    assert entry["test_accuracy"] == 0.55 and entry["hparams"]["inp_size"] == [64, 64] and "resume" not in entry["hparams"]
+    assert entry["test_accuracy"] == 0.55 and entry["hparams"]["inp_size"] == [64, 64]
+    assert "resume" not in entry["hparams"]
     checkpoint = tmp_path / "trained_SimpleNet_final.pt"
     checkpoint.write_bytes(b"weights")
     run_record.record_checkpoint(tmp_path, checkpoint)
@@ -112,7 +114,8 @@ def notebook_with(tmp_path, cells) -> Path:
 def test_answers_are_read_from_their_cells(tmp_path):
     item = rubric.ITEMS[0]
     committed = report.answer_cell(item)
-    assert committed.count("<!--") == 1 and report.PLACEHOLDER in committed and f"at most {item.words} words" in committed
+    assert committed.count("<!--") == 1 and report.PLACEHOLDER in committed
+    assert f"at most {item.words} words" in committed
     cells = [("markdown", committed.replace(report.PLACEHOLDER, "Underfitting: both curves still fall.")),
              ("markdown", report.answer_cell(rubric.ITEMS[1])),  # untouched: no answer
              ("code", "# <!-- answer p2_dropout --> in a code cell is not an answer cell"),

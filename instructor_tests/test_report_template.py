@@ -31,7 +31,8 @@ def test_committed_file_is_up_to_date(tmp_path):
     fresh = tmp_path / "report_template.pptx"
     build_template(fresh)
     assert TEMPLATE.is_file(), f"{TEMPLATE} is missing: {REGENERATE}"
-    assert fresh.read_bytes() == TEMPLATE.read_bytes(), f"report_template.pptx is stale or not reproducible: {REGENERATE}"
+    assert fresh.read_bytes() == TEMPLATE.read_bytes(), (
+        f"report_template.pptx is stale or not reproducible: {REGENERATE}")
 
 
 def test_regeneration_is_deterministic(tmp_path):

@@ -102,7 +102,8 @@ def test_the_flags_go_onto_the_regrade_summary(exports, tmp_path):
     (regrade / "results").mkdir(parents=True)
     submissions = Export(code).submissions
     for submission in submissions:  # the regrade measured bob's checkpoint like Gradescope did, alice's at 0.60
-        accuracy = 0.60 if submission.submitters[0].name == "Alice" else submission.results["tests"][0]["extra_data"]["accuracy"]
+        accuracy = (0.60 if submission.submitters[0].name == "Alice"
+                    else submission.results["tests"][0]["extra_data"]["accuracy"])
         (regrade / "results" / f"{submission.id}.json").write_text(json.dumps(code_results(accuracy)))
     rows = [course_report.Row(s, json.loads((regrade / "results" / f"{s.id}.json").read_text())) for s in submissions]
     course_report.write_summary(rows, [], regrade, 100.0, 1.0, 1)

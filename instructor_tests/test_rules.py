@@ -96,7 +96,8 @@ def test_invalid_augmentation_fails_naming_the_rule(name):
         for seed in SEEDS[:2]:
             found = problems(make, size, seed)
             assert found[kind], (name, size, seed, found)
-            assert WORDS[kind] in found[kind] or kind == "jitter" and "brightness or contrast" in found[kind], found[kind]
+            assert WORDS[kind] in found[kind] or kind == "jitter" and "brightness or contrast" in found[kind], (
+                found[kind])
 
 
 def test_the_view_is_measured_within_a_few_per_cent():

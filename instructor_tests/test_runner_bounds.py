@@ -14,7 +14,7 @@ from proj4_instructor.autograder.root import protocol, runner, sandbox
 def tree(root: Path, depth: int, files_per_level: int = 2) -> int:
     """A folder chain `depth` deep with a few files at each level; returns the entries made."""
     made, here = 0, root
-    for level in range(depth):
+    for _ in range(depth):
         here = here / "d"
         here.mkdir(parents=True)
         for i in range(files_per_level):

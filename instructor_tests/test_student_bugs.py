@@ -100,7 +100,8 @@ CM = "confusion_matrix.py"
 RUNNER_TESTS = ("test_runner.py",)
 BUGS: List[Bug] = [
     # Part 1: ImageLoader
-    bug("unsorted_classes", 1, IL, "names = sorted(entry.name for entry in os.scandir(self.curr_folder) if entry.is_dir())",
+    bug("unsorted_classes", 1, IL,
+        "names = sorted(entry.name for entry in os.scandir(self.curr_folder) if entry.is_dir())",
         "names = [entry.name for entry in os.scandir(self.curr_folder) if entry.is_dir()]",
         "test_image_loader.py", "image_loader"),
     bug("unsorted_files", 1, IL, "for file_name in sorted(os.listdir(folder)):", "for file_name in os.listdir(folder):",
@@ -115,7 +116,8 @@ BUGS: List[Bug] = [
     bug("tensor_label", 1, IL, "return img, class_idx", "return img, torch.tensor(class_idx)",
         "test_image_loader.py", "image_loader"),
     # os.listdir lists files too: a stray .DS_Store at the top of a split becomes a class.
-    bug("listdir_classes", 1, IL, "names = sorted(entry.name for entry in os.scandir(self.curr_folder) if entry.is_dir())",
+    bug("listdir_classes", 1, IL,
+        "names = sorted(entry.name for entry in os.scandir(self.curr_folder) if entry.is_dir())",
         "names = sorted(os.listdir(self.curr_folder))", "test_image_loader.py", "image_loader"),
     bug("jpeg_dropped", 1, IL, "if file_name.lower().endswith(IMAGE_EXTENSIONS):",
         'if file_name.lower().endswith((".jpg", ".png")):', "test_image_loader.py", "image_loader"),
@@ -150,13 +152,15 @@ BUGS: List[Bug] = [
     # Part 1: SimpleNet
     # (A ReLU before its MaxPool2d is no bug: max and ReLU commute, so the outputs are the figure's, bit for
     # bit; test_honest_variants.py grades it as an honest variant.)
-    bug("conv_padding", 1, "simple_net.py", "nn.Conv2d(1, 10, kernel_size=5),", "nn.Conv2d(1, 10, kernel_size=5, padding=2),",
-        "test_simple_net.py", "simple_net"),
-    bug("pool_stride_1", 1, "simple_net.py", "nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=3),",
+    bug("conv_padding", 1, "simple_net.py", "nn.Conv2d(1, 10, kernel_size=5),",
+        "nn.Conv2d(1, 10, kernel_size=5, padding=2),", "test_simple_net.py", "simple_net"),
+    bug("pool_stride_1", 1, "simple_net.py",
+        "nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=3),",
         "nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=1),",
         "test_simple_net.py", "simple_net"),
     bug("no_relu_in_conv_block", 1, "simple_net.py",
-        "nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=3),\n            nn.ReLU(),\n",
+        "nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=3),\n"
+        "            nn.ReLU(),\n",
         "nn.Conv2d(10, 20, kernel_size=5),\n            nn.MaxPool2d(kernel_size=3, stride=3),\n",
         "test_simple_net.py", "simple_net"),
     bug("no_relu_between_linears", 1, "simple_net.py", "nn.Linear(500, 100), nn.ReLU(), nn.Linear(100, 15)",
@@ -217,13 +221,16 @@ BUGS: List[Bug] = [
         RUNNER_TESTS, "trainer"),
     # The Trainer steps the scheduler after every batch already: this steps it twice.
     bug("step_scheduler_too", 1, RUN, "        self.optimizer.step()\n",
-        "        self.optimizer.step()\n        if self.lr_scheduler is not None:\n            self.lr_scheduler.step()\n",
+        "        self.optimizer.step()\n        if self.lr_scheduler is not None:\n"
+        "            self.lr_scheduler.step()\n",
         RUNNER_TESTS, "trainer", where="Trainer.training_step"),
-    bug("train_self_model", 1, RUN, "        output = self.model_output(x)\n        loss = compute_loss(self.model, output, y)\n"
-        "        self.optimizer.zero_grad()", "        output = self.model(x)\n        loss = compute_loss(self.model, output, y)\n"
+    bug("train_self_model", 1, RUN,
+        "        output = self.model_output(x)\n        loss = compute_loss(self.model, output, y)\n"
+        "        self.optimizer.zero_grad()",
+        "        output = self.model(x)\n        loss = compute_loss(self.model, output, y)\n"
         "        self.optimizer.zero_grad()", RUNNER_TESTS, "trainer"),
-    bug("validate_self_model", 1, RUN, "output = self.model_output(x)", "output = self.model(x)", RUNNER_TESTS, "trainer",
-        where="Trainer.validation_step"),
+    bug("validate_self_model", 1, RUN, "output = self.model_output(x)", "output = self.model(x)", RUNNER_TESTS,
+        "trainer", where="Trainer.validation_step"),
     bug("validate_steps", 1, RUN, "        loss = compute_loss(self.model, output, y)\n",
         "        loss = compute_loss(self.model, output, y)\n        self.optimizer.step()\n", RUNNER_TESTS, "trainer",
         where="Trainer.validation_step"),
@@ -232,17 +239,21 @@ BUGS: List[Bug] = [
         "self.model.train()\n        output = self.model_output(x)", RUNNER_TESTS, "trainer",
         where="Trainer.validation_step"),
     # A training step in eval mode: dropout off and batch norm on running statistics while training.
-    bug("train_eval_mode", 1, RUN, "        output = self.model_output(x)\n        loss = compute_loss(self.model, output, y)\n"
-        "        self.optimizer.zero_grad()", "        self.model.eval()\n        output = self.model_output(x)\n"
-        "        loss = compute_loss(self.model, output, y)\n        self.optimizer.zero_grad()", RUNNER_TESTS, "trainer"),
+    bug("train_eval_mode", 1, RUN,
+        "        output = self.model_output(x)\n        loss = compute_loss(self.model, output, y)\n"
+        "        self.optimizer.zero_grad()",
+        "        self.model.eval()\n        output = self.model_output(x)\n"
+        "        loss = compute_loss(self.model, output, y)\n        self.optimizer.zero_grad()", RUNNER_TESTS,
+        "trainer"),
     bug("validate_summed_loss", 1, RUN, "loss = compute_loss(self.model, output, y)",
         "loss = compute_loss(self.model, output, y, is_normalize=False).detach()", RUNNER_TESTS, "trainer",
         where="Trainer.validation_step"),
     # Part 2: augmentation
     bug("no_flip", 2, DT, "            transforms.RandomHorizontalFlip(),\n", "", "test_augmentation.py",
         "fundamental_augmentation_transforms"),
-    bug("vertical_flip", 2, DT, "            transforms.RandomHorizontalFlip(),\n", "            transforms.RandomVerticalFlip(),\n",
-        "test_augmentation.py", "fundamental_augmentation_transforms"),
+    bug("vertical_flip", 2, DT, "            transforms.RandomHorizontalFlip(),\n",
+        "            transforms.RandomVerticalFlip(),\n", "test_augmentation.py",
+        "fundamental_augmentation_transforms"),
     bug("flip_always", 2, DT, "            transforms.RandomHorizontalFlip(),\n",
         "            transforms.RandomHorizontalFlip(p=1.0),\n", "test_augmentation.py",
         "fundamental_augmentation_transforms"),
@@ -271,15 +282,17 @@ BUGS: List[Bug] = [
         "            nn.Dropout(0.5),\n            nn.Linear(128 * 4 * 4, 256),\n            nn.ReLU(),\n"
         "            nn.Dropout(0.5),\n", "            nn.Linear(128 * 4 * 4, 256),\n            nn.ReLU(),\n",
         "test_simple_net_final.py", "simple_net_final"),
-    bug("final_no_relu_in_blocks", 2, "simple_net_final.py", "nn.BatchNorm2d(c_out), nn.ReLU(),", "nn.BatchNorm2d(c_out),",
-        "test_simple_net_final.py", "simple_net_final"),
+    bug("final_no_relu_in_blocks", 2, "simple_net_final.py", "nn.BatchNorm2d(c_out), nn.ReLU(),",
+        "nn.BatchNorm2d(c_out),", "test_simple_net_final.py", "simple_net_final"),
     bug("final_softmax", 2, "simple_net_final.py", "            nn.Linear(256, 15),\n",
-        "            nn.Linear(256, 15),\n            nn.Softmax(dim=1),\n", "test_simple_net_final.py", "simple_net_final"),
+        "            nn.Linear(256, 15),\n            nn.Softmax(dim=1),\n", "test_simple_net_final.py",
+        "simple_net_final"),
     bug("final_sum_criterion", 2, "simple_net_final.py", 'self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")',
         'self.loss_criterion = nn.CrossEntropyLoss(reduction="sum")', "test_simple_net_final.py", "simple_net_final"),
     # Part 2: confusion matrix
     bug("confusion_transposed", 2, CM, "(np.asarray(targets, dtype=int), np.asarray(preds, dtype=int))",
-        "(np.asarray(preds, dtype=int), np.asarray(targets, dtype=int))", "test_confusion_matrix.py", "confusion_matrix"),
+        "(np.asarray(preds, dtype=int), np.asarray(targets, dtype=int))", "test_confusion_matrix.py",
+        "confusion_matrix"),
     bug("confusion_by_column", 2, CM, "row_sums = confusion_matrix.sum(axis=1, keepdims=True)",
         "row_sums = confusion_matrix.sum(axis=0, keepdims=True)", "test_confusion_matrix.py", "confusion_matrix"),
     bug("confusion_empty_row_nan", 2, CM,
@@ -293,7 +306,8 @@ BUGS: List[Bug] = [
         "    for x, y in torch.utils.data.DataLoader(dataset, batch_size=32):\n        logits = model(x)\n",
         "test_confusion_matrix.py", "confusion_matrix"),
     bug("confusion_with_gradients", 2, CM, "    for logits, y in model_outputs(model, dataset, device):\n",
-        "    model.eval()\n    for x, y in torch.utils.data.DataLoader(dataset, batch_size=32):\n        logits = model(x)\n",
+        "    model.eval()\n    for x, y in torch.utils.data.DataLoader(dataset, batch_size=32):\n"
+        "        logits = model(x)\n",
         "test_confusion_matrix.py", "confusion_matrix"),
     # Part 3: MyResNet18
     bug("resnet_not_frozen", 3, "my_resnet.py",
@@ -321,12 +335,14 @@ BUGS: List[Bug] = [
     bug("flags_as_ints", 4, IL, "return img, flags", "return img, flags.long()", "test_multilabel_image_loader.py",
         "multilabel_image_loader"),
     bug("multilabel_softmax", 4, "multilabel_resnet.py", "        self.activation = nn.Sigmoid()\n        self.loss",
-        "        self.activation = nn.Softmax(dim=1)\n        self.loss", "test_multilabel_resnet.py", "multilabel_resnet"),
+        "        self.activation = nn.Softmax(dim=1)\n        self.loss", "test_multilabel_resnet.py",
+        "multilabel_resnet"),
     bug("sigmoid_in_fc_layers", 4, "multilabel_resnet.py", "self.fc_layers = nn.Linear(num_features, NUM_ATTRIBUTES)\n",
         "self.fc_layers = nn.Sequential(nn.Linear(num_features, NUM_ATTRIBUTES), nn.Sigmoid())\n",
         "test_multilabel_resnet.py", "multilabel_resnet"),
     bug("multilabel_cross_entropy", 4, "multilabel_resnet.py", 'self.loss_criterion = nn.BCELoss(reduction="mean")',
-        'self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")', "test_multilabel_resnet.py", "multilabel_resnet"),
+        'self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")', "test_multilabel_resnet.py",
+        "multilabel_resnet"),
     bug("multilabel_hard_coded_512", 4, "multilabel_resnet.py", "nn.Linear(num_features, NUM_ATTRIBUTES)\n",
         "nn.Linear(512, NUM_ATTRIBUTES)\n", "test_multilabel_resnet.py", "multilabel_resnet"),
     bug("multilabel_no_activation", 4, "multilabel_resnet.py",
@@ -566,4 +582,5 @@ def test_every_solution_block_is_a_todo_of_one_part():
     blocks = {(path.name, block.function) for path in CODE.glob("*.py") for block in markers.file_blocks(path)}
     listed = [(name, function) for p in parts.PARTS for name, functions in p.notebook.todos for function in functions]
     assert len(listed) == len(set(listed)), "a TODO is listed twice in proj4_lib/parts.py"
-    assert set(listed) == blocks, f"not TODOs: {sorted(blocks - set(listed))}; not blocks: {sorted(set(listed) - blocks)}"
+    assert set(listed) == blocks, (
+        f"not TODOs: {sorted(blocks - set(listed))}; not blocks: {sorted(set(listed) - blocks)}")

@@ -16,7 +16,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 # Provided (proj4_lib/evaluation.py): the loop over a dataset and the plots.
-from proj4_lib.evaluation import model_outputs, plot_accuracy_table, plot_confusion_matrix  # noqa: F401
+from proj4_lib.evaluation import model_outputs, plot_accuracy_table, plot_confusion_matrix  # noqa: F401 (provided)
 from proj4_lib.files import ATTRIBUTES
 from proj4_lib.utils import accepts_use_cuda
 
@@ -114,4 +114,5 @@ def generate_and_plot_accuracy_table(model: nn.Module, dataset: Dataset, num_att
                                      path: Optional[str] = None, device: str = "auto"):
     """generate_accuracy_data -> generate_accuracy_table -> plot. Returns the figure."""
     targets, preds = generate_accuracy_data(model, dataset, num_attributes, device=device)
-    return plot_accuracy_table(generate_accuracy_table(targets, preds, num_attributes), ATTRIBUTES[:num_attributes], path)
+    return plot_accuracy_table(generate_accuracy_table(targets, preds, num_attributes),
+                               ATTRIBUTES[:num_attributes], path)

@@ -17,7 +17,7 @@ from PIL import Image
 from torch.utils import data
 
 # Provided helpers (proj4_lib/files.py): they read files and name the file at fault on errors.
-from proj4_lib.files import (  # noqa: F401
+from proj4_lib.files import (  # noqa: F401 (provided)
     ATTRIBUTES,
     IMAGE_EXTENSIONS,
     SPLITS,

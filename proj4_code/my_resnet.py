@@ -33,7 +33,8 @@ class MyResNet18(FrozenBackboneModel):
         num_features = self.init_backbone(backbone, pretrained)  # sets self.conv_layers; D = 512 for resnet18
         self.fc_layers = None  # nn.Linear(num_features, 15)
         self.loss_criterion = None  # nn.CrossEntropyLoss(reduction="mean")
-        # STUB: freeze every parameter of self.conv_layers (requires_grad = False), then set fc_layers and loss_criterion
+        # STUB: freeze every parameter of self.conv_layers (requires_grad = False),
+        # STUB: then set fc_layers and loss_criterion
         # BEGIN SOLUTION
         for param in self.conv_layers.parameters():
             param.requires_grad = False

@@ -134,8 +134,9 @@ def public_test_ids(dest: Path, python: str) -> List[str]:
         code = code_tree(dest, dest / "grader" / "trusted_code" / "proj4_code", Path(tmp) / "code")
         events = Path(tmp) / "events.jsonl"
         env = {**_env(f"{code}{os.pathsep}{code / 'grader'}"), "GRADER_EVENTS": str(events)}
-        done = subprocess.run([python, "-m", "pytest", "-p", "proj4_grader_plugin", "-c", str(code / "grader" / "pytest.ini"),
-                               "--rootdir", str(code), "-p", "no:cacheprovider", "-q", "--collect-only",
+        done = subprocess.run([python, "-m", "pytest", "-p", "proj4_grader_plugin",
+                               "-c", str(code / "grader" / "pytest.ini"), "--rootdir", str(code),
+                               "-p", "no:cacheprovider", "-q", "--collect-only",
                                str(code / "proj4_unit_tests")], cwd=tmp, env=env, capture_output=True, text=True,
                               timeout=600)
         collected = [json.loads(line) for line in events.read_text().splitlines()] if events.is_file() else []
@@ -184,11 +185,13 @@ def self_check(dest: Path, python: str) -> None:
         done = subprocess.run([python, "-I", str(trusted_code / "trusted.py"), str(tmp / "request.json"),
                                str(tmp / "trusted.json")], capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
-            raise BuildError(f"the trusted evaluator fails on the reference:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+            raise BuildError("the trusted evaluator fails on the reference:\n"
+                             f"{done.stdout[-2000:]}{done.stderr[-3000:]}")
         trusted = json.loads((tmp / "trusted.json").read_text())
         failed = [name for name, entry in trusted["expected"].items() if "grader_error" in entry]
         if failed:
-            raise BuildError(f"the reference fails the probe {failed[0]}:\n{trusted['expected'][failed[0]]['grader_error']}")
+            raise BuildError(f"the reference fails the probe {failed[0]}:\n"
+                             f"{trusted['expected'][failed[0]]['grader_error']}")
         for who, student in (("reference", trusted_code / "proj4_code"), ("starter", dest / "starter" / "proj4_code")):
             code = code_tree(dest, student, tmp / who / "code")
             (tmp / who / "run").mkdir()
@@ -241,7 +244,8 @@ def build_autograder_source(dest, repo: Path = REPO_ROOT, *, data_dir=None, stat
     config["backbones"] = backbones
     (dest / "grader" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (dest / "grader" / "manifest.json").write_text(json.dumps({
-        "checks": [{"name": c.name, "points": c.points, "visibility": c.visibility} for c in checks.CHECKS + checks.HIDDEN],
+        "checks": [{"name": c.name, "points": c.points, "visibility": c.visibility}
+                   for c in checks.CHECKS + checks.HIDDEN],
         "accuracy_checks": len(config["parts"]), "accuracy_points_per_part": [p["points"] for p in config["parts"]],
         "accuracy_points": scoring.part_points(config["parts"][0]) if len({p["points"] for p in config["parts"]}) == 1
         else None,
@@ -276,9 +280,9 @@ def zip_folder(folder: Path, out_zip: Path) -> None:
 
 
 # What an autograder is built from: a zip whose manifest names the same digest is current.
-INPUTS = ("proj4_code", "proj4_lib", "proj4_tools", "proj4_unit_tests", "proj4_instructor/autograder", "requirements-ci.txt",
-          "proj4_instructor/autograder_build.py", "proj4_instructor/testset.py", "proj4_instructor/markers.py",
-          "proj4_instructor/pins.py")
+INPUTS = ("proj4_code", "proj4_lib", "proj4_tools", "proj4_unit_tests", "proj4_instructor/autograder",
+          "requirements-ci.txt", "proj4_instructor/autograder_build.py", "proj4_instructor/testset.py",
+          "proj4_instructor/markers.py", "proj4_instructor/pins.py")
 
 
 def inputs_digest(repo: Path = REPO_ROOT, data_dir: Optional[Path] = None) -> str:

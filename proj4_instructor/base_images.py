@@ -96,7 +96,8 @@ def local_paths(value: str) -> List[Path]:
     return paths
 
 
-def pip_build_settings(settings: Optional[Dict[str, str]] = None) -> Tuple[Dict[str, str], Tuple[Tuple[Path, Path], ...]]:
+def pip_build_settings(settings: Optional[Dict[str, str]] = None
+                       ) -> Tuple[Dict[str, str], Tuple[Tuple[Path, Path], ...]]:
     """PIP_* variables for the image build and the read-only binds they need.
 
     Folders keep their path (index pages may link by absolute path); a local index brings its parent

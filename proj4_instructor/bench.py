@@ -91,8 +91,9 @@ def uncached_epoch_seconds(model_name: str, data_dir: str, backbone: str) -> flo
     optimizer = get_optimizer(model, recipe.optimizer_config())
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        trainer = trainer_class(model_name)(data_dir, model, optimizer, tmp, train_tf, eval_tf, batch_size=recipe.batch_size,
-                              load_from_disk=False, progress=False, cache_features=False)
+        trainer = trainer_class(model_name)(data_dir, model, optimizer, tmp, train_tf, eval_tf,
+                                            batch_size=recipe.batch_size, load_from_disk=False, progress=False,
+                                            cache_features=False)
         trainer.train_epoch()
         trainer.validate()
         return time.perf_counter() - start
@@ -131,14 +132,16 @@ def main(argv=None) -> int:
     scratch = [n for n in models if not get_part(n).backbone]
     if scratch:
         print("\nDecoding (Parts 1-2): epoch 1 decodes every JPEG; later epochs reuse decoded images.")
-        print("| model | epoch 1 s | median later epoch s | pure model s (same passes, tensors in memory) | later / pure |")
+        print("| model | epoch 1 s | median later epoch s | pure model s (same passes, tensors in memory) "
+              "| later / pure |")
         print("|---|---|---|---|---|")
         for name in scratch:
             m = report["models"][name]
             later = statistics.median(m["epoch_seconds"][1:]) if len(m["epoch_seconds"]) > 1 else float("nan")
             pure = pure_model_seconds(name, 2985, 1500, m["batch_size"])
             m["pure_model_epoch_seconds"] = round(pure, 2)
-            print(f"| {name} | {m['epoch_seconds'][0]:.2f} | {later:.2f} | {pure:.2f} | {later / pure:.2f} |", flush=True)
+            print(f"| {name} | {m['epoch_seconds'][0]:.2f} | {later:.2f} | {pure:.2f} | {later / pure:.2f} |",
+                  flush=True)
 
     pretrained = [n for n in models if get_part(n).backbone]
     if pretrained:
@@ -151,8 +154,8 @@ def main(argv=None) -> int:
             uncached = uncached_epoch_seconds(name, args.data_dir, m["backbone"])
             total = uncached * m["epochs"]
             m["uncached_epoch_seconds"] = round(uncached, 1)
-            print(f"| {name} | {m['train_seconds']:.1f} | {uncached:.1f} | {total:.0f} | {total / m['train_seconds']:.1f}x |",
-                  flush=True)
+            print(f"| {name} | {m['train_seconds']:.1f} | {uncached:.1f} | {total:.0f} "
+                  f"| {total / m['train_seconds']:.1f}x |", flush=True)
 
     if args.ablation:
         recipe = get_part(ABLATION_PART).recipe

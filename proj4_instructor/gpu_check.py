@@ -118,10 +118,12 @@ def run_notebook(data: Path, work: Path) -> float:
     body = ["import os", f"os.chdir({str(REPO_ROOT / 'notebooks')!r})"]
     for number, cell in enumerate(cells, start=1):
         lines = [line for line in cell.splitlines() if not line.lstrip().startswith(("%", "!"))]
-        body.append(f"print('---- cell {number}', flush=True)\nexec(compile({chr(10).join(lines)!r}, 'cell {number}', 'exec'))")
+        body.append(f"print('---- cell {number}', flush=True)\n"
+                    f"exec(compile({chr(10).join(lines)!r}, 'cell {number}', 'exec'))")
     script.write_text("\n".join(body) + "\n")
     start = time.monotonic()
-    done = subprocess.run([sys.executable, str(script)], env=python_env({"PROJ4_QUICK": "1", "PROJ4_DATA_DIR": str(data)}),
+    done = subprocess.run([sys.executable, str(script)],
+                          env=python_env({"PROJ4_QUICK": "1", "PROJ4_DATA_DIR": str(data)}),
                           capture_output=True, text=True, cwd=work)
     if done.returncode != 0:
         raise CheckFailed(f"the notebook failed in quick mode:\n{(done.stdout + done.stderr)[-3000:]}")
@@ -136,7 +138,7 @@ def autograder_accuracy(data: Path, models: Path, work: Path) -> Dict[str, float
     sandboxed = REPO_ROOT / "proj4_instructor" / "autograder" / "sandboxed"
     spec = importlib.util.spec_from_file_location("gpu_check_trusted", sandboxed / "trusted.py")
     trusted = importlib.util.module_from_spec(spec)
-    sys.path[:0] = [str(sandboxed), str(sandboxed.parent / "root")]  # probes.py and protocol.py beside it, as in the zip
+    sys.path[:0] = [str(sandboxed), str(sandboxed.parent / "root")]  # probes.py, protocol.py beside it, as in the zip
     spec.loader.exec_module(trusted)
     prepared = work / "prepared"
     testset.prepare(data, prepared, log=lambda message: None)
@@ -178,7 +180,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     missing = missing_packages()
     if missing:
-        print(f"gpu-check: missing packages: {', '.join(missing)} (nothing is installed by this check)", file=sys.stderr)
+        print(f"gpu-check: missing packages: {', '.join(missing)} (nothing is installed by this check)",
+              file=sys.stderr)
         return 2
     import torch
 
@@ -195,8 +198,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             if subset:
                 data = make_subset(data, tmp / "subset", args.per_class)
             name = torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu"
-            print(f"gpu-check on {name}: torch {torch.__version__}, {'subset of ' + str(args.per_class) + ' per class' if subset else 'the full data'}",
-                  flush=True)
+            what = f"subset of {args.per_class} per class" if subset else "the full data"
+            print(f"gpu-check on {name}: torch {torch.__version__}, {what}", flush=True)
             models = tmp / "model_output"
             trained = train_parts(data, models, args.device, args.epochs)
             notebook_s = None if args.skip_notebook else run_notebook(data, tmp)

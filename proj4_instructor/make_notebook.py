@@ -409,11 +409,11 @@ AFTER_SAVING = {"ablation"}  # analyses that come after the part's model is save
 
 # -- the report, at the very end -------------------------------------------------------------------------------
 def report_cells() -> List:
-    total = len(rubric.ITEMS)
+    total, points = len(rubric.ITEMS), rubric.REPORT_POINTS
     return [md(f"""
 ## Your report
 
-The written report ({rubric.REPORT_POINTS} of the course's 100 points) is made from this notebook: a PDF of {total} pages,
+The written report ({points} of the course's 100 points) is made from this notebook: a PDF of {total} pages,
 page k is the rubric's item k for everyone, so the pages match Gradescope's questions by themselves. Each page holds the
 question, your figures and numbers from your run record (`model_output/run_record.json`, written by the training,
 analysis and save cells above) and your answer from its answer cell. What is missing is said on its page

@@ -344,7 +344,9 @@ def grading_image(args: argparse.Namespace, engine: containers.Engine, zip_path:
 
 def summary(rows: List[Rehearsed], build_s: float, machine: str) -> str:
     """The table for BENCHMARKS.md."""
-    fmt = lambda v: "-" if v is None else f"{v:,.0f}"  # noqa: E731
+    def fmt(v):
+        return "-" if v is None else f"{v:,.0f}"
+
     lines = [f"machine: {machine}", f"image (setup.sh; 0 if the engine had it): {build_s:.0f} s", "",
              "| submission | score | container wall | results execution_time | peak RSS per step | "
              "container peak (cgroup, incl. page cache) |", "|---|---|---|---|---|---|"]

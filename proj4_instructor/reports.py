@@ -114,7 +114,8 @@ def report_pdf(export: Export, submission: Submission, scratch: Path) -> Optiona
     submission_<id>.pdf beside the metadata (how Gradescope lays out a PDF assignment's export is not written down
     in GRADESCOPE.md: both are taken)."""
     if export.zip is None:
-        candidates = sorted((export.top / submission.id).rglob("*.pdf")) if (export.top / submission.id).is_dir() else []
+        folder = export.top / submission.id
+        candidates = sorted(folder.rglob("*.pdf")) if folder.is_dir() else []
         candidates += [p for p in [export.top / f"{submission.id}.pdf"] if p.is_file()]
         return candidates[0] if candidates else None
     top = "" if str(export.top) == "." else f"{export.top}/"

@@ -203,7 +203,8 @@ def _check_value(kind: str, name: str, value, where: str):
     if name in ("eps", "momentum", "negative_slope", "alpha", "p"):
         if name == "momentum" and value is None:
             return None
-        if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= (1 if name in ("p", "momentum") else 10):
+        upper = 1 if name in ("p", "momentum") else 10
+        if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value <= upper:
             raise ArchitectureError(f"{where}: expected a finite number in range")
         if name == "p" and value >= 1:
             raise ArchitectureError(f"{where}: a dropout probability must be below 1")
@@ -357,8 +358,9 @@ def rebuilt_copy(model: nn.Module, outputs: int = 15) -> Rebuilt:
     # loss_criterion may hold class weights: the grader evaluates no loss
     others = sorted({k.split(".")[0] for k in state} - {"conv_layers", "fc_layers", "loss_criterion"})
     if others:
-        raise ArchitectureError(f"{type(model).__name__} holds weights outside conv_layers and fc_layers ({', '.join(others)}): "
-                                "the grader rebuilds only those two, so every layer with weights goes in one of them")
+        raise ArchitectureError(f"{type(model).__name__} holds weights outside conv_layers and fc_layers "
+                                f"({', '.join(others)}): the grader rebuilds only those two, so every layer with "
+                                "weights goes in one of them")
     ours = canonical(rebuilt.state_dict().items())
     for (key, tensor), (mine, expected) in zip(theirs, ours):
         if key.rsplit(".", 1)[-1] != mine.rsplit(".", 1)[-1] or tuple(tensor.shape) != tuple(expected.shape):

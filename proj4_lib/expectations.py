@@ -347,11 +347,13 @@ def simple_net_layers(model: nn.Module) -> None:
         f"conv_layers should be (Conv2d, MaxPool2d, ReLU) twice, as in the figure; got {kinds}")
     convs = [m for m in conv if isinstance(m, nn.Conv2d)]
     for layer, channels in zip(convs, ((1, 10), (10, 20))):
-        assert (layer.in_channels, layer.out_channels) == channels, f"{layer}: the figure has {channels[0]} -> {channels[1]}"
+        assert (layer.in_channels, layer.out_channels) == channels, (
+            f"{layer}: the figure has {channels[0]} -> {channels[1]}")
         assert layer.kernel_size == (5, 5) and layer.stride == (1, 1) and layer.padding == (0, 0), (
             f"{layer}: the figure's convolutions have kernel 5, stride 1 and no padding")
     for pool in (m for m in conv if isinstance(m, nn.MaxPool2d)):
-        assert pool.kernel_size in (3, (3, 3)) and pool.stride in (3, (3, 3)), f"{pool}: the figure's pools are 3 x 3 with stride 3"
+        assert pool.kernel_size in (3, (3, 3)) and pool.stride in (3, (3, 3)), (
+            f"{pool}: the figure's pools are 3 x 3 with stride 3")
     kinds = [type(m).__name__ for m in fc]
     assert rules.figure_kinds(kinds) == FIGURE_FC, f"fc_layers should be Linear, ReLU, Linear; got {kinds}"
     linears = [(m.in_features, m.out_features) for m in fc if isinstance(m, nn.Linear)]
@@ -363,9 +365,8 @@ def simple_net_layers(model: nn.Module) -> None:
             mine[1].copy_(theirs[1])
         x = torch.rand(3, 1, 64, 64, generator=torch.Generator().manual_seed(0))
         was_training = model.training
-        expected, got = figure.conv_layers(x), model.eval().conv_layers(x)
-        expected = figure.fc_layers(torch.flatten(expected, 1))
-        out = model(x)
+        expected = figure.fc_layers(torch.flatten(figure.conv_layers(x), 1))
+        out = model.eval()(x)
         model.train(was_training)
     assert torch.allclose(out, expected, atol=1e-5), (
         "with the figure's layers and the same weights, forward gives other outputs than the figure: forward should "
@@ -422,9 +423,9 @@ def rebuildable(model: nn.Module, outputs: int = 15) -> None:
                 torch.manual_seed(1)
                 expected = rebuilt.train(mode)(x)
                 assert got.shape == expected.shape and torch.allclose(got, expected, rtol=1e-4, atol=1e-5), (
-                    f"in {'train' if mode else 'eval'} mode forward computes something else than its layers: the grader "
-                    "evaluates fc_layers(torch.flatten(conv_layers(x), 1)), so forward must compute exactly that, with "
-                    "every layer (dropout too) in conv_layers or fc_layers")
+                    f"in {'train' if mode else 'eval'} mode forward computes something else than its layers: "
+                    "the grader evaluates fc_layers(torch.flatten(conv_layers(x), 1)), so forward must compute "
+                    "exactly that, with every layer (dropout too) in conv_layers or fc_layers")
     finally:
         model.train(was_training)
 
@@ -575,17 +576,17 @@ def training_step_is_one_step(trainer, batches) -> None:
                 f"training_step's loss {loss.item():.4f} is not the batch's mean loss {expected_loss.item():.4f}")
             moved = [p.detach() - b for p, b in zip(model.parameters(), before)]
             if all(torch.equal(m, torch.zeros_like(m)) for m in moved):
-                raise AssertionError("training_step did not change the weights: compute the loss, call loss.backward(), "
-                                     "then self.optimizer.step() (zero the gradients before backward or after the step, "
-                                     "not between them)")
+                raise AssertionError("training_step did not change the weights: compute the loss, call "
+                                     "loss.backward(), then self.optimizer.step() (zero the gradients before backward "
+                                     "or after the step, not between them)")
             if all(torch.allclose(m, -STEP_LR * g, rtol=1e-4, atol=1e-6) for m, g in zip(moved, grads)):
                 earlier = grads if earlier is None else [e + g for e, g in zip(earlier, grads)]
                 continue
             if earlier is not None and all(torch.allclose(m, -STEP_LR * (g + e), rtol=1e-4, atol=1e-6)
                                            for m, g, e in zip(moved, grads, earlier)):
-                raise AssertionError("training_step's step used the gradients of the batches before too: zero them once "
-                                     "per step, with self.optimizer.zero_grad() before loss.backward() (or after "
-                                     "self.optimizer.step()), or they add up over batches")
+                raise AssertionError("training_step's step used the gradients of the batches before too: zero them "
+                                     "once per step, with self.optimizer.zero_grad() before loss.backward() (or "
+                                     "after self.optimizer.step()), or they add up over batches")
             raise AssertionError("training_step's step is not one optimizer step on this batch's loss: compute the "
                                  "output with self.model_output(x) and the loss with compute_loss, then zero the "
                                  "gradients, loss.backward() and self.optimizer.step(), once each")
@@ -662,7 +663,8 @@ def confusion_data(generate: Callable, model: nn.Module, dataset, expected_targe
     the class names."""
     model.train()
     states = []  # (gradients enabled, train mode) at each forward
-    hook = model.register_forward_pre_hook(lambda module, args: states.append((torch.is_grad_enabled(), module.training)))
+    hook = model.register_forward_pre_hook(
+        lambda module, args: states.append((torch.is_grad_enabled(), module.training)))
     try:
         targets, preds, labels = generate(model, dataset)
     finally:
@@ -688,7 +690,8 @@ def accuracy_data(generate: Callable, model: nn.Module, dataset, num_attributes:
     """generate_accuracy_data: the 0/1 flags, and 0/1 predictions where a probability of 0.5 counts as 1."""
     targets, preds = generate(model, dataset, num_attributes)
     assert np.array_equal(preds, expected_preds), (
-        f"predictions {np.asarray(preds).tolist()}, expected probability >= 0.5 as 1: {np.asarray(expected_preds).tolist()}")
+        f"predictions {np.asarray(preds).tolist()}, expected probability >= 0.5 as 1: "
+        f"{np.asarray(expected_preds).tolist()}")
     assert np.array_equal(targets, expected_targets), f"targets {np.asarray(targets).tolist()}"
 
 
@@ -759,7 +762,8 @@ def batch_of_one(model: nn.Module, outputs: int) -> None:
 def sigmoid_head(model: nn.Module) -> None:
     """Multi-label: `activation` is its own nn.Sigmoid (not in fc_layers), forward is
     activation(fc_layers(flattened features)), probabilities in [0, 1], and the loss a mean BCELoss."""
-    assert isinstance(getattr(model, "activation", None), nn.Sigmoid), "activation should be nn.Sigmoid (its own attribute)"
+    assert isinstance(getattr(model, "activation", None), nn.Sigmoid), (
+        "activation should be nn.Sigmoid (its own attribute)")
     assert not any(isinstance(m, nn.Sigmoid) for m in model.fc_layers.modules()), "keep the sigmoid out of fc_layers"
     model.eval()
     x = torch.rand(3, 1, 64, 64)

@@ -55,7 +55,8 @@ def darker_by_class(size=(16, 16)) -> Pixels:
 
 
 def class_tree(root: Union[str, Path], classes: Sequence[str], per_class: Union[int, Mapping[str, int]],
-               pixels: Pixels = noise(), seed: int = 0, splits: Iterable[str] = SPLITS) -> Path:
+               pixels: Pixels = noise(),  # noqa: B008 - a pure function of (rng, class): one serves every call
+               seed: int = 0, splits: Iterable[str] = SPLITS) -> Path:
     """root/<split>/<class>/<i>.png for every split and class, `per_class` images each (or per split).
 
     The images are drawn split by split, class by class, from one generator seeded with `seed`, so

@@ -120,7 +120,8 @@ class Part:
         """e.g. 'about 2 min of training on a 2-core CPU (less on a GPU), about 72% test accuracy'; a
         backbone part says which backbone its figure is for, and what ResNet-18 gives."""
         minutes = f"about {self.cpu_minutes:.0f} min" if self.cpu_minutes >= 1 else "under a minute"
-        text = f"{minutes} of training on a 2-core CPU (less on a GPU), about {self.reference_accuracy:.0%} test accuracy"
+        text = (f"{minutes} of training on a 2-core CPU (less on a GPU), "
+                f"about {self.reference_accuracy:.0%} test accuracy")
         if not self.backbone:
             return text
         text += " with efficientnet_lite0"
@@ -259,7 +260,8 @@ CPU); each epoch then trains only the head, in seconds.""",
         leaderboard=True),
     Part(
         4, "multilabel_resnet", "MultilabelResNet18", "proj4_code.multilabel_resnet", task="multi", outputs=7,
-        backbone=True, design="fixed", trainer="MultiLabelTrainer", threshold=0.90, inp_size=224, recipe=Recipe(**_PRETRAINED),
+        backbone=True, design="fixed", trainer="MultiLabelTrainer", threshold=0.90, inp_size=224,
+        recipe=Recipe(**_PRETRAINED),
         notebook=Notebook(
             what="seven yes/no scene attributes at once",
             intro="Seven yes/no questions per outdoor scene (clouds, water, people, animals, natural, man-made, "

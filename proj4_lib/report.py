@@ -89,7 +89,7 @@ def read_answers(notebook: PathLike) -> Tuple[Dict[str, str], List[str]]:
             key = found.group(1)
             if key in answers:
                 problems.append(f"two answer cells for {key} (the second, cell {number}, is taken)")
-            text = "\n".join(l for l in lines[index + 1:] if l.strip() != PLACEHOLDER).strip()
+            text = "\n".join(below for below in lines[index + 1:] if below.strip() != PLACEHOLDER).strip()
             answers[key] = text
             break
     return answers, problems
@@ -222,7 +222,8 @@ def _pct(value) -> str:
 
 def header(page: Page, total: int, username: str) -> Tuple[str, str]:
     points = f"{page.item.points} points" if page.item.points else "extra credit"
-    return f"Project 4 report: {username}", f"page {page.number} of {total}  |  {points}  |  rubric item {page.item.key}"
+    return (f"Project 4 report: {username}",
+            f"page {page.number} of {total}  |  {points}  |  rubric item {page.item.key}")
 
 
 # -- drawing ------------------------------------------------------------------------------------------------------
@@ -303,13 +304,13 @@ def draw_panel(fig, rect, b: Block, size=PAGE_SIZE) -> None:
         title = (f"{entry.get('class_name', '')} layers [parameters]" if b.kind == "architecture"
                  else "Transforms of this run")
         _text(fig, left, bottom + height, title, 9, weight="bold", color=DARK)
-        longest = max((len(l) for l in lines), default=1)
+        longest = max((len(line) for line in lines), default=1)
         points = max(5.0, min(8.5, (height - 0.03) * size[1] * 72 / (1.2 * max(len(lines), 1)),
                               width * size[0] * 72 / (0.61 * longest)))
         room = int((height - 0.03) * size[1] * 72 / (1.2 * points))
         shown = lines if len(lines) <= room else lines[:room - 1] + [f"... {len(lines) - room + 1} more lines"]
         chars = int(width * size[0] * 72 / (0.61 * points))
-        _text(fig, left, bottom + height - 0.03, "\n".join(l[:chars] for l in shown), points,
+        _text(fig, left, bottom + height - 0.03, "\n".join(line[:chars] for line in shown), points,
               family="DejaVu Sans Mono", color=DARK, linespacing=1.2)
 
 
@@ -354,7 +355,8 @@ def _transform_lines(transforms: dict) -> List[str]:
     lines = []
     for split in ("train", "test"):
         lines.append(f"{split}:")
-        lines += ["  " + l.strip() for l in transforms.get(split, "").splitlines() if l.strip() not in ("", ")")]
+        lines += ["  " + line.strip() for line in transforms.get(split, "").splitlines()
+                  if line.strip() not in ("", ")")]
     return lines
 
 

@@ -52,7 +52,8 @@ class Item:
             if kind not in SHOWS:
                 raise ValueError(f"rubric item {self.key}: unknown kind {kind!r}; choose one of {', '.join(SHOWS)}")
         if self.after not in ANCHORS:
-            raise ValueError(f"rubric item {self.key}: unknown anchor {self.after!r}; choose one of {', '.join(ANCHORS)}")
+            raise ValueError(f"rubric item {self.key}: unknown anchor {self.after!r}; "
+                             f"choose one of {', '.join(ANCHORS)}")
 
 
 ITEMS: Tuple[Item, ...] = (

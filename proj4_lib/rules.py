@@ -280,7 +280,8 @@ def _jitter_problem(factors: Sequence[Sequence[float]], what: str) -> str:
     for name, values in (("brightness", brightness), ("contrast", contrast)):
         average = _trimmed_mean(values)
         if abs(average - 1) > JITTER_CENTRE:
-            direction = {"brightness": ("darkens", "brightens"), "contrast": ("flattens", "sharpens")}[name][average > 1]
+            direction = {"brightness": ("darkens", "brightens"),
+                         "contrast": ("flattens", "sharpens")}[name][average > 1]
             return (f"{what} {direction} the images on average (their {name} by a factor of {average:.2f} over "
                     f"{len(values)} draws): a jitter must be centred on the image as it was, with factors on both "
                     f"sides of 1, as ColorJitter({name}=x) draws them from [1 - x, 1 + x]")
@@ -302,7 +303,8 @@ def view_problem(plaid: Sequence[Sequence[Sequence[float]]], what: str = "the au
         return (f"{what} zooms in or shifts too far: one of {len(plaid)} draws kept about {worst[0]:.0%} of the "
                 f"width and {worst[1]:.0%} of the height in view ({worst[0] * worst[1]:.0%} of the scene). Every "
                 f"crop, shift, zoom or rotation must keep at least half of the scene in view ({VIEW_AREA:.0%} of "
-                "its area: 70 % of its width times 70 % of its height), e.g. RandomResizedCrop(size, scale=(0.49, 1.0))")
+                "its area: 70 % of its width times 70 % of its height), "
+                "e.g. RandomResizedCrop(size, scale=(0.49, 1.0))")
     return ""
 
 

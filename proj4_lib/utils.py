@@ -110,7 +110,7 @@ def verify(check: Callable[[], object]) -> str:
         verdict = "Not implemented yet"
     except AssertionError as err:
         verdict = f"Wrong: {err}" if str(err) else "Wrong: " + traceback.format_exc(limit=-1).strip()
-    except Exception as err:  # a crash in student code is still a verdict, not a dead notebook
+    except Exception as err:  # noqa: BLE001 - a crash in student code is a verdict, not a dead notebook
         verdict = f"Wrong: {type(err).__name__}: {err}"
     print(verdict)
     return verdict

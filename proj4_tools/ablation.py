@@ -137,7 +137,8 @@ def run_ablation(data_dir, out_dir=None, epochs: int = 10, device: str = "auto",
             _train_quietly(trainer, epochs)
         row = {"change": change, "model": part.class_name, "epochs": epochs,
                "parameters": run_record.parameter_counts(model)["trainable"],
-               "train_accuracy": trainer.train_accuracy_history[-1], "test_accuracy": trainer.validation_accuracy_history[-1],
+               "train_accuracy": trainer.train_accuracy_history[-1],
+               "test_accuracy": trainer.validation_accuracy_history[-1],
                "seconds": round(time.perf_counter() - start, 1)}
         if out_dir is not None:
             run_record.record_ablation_row(out_dir, row)

@@ -177,7 +177,8 @@ def record_run(out: Path, part: Part, trainer, hparams: dict, transforms, weight
     outputs, targets = trainer.validation_outputs()
     if part.multilabel:
         yes = targets.float().reshape(-1, len(ATTRIBUTES)).mean(dim=0).tolist()
-        run_record.record_attributes(out, part.name, per_attribute_accuracy(outputs, targets), dict(zip(ATTRIBUTES, yes)))
+        run_record.record_attributes(out, part.name, per_attribute_accuracy(outputs, targets),
+                                     dict(zip(ATTRIBUTES, yes)))
         return
     from proj4_tools.notebook_helpers import most_confused_pair
 
@@ -190,8 +191,8 @@ def record_run(out: Path, part: Part, trainer, hparams: dict, transforms, weight
     run_record.record_confusion(out, part.name, confusion, labels)
     t, p = most_confused_pair(confusion)
     wrong = np.flatnonzero((truth == t) & (predicted == p))
-    run_record.record_misclassified(out, part.name, labels[t], labels[p], len(wrong) if t != p else 0,
-                                    [test_set.dataset[i][0] for i in wrong[:run_record.MISCLASSIFIED]] if t != p else [])
+    examples = [test_set.dataset[i][0] for i in wrong[:run_record.MISCLASSIFIED]] if t != p else []
+    run_record.record_misclassified(out, part.name, labels[t], labels[p], len(wrong) if t != p else 0, examples)
 
 
 def peak_rss_mb() -> Optional[float]:

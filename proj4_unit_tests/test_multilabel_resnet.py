@@ -59,7 +59,8 @@ def test_head_follows_the_backbone(backbone):
 
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_forward_is_the_head_on_the_backbone_features(backbone):
-    """forward(x) == head(conv_layers(x)): the Trainer trains the head on cached features, the autograder evaluates it there."""
+    """forward(x) == head(conv_layers(x)): the Trainer trains the head on cached features, the autograder
+    evaluates it there."""
     torch.manual_seed(0)
     expect.forward_is_head_on_features(MultilabelResNet18(pretrained=False, backbone=backbone), 7)
 

@@ -119,8 +119,8 @@ CHECKS: List[Check] = [
     # Part 4: MultilabelResNet18 (11)
     Check("MultilabelResNet18 (resnet18): parameter counts", 2, tuple(f"{ML}/{R18}/{k}" for k in
           ("trainable", "frozen", "first_layer", "forward"))),
-    Check("MultilabelResNet18 (efficientnet_lite0): parameter counts", 1, (f"{ML}/{EFF}/trainable",
-                                                                           f"{ML}/{EFF}/frozen", f"{ML}/{EFF}/forward")),
+    Check("MultilabelResNet18 (efficientnet_lite0): parameter counts", 1,
+          (f"{ML}/{EFF}/trainable", f"{ML}/{EFF}/frozen", f"{ML}/{EFF}/forward")),
     Check("MultilabelResNet18: sigmoid activation and BCE loss", 2, (f"{ML}/{R18}/activation",
           f"{ML}/{R18}/sigmoid_in_fc", f"{ML}/{R18}/loss", f"{ML}/{R18}/forward")),
     Check("MultilabelResNet18: forward gives probabilities", 2, tuple(f"{ML}/{b}/{k}" for b in (R18, EFF)
@@ -137,10 +137,12 @@ CHECKS: List[Check] = [
     *[Check(f"save and load a trained {name}", 3, (f"checkpoints/round_trip/{name}",))
       for name in (f"MyResNet18-{EFF}", f"MultilabelResNet18-{EFF}")],
     Check("loading refuses another class and a bare state dict", 3,
-          ("checkpoints/refuses_other_class", "checkpoints/refuses_bare_state_dict", "checkpoints/round_trip/SimpleNet")),
+          ("checkpoints/refuses_other_class", "checkpoints/refuses_bare_state_dict",
+           "checkpoints/round_trip/SimpleNet")),
     # data_transforms (12)
     Check("data_transforms: fundamental preset returns a Compose of the right shape", 1,
-          (f"{DT}/fundamental/compose", f"{DT}/fundamental/shape", f"{DT}/fundamental/dtype", f"{DT}/fundamental/values")),
+          (f"{DT}/fundamental/compose", f"{DT}/fundamental/shape", f"{DT}/fundamental/dtype",
+           f"{DT}/fundamental/values")),
     # The augmentation outputs are random: no reference output exists for them, and the sandbox can
     # write any outputs that flip and jitter. So each check of a random preset also needs the
     # anchored output of the fixed preset it builds on (fundamental: Resize + ToTensor; normalization:

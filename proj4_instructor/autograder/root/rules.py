@@ -6,5 +6,4 @@ trusted runner, which runs with the standard library only and never imports the 
 beside student code, judges with its own copy of the same text. In this repository this module stands
 for that copy.
 """
-from proj4_lib.rules import *  # noqa: F401,F403
-from proj4_lib.rules import __doc__ as _source_doc  # noqa: F401
+from proj4_lib.rules import *  # noqa: F403 - this module stands for the copy: all of its names

@@ -270,8 +270,9 @@ def limits(config: dict, seconds: float, clock: Clock) -> sandbox.Limits:
 
 def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int, clock: Clock) -> dict:
     """trusted.py on pristine code, before any student code runs; retried without a checkpoint that
-    stopped it (each attempt within the step's limit and all within the deadline). The folder with the reference solution is gone when
-    this returns (removed without a time limit: it holds only the grader's own files)."""
+    stopped it (each attempt within the step's limit and all within the deadline). The folder with the
+    reference solution is gone when this returns (removed without a time limit: it holds only the
+    grader's own files)."""
     folder = work / "trusted"
     copy_readable(settings.source / "grader" / "trusted_code", folder)
     copy_readable(settings.source / "grader" / "prepared", folder / "prepared")
@@ -283,7 +284,8 @@ def trusted_step(settings: Settings, work: Path, config: dict, user, seed: int, 
             seconds = clock.seconds_for(protocol.limit(config, "trusted_timeout"))
             if seconds < MIN_STEP:
                 raise RuntimeError("the trusted evaluation ran out of time")
-            request = protocol.trusted_request(seed=seed, threads=settings.threads, model_dir=str(work / "model_output"),
+            request = protocol.trusted_request(seed=seed, threads=settings.threads,
+                                               model_dir=str(work / "model_output"),
                                                prepared=str(folder / "prepared"), workdir=str(tmp), config=config,
                                                skip=skip)
             (folder / protocol.FILES["trusted_request"]).write_text(json.dumps(request))
@@ -581,7 +583,7 @@ def main() -> int:
         reserve(settings.results, max_score)
         sandbox.become_subreaper()
         results = grade(settings, config, clock)
-    except BaseException:  # noqa: B036 - whatever happens, Gradescope gets a results.json
+    except BaseException:  # noqa: BLE001 - whatever happens, Gradescope gets a results.json
         details = traceback.format_exc()
         print(details, file=sys.stderr)  # the staff's log; the student sees only what it says, never paths
         results = error_results(f"{sys.exc_info()[0].__name__} (the course staff have the details)", max_score)

@@ -10,7 +10,8 @@ cannot kill root's loop, as it could kill a killer of its own uid), reaps them (
 child subreaper), deletes what the user left in the shared writable folders (/tmp, /var/tmp,
 /dev/shm, ...) and removes its System V IPC objects (shared memory, queues, semaphores: they
 outlive every process; POSIX message queues are refused by RLIMIT_MSGQUEUE = 0). The watchdog's
-memory counts SysV shared memory and memory-backed or deleted files held open too. If a process survives all that, `SandboxBreach` stops the grading loudly.
+memory counts SysV shared memory and memory-backed or deleted files held open too. If a process
+survives all that, `SandboxBreach` stops the grading loudly.
 Reason: the trusted side reads the sandbox's files only after all of this, and the next step (or
 the next grading on the same machine) starts from nothing the user made.
 

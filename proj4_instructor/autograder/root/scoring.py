@@ -209,7 +209,7 @@ def judge_check(check: table.Check, ev: Evidence) -> Tuple[float, str]:
             if problem:
                 return 0.0, problem
         return 1.0, ""
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a failure to judge is the grader's: logged, and this check says so
         print(f"grader error judging {check.name!r}:\n{traceback.format_exc()}")  # the staff's log
         return 0.0, GRADER_ERROR
 
@@ -229,7 +229,8 @@ def _answer_problem(entry, preset: str) -> str:
     if not isinstance(entry, dict) or shapes != [[1, height, width]] or entry.get("dtype") != "torch.float32":
         return wrong
     outputs, step, plaid = entry.get("outputs"), entry.get("step"), entry.get("plaid")
-    if not (isinstance(outputs, list) and len(outputs) == RAW_OUTPUTS and all(_numbers(o, (height, width)) for o in outputs)
+    if not (isinstance(outputs, list) and len(outputs) == RAW_OUTPUTS
+            and all(_numbers(o, (height, width)) for o in outputs)
             and _numbers(step, (AUGMENT_DRAWS, 4)) and isinstance(plaid, list) and len(plaid) == VIEW_DRAWS
             and all(isinstance(p, list) and len(p) == 2 and _numbers(p[0], (3, width)) and _numbers(p[1], (3, height))
                     for p in plaid)):
@@ -252,7 +253,8 @@ def augmentation_evidence(got, expected, error: Optional[str]) -> Dict[str, Dict
     summaries = {}
     for preset in ("augmentation", "all"):
         if error:
-            out[preset] = dict.fromkeys(AUGMENT_KINDS, f"Your code raised an error in the data_transforms probe:\n{error}")
+            out[preset] = dict.fromkeys(AUGMENT_KINDS,
+                                        f"Your code raised an error in the data_transforms probe:\n{error}")
             continue
         entry = got.get(preset) if isinstance(got, dict) else None
         wrong = _answer_problem(entry, preset)
@@ -263,7 +265,8 @@ def augmentation_evidence(got, expected, error: Optional[str]) -> Dict[str, Dict
         if preset == "all":  # judged in [0, 1]: Normalize undone with the mean and std it was given
             step = rules.unnormalize(step, mean, std)
             outputs = [[[v * std + mean for v in row] for row in o] for o in outputs]
-        what = f"the {preset} preset" + (" (Normalize undone with the mean and std it was given)" if preset == "all" else "")
+        what = f"the {preset} preset" + (" (Normalize undone with the mean and std it was given)"
+                                         if preset == "all" else "")
         found = rules.augmentation_problems(step, entry["plaid"], dark, bright, what)
         low, high = min(min(flat(o)) for o in outputs), max(max(flat(o)) for o in outputs)
         if not found["range"] and (low < -0.02 or high > 1.02):
@@ -348,7 +351,7 @@ def score(ev: Evidence, config: dict, answer_note: str = "") -> Tuple[List[dict]
     for j, part in enumerate(config["parts"], start=len(table.HIDDEN) + 1):
         try:
             fraction, message, accuracy = judge_accuracy(part, ev)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a failure to judge is the grader's: logged, and this check says so
             print(f"grader error judging the accuracy of {part['class_name']}:\n{traceback.format_exc()}")
             fraction, message, accuracy = 0.0, GRADER_ERROR, None
         add(f"2.{j}", f"test-split accuracy of the submitted checkpoint [{part['class_name']}]",

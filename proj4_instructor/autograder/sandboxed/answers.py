@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import probes  # noqa: E402
+import probes
 
 
 class ProbeTimeout(BaseException):
@@ -57,7 +57,7 @@ def main(argv) -> int:
         signal.alarm(limit)  # a probe that hangs costs its own checks, not the probes after it
         try:
             entry = {"answer": fn()}
-        except BaseException as err:  # noqa: B036 - SystemExit from student code is one probe's failure
+        except BaseException as err:  # noqa: BLE001 - SystemExit from student code is one probe's failure
             entry = {"error": "".join(traceback.format_exception_only(type(err), err)).strip()[-1500:],
                      "traceback": traceback.format_exc()[-3000:]}
         finally:
@@ -72,7 +72,7 @@ def main(argv) -> int:
             attempt(name, lambda n=name, f=fn: f(probes.Draw(seed, n)))
     try:
         answers["checkpoint_outputs"] = probes.checkpoint_outputs(seed, config["model_dir"], config["parts"])
-    except BaseException as err:  # noqa: B036
+    except BaseException as err:  # noqa: BLE001 - whatever the student's checkpoints raise is their answer
         answers["checkpoint_outputs"] = {"error": f"{type(err).__name__}: {str(err)[:300]}"}
     save()
     return 0

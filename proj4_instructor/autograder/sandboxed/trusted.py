@@ -30,12 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pristine code only: see the module docstring
 
-import probes  # noqa: E402
-import protocol  # noqa: E402 - copied beside this file, as probes.py is
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
+import probes
+import protocol  # copied beside this file, as probes.py is
+import torch
+from torch import nn
 
-from proj4_lib import architecture, rules  # noqa: E402
+from proj4_lib import architecture, rules
 
 FEATURES = {"resnet18": 512, "efficientnet_lite0": 1280}  # D of each backbone's pooled features
 MAX_TENSORS = protocol.value("checkpoint_tensors")
