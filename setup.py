@@ -51,6 +51,7 @@ setup(
             "scikit-image",
             "ipywidgets",
             "pyyaml",  # proj4-instructor regrade reads Gradescope's submission_metadata.yml
+            "ruff",  # the linter CI runs (scripts/test); its rules are in pyproject.toml
         ],
     },
     entry_points={"console_scripts": ["proj4=proj4_tools.cli:main",
