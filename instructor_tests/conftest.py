@@ -206,3 +206,22 @@ def starter_grading(rehearsal) -> containers.Graded:
 
 # The student notebook run once in quick mode, shared by test_notebook.py and test_report.py (notebook_run.py).
 from notebook_run import quick_notebook_run  # noqa: E402,F401 - a fixture, registered by its import
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Seconds per test file (setup, call and teardown; a shared fixture counts where it is first built):
+    where CI's time goes, for BENCHMARKS.md."""
+    seconds, counts = {}, {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) not in ("setup", "call", "teardown"):
+                continue
+            path = report.nodeid.split("::", 1)[0]
+            seconds[path] = seconds.get(path, 0.0) + report.duration
+            counts[path] = counts.get(path, 0) + (report.when == "call" or report.outcome == "skipped")
+    if not seconds:
+        return
+    terminalreporter.section("seconds per test file")
+    for path, spent in sorted(seconds.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{spent:8.1f} s  {counts[path]:4d} tests  {path}")
+    terminalreporter.write_line(f"{sum(seconds.values()):8.1f} s  in all")
