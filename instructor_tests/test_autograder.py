@@ -10,7 +10,6 @@ import io
 import os
 import struct
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 import torch
 from conftest import NO_FEEDBACK
 from submissions import REFERENCE, by_name, check_results, graded, lost, write_zip
+from test_honest_variants import trained_checkpoint, variant_code
 
 from proj4_instructor.autograder.root import intake
 
@@ -98,15 +98,12 @@ def gradings(grader, config, reference_checkpoints, starter, another_final, tmp_
     tmp = tmp_path_factory.mktemp("autograder-tests")
     data, accuracy, part = weaker_simple_net(reference_checkpoints, config)
     overrides = {name: (REFERENCE / name).read_text() for name in ("simple_net.py", "dl_utils.py")}
-    text, checkpoint = another_final
+    checkpoint = another_final
     submissions = {
         "partial": write_zip(tmp / "partial.zip", starter, overrides=overrides, checkpoints={part["checkpoint"]: data}),
         **layouts(tmp, reference_checkpoints, starter),
         "two_copies": write_zip(tmp / "two.zip", prefix="a/",
                                 extra={f"b/proj4_code/{f.name}": f.read_bytes() for f in starter.glob("*.py")}),
-        "another_final": write_zip(tmp / "another.zip", overrides={"simple_net_final.py": text},
-                                   checkpoints={**reference_checkpoints,
-                                                "trained_SimpleNetFinal_final.pt": checkpoint}),
         "mismatch": write_zip(tmp / "mismatch.zip",
                               checkpoints={**reference_checkpoints, "trained_SimpleNetFinal_final.pt": checkpoint}),
         "failures": failures_submission(tmp, starter),
@@ -189,53 +186,17 @@ def test_two_equally_placed_copies_are_refused_naming_both(gradings):
     assert results["tests"][0]["name"] == "Submission"
 
 
-ANOTHER_FINAL = '''"""Part 2: another student's SimpleNetFinal (other layers, other names; within the rules)."""
-import torch
-from torch import nn
-
-
-class SimpleNetFinal(nn.Module):
-    def __init__(self):
-        super().__init__()
-        blocks = []
-        width = 1
-        for out in (16, 32, 64):
-            blocks.append(nn.Sequential(nn.Conv2d(width, out, kernel_size=3, padding=1), nn.BatchNorm2d(out),
-                                        nn.LeakyReLU(0.1), nn.MaxPool2d(2), nn.Dropout2d(0.1)))
-            width = out
-        self.fc_layers = nn.Sequential(nn.Dropout(0.4), nn.Linear(64 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 15))
-        self.conv_layers = nn.Sequential(*blocks)  # nested blocks, set after fc_layers
-        self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scores = self.conv_layers(x)
-        return self.fc_layers(scores.reshape(scores.shape[0], -1))
-'''
-
-
 @pytest.fixture(scope="module")
-def another_final(tmp_path_factory) -> tuple:
-    """(simple_net_final.py, its checkpoint trained here with the Part 2 recipe for 10 epochs)."""
-    code = tmp_path_factory.mktemp("another") / "code"
-    (code / "proj4_code").mkdir(parents=True)
-    for f in REFERENCE.glob("*.py"):
-        (code / "proj4_code" / f.name).write_bytes(f.read_bytes())
-    (code / "proj4_code" / "simple_net_final.py").write_text(ANOTHER_FINAL)
-    out = code.parent / "out"
-    env = {**os.environ, "PYTHONPATH": f"{code}{os.pathsep}{REFERENCE.parent}"}
-    subprocess.run([sys.executable, "-m", "proj4_tools.cli", "train", "simple_net_final", "--epochs", "10",
-                    "--no-progress", "--out", str(out), "--data-dir", str(REFERENCE.parent / "data")],
-                   env=env, check=True, capture_output=True, cwd=code)
-    return ANOTHER_FINAL, (out / "trained_SimpleNetFinal_final.pt").read_bytes()
-
-
-def test_another_simple_net_final_architecture_keeps_full_marks(gradings, max_score):
-    results = results_of(gradings["another_final"])
-    assert graded(results) == max_score, lost(results)
+def another_final(tmp_path_factory) -> bytes:
+    """A SimpleNetFinal checkpoint of another architecture: the honest part2 design's (GroupNorm, PReLU, a
+    Residual block), trained once per run and cached by test_honest_variants.trained_checkpoint; that
+    module grades the design with its own code at full marks (test_full_marks[part2])."""
+    work = tmp_path_factory.mktemp("another")
+    return trained_checkpoint(variant_code("part2", work / "part2"), work)
 
 
 def test_a_class_that_is_not_its_checkpoint_loses_the_accuracy(gradings):
-    """The other architecture's checkpoint with the reference class: accuracy needs the class you submit."""
+    """Another architecture's checkpoint with the reference class: accuracy needs the class you submit."""
     test = by_name(results_of(gradings["mismatch"]))["test-split accuracy of the submitted checkpoint [SimpleNetFinal]"]
     assert test["score"] == 0 and "does not compute what the grader evaluated" in test["output"]
 

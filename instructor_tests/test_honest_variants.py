@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Dict, Tuple
 
 import pytest
+from conftest import NO_FEEDBACK
 from submissions import graded, lost, write_zip
 from test_student_bugs import PART_CHECKS, PART_TESTS, TESTS, Worker, check_calls
 
@@ -461,7 +462,7 @@ def submissions(tmp_path_factory, reference_checkpoints) -> Dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def graded_variants(grade_zips, submissions) -> Dict[str, dict]:
-    return grade_zips(submissions)
+    return grade_zips(submissions, NO_FEEDBACK)  # the public tests run on each variant below, outside a grading
 
 
 @pytest.mark.parametrize("submission", SUBMISSIONS)

@@ -21,6 +21,7 @@ from proj4_instructor import autograder_build, markers, pins, release
 from proj4_lib.parts import PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RELEASE_ZIP = REPO_ROOT / "release" / "autograder.zip"  # the main job's (scripts/build)
 
 # A pytest plugin, loaded into the runs below with -p: one JSON line per test phase with the
 # exception type, so a NotImplementedError is told apart from an ImportError or a SyntaxError.
@@ -253,9 +254,14 @@ DATA_DIR = REPO_ROOT / "data"
 
 
 @pytest.fixture(scope="module")
-def autograder_zip(tmp_path_factory) -> Path:
-    """`proj4-instructor release autograder` on the real data; pip's resolver check (pins.check_target, which asks the
-    package index) is recorded instead of run: test_pins.py tests it."""
+def autograder_zip(release_zip, tmp_path_factory) -> Path:
+    """`proj4-instructor release autograder` on the real data: the main job's (release/autograder.zip, with
+    the outline beside it) when it was built from this checkout, else built here, pip's resolver check
+    (pins.check_target, which asks the package index) recorded instead of run: test_pins.py tests it."""
+    if release_zip == RELEASE_ZIP and (RELEASE_ZIP.parent / "report_outline.md").is_file():
+        with zipfile.ZipFile(RELEASE_ZIP) as zf:
+            assert json.loads(zf.read("grader/manifest.json"))["python"] == pins.DEFAULT_PYTHON
+        return RELEASE_ZIP
     if not (DATA_DIR / "train").is_dir() or not (DATA_DIR / "test").is_dir():
         message = f"the dataset ({DATA_DIR}) is missing; run `proj4 data install`"
         pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)

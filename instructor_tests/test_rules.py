@@ -150,6 +150,36 @@ def test_every_rebuilt_layer_type_round_trips_through_the_layer_list(tmp_path):
         assert torch.allclose(rebuilt(x), model.eval()(x), atol=1e-6)
 
 
+class BuiltInALoop(nn.Module):
+    """Another student's SimpleNetFinal: blocks built in a loop (nested Sequentials), LeakyReLU and Dropout2d,
+    fc_layers set before conv_layers. (Graded end to end with a trained checkpoint: test_honest_variants.)"""
+
+    def __init__(self):
+        super().__init__()
+        blocks, width = [], 1
+        for out in (16, 32, 64):
+            blocks.append(nn.Sequential(nn.Conv2d(width, out, kernel_size=3, padding=1), nn.BatchNorm2d(out),
+                                        nn.LeakyReLU(0.1), nn.MaxPool2d(2), nn.Dropout2d(0.1)))
+            width = out
+        self.fc_layers = nn.Sequential(nn.Dropout(0.4), nn.Linear(64 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, 15))
+        self.conv_layers = nn.Sequential(*blocks)
+        self.loss_criterion = nn.CrossEntropyLoss(reduction="mean")
+
+    def forward(self, x):
+        scores = self.conv_layers(x)
+        return self.fc_layers(scores.reshape(scores.shape[0], -1))
+
+
+def test_a_design_built_in_a_loop_with_fc_layers_first_round_trips():
+    model = BuiltInALoop()
+    expect.final_net_design(model)
+    expect.rebuildable(model)
+    rebuilt = architecture.rebuilt_copy(model).eval()
+    x = torch.rand(2, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(rebuilt(x), model.eval()(x), atol=1e-6)
+
+
 @pytest.mark.parametrize("change, rule", [
     (lambda m: m.conv_layers.__setitem__(5, nn.Identity()), "at least 3 Conv2d"),
     (lambda m: m.conv_layers[4].__setitem__(1, nn.GroupNorm(4, 32)), "at least 1 BatchNorm2d"),
