@@ -3,7 +3,7 @@ and `--unsafe-local` only with a warning that names what the student's code can 
 import json
 
 import pytest
-from submissions import check_results, graded, lost, write_zip
+from submissions import check_results, write_zip
 
 from proj4_instructor import base_images, containers, grade
 
@@ -24,30 +24,8 @@ def test_an_unknown_base_image_needs_its_python(release_zip, tmp_path, engine, c
     assert "pass --python" in capsys.readouterr().err
 
 
-def test_the_grade_command_in_a_container(engine, image_zip, standin_wheels, grading_image, reference_checkpoints,
-                                          max_score, tmp_path, capsys):
-    """The reference through the command, as a TA grades on a machine with no registry: the Debian
-    base, this machine's pip mirrors and the torch stand-in for setup.sh (the image the session built
-    is reused: same zip, same base, same build settings). Full marks, the leaderboard, results and
-    measurements kept in --out, readable by the TA only."""
-    sub = write_zip(tmp_path / "reference.zip", checkpoints=reference_checkpoints)
-    out = tmp_path / "out"
-    assert grade.main([str(sub), "--autograder", str(image_zip), "--engine", engine.name,
-                       "--base-image", base_images.DEBIAN_BASE, "--host-pip", "--torch-wheels", str(standin_wheels),
-                       "--cpus", "0", "--memory-mb", "1536", "--out", str(out)]) == 0
-    results = json.loads((out / "results.json").read_text())
-    assert graded(results) == max_score, lost(results)
-    assert "Code graded: proj4_code/" in results["output"]
-    board = {e["name"]: e["value"] for e in results["leaderboard"]}
-    assert sorted(board) == ["Part 2 SimpleNetFinal test accuracy (%)", "Part 3 MyResNet18 test accuracy (%)",
-                             "Part 4 MultilabelResNet18 test accuracy (%)"]
-    assert board["Part 2 SimpleNetFinal test accuracy (%)"] > 55
-    measurements = json.loads((out / "measurements.json").read_text())
-    assert measurements["seconds"] < measurements["deadline_s"] and measurements["steps"]
-    assert "uid" in measurements["sandbox"] and "no account" in measurements["sandbox"]
-    for path in (out, *out.iterdir()):
-        assert path.stat().st_mode & 0o077 == 0, path
-    assert "total" in capsys.readouterr().out
+# The reference through `grade` in a container (full marks, leaderboard, measurements, the TA-only --out):
+# test_regrade.py::test_a_grade_beside_a_regrade_gives_its_own_correct_result, the same command beside a regrade.
 
 
 def test_unsafe_local_grades_here_and_says_what_the_code_can_read(release_zip, starter, tmp_path, monkeypatch, capsys):

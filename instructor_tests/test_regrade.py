@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from submissions import REFERENCE, check_results, grader_internals, write_zip
+from submissions import REFERENCE, check_results, grader_internals, lost, write_zip
 
 from proj4_instructor import base_images, course_report, gradescope_export, regrade
 from proj4_instructor.autograder.root import scoring
@@ -377,14 +377,28 @@ def test_a_submission_sees_no_process_and_reads_nothing_outside_its_container(re
 
 @pytest.mark.slow
 def test_a_grade_beside_a_regrade_gives_its_own_correct_result(regraded, max_score):
-    """`proj4-instructor grade` started while the regrade ran (three containers at once): the reference's
-    full marks, and the regrade's own results unharmed (test_regrade_of_an_export)."""
+    """`proj4-instructor grade` started while the regrade ran (three containers at once), as a TA grades on a
+    machine with no registry (the Debian base, this machine's pip mirrors, the torch stand-in; the session's
+    image reused: same zip, base and build settings): the reference's full marks, the leaderboard, results
+    and measurements kept in --out, readable by the TA only; the regrade's own results unharmed
+    (test_regrade_of_an_export)."""
     code, said, grade_out = regraded["grade"]
     assert code == 0, said[-3000:]
     assert regraded["containers"] >= 3, regraded["containers"]
     results = json.loads((grade_out / "results.json").read_text())
     check_results(results)
-    assert results["score"] == max_score
+    assert results["score"] == max_score, lost(results)
+    assert "Code graded: proj4_code/" in results["output"]
+    board = {e["name"]: e["value"] for e in results["leaderboard"]}
+    assert sorted(board) == ["Part 2 SimpleNetFinal test accuracy (%)", "Part 3 MyResNet18 test accuracy (%)",
+                             "Part 4 MultilabelResNet18 test accuracy (%)"]
+    assert board["Part 2 SimpleNetFinal test accuracy (%)"] > 55
+    measurements = json.loads((grade_out / "measurements.json").read_text())
+    assert measurements["seconds"] < measurements["deadline_s"] and measurements["steps"]
+    assert "uid" in measurements["sandbox"] and "no account" in measurements["sandbox"]
+    for path in (grade_out, *grade_out.iterdir()):
+        assert path.stat().st_mode & 0o077 == 0, path
+    assert "total" in said
     logs = [said] + [p.read_text() for p in (regraded["out"] / "logs").glob("*.log")]
     assert not [text for text in logs if "cannot import the grading packages" in text]
 
