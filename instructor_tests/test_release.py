@@ -297,6 +297,9 @@ def test_autograder_zip_layout(autograder_zip):
         config = json.loads(zf.read("grader/config.json"))
         manifest = json.loads(zf.read("grader/manifest.json"))
         requirements = zf.read("requirements-torch.txt").decode()
+    # no bytecode (it holds its sources' times: two builds of the same files would differ, and a TA's image,
+    # tagged by the zip's hash, would be set up again)
+    assert not [n for n in infos if "__pycache__" in n or n.endswith(".pyc")]
     for script in ("setup.sh", "run_autograder"):
         assert infos[script].external_attr >> 16 & 0o111 == 0o111, f"{script} is not executable"
     for name in ("proj4_autograder/runner.py", "proj4_autograder/intake.py", "proj4_autograder/sandbox.py",
@@ -401,3 +404,20 @@ def test_build_stops_when_the_starter_passes_a_check(autograder_tree, tmp_path):
     shutil.copy2(REPO_ROOT / "proj4_code" / "optimizer.py", dest / "starter" / "proj4_code" / "optimizer.py")
     with pytest.raises(release.BuildError, match="the student starter passes the check 'get_optimizer"):
         autograder_build.self_check(dest, sys.executable)
+
+
+def test_the_same_files_zip_to_the_same_bytes_whatever_bytecode_lies_beside_them(tmp_path):
+    """What a TA's image is tagged by: the zip's hash, the same for every build of the same files."""
+    zips = []
+    for build in (1, 2):
+        folder = tmp_path / f"build{build}"
+        (folder / "grader" / "__pycache__").mkdir(parents=True)
+        (folder / "setup.sh").write_text("#!/bin/bash\n")
+        (folder / "grader" / "checks.py").write_text("X = 1\n")
+        (folder / "grader" / "__pycache__" / "checks.cpython-311.pyc").write_bytes(b"compiled at build %d" % build)
+        (folder / "grader" / "stale.pyc").write_bytes(b"%d" % build)
+        os.utime(folder / "grader" / "checks.py", (build * 1e9, build * 1e9))
+        zips.append(tmp_path / f"{build}.zip")
+        autograder_build.zip_folder(folder, zips[-1])
+    assert zips[0].read_bytes() == zips[1].read_bytes()
+    assert zipfile.ZipFile(zips[0]).namelist() == ["grader/checks.py", "setup.sh"]

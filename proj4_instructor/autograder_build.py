@@ -262,13 +262,14 @@ EXECUTABLE = ("setup.sh", "run_autograder")
 
 def zip_folder(folder: Path, out_zip: Path) -> None:
     """Zip `folder`'s contents (not the folder itself), byte for byte the same for the same contents:
-    sorted names, fixed dates and modes (setup.sh and run_autograder executable). A TA's image is
+    sorted names, fixed dates and modes (setup.sh and run_autograder executable), no bytecode. A TA's image is
     tagged by the zip's hash, so the same build is never set up twice."""
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     partial = out_zip.with_name(out_zip.name + ".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
-            if path.is_file():
+            # Bytecode the build's self-check left behind holds its sources' times: never shipped.
+            if path.is_file() and "__pycache__" not in path.relative_to(folder).parts and path.suffix != ".pyc":
                 name = path.relative_to(folder).as_posix()
                 info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
